@@ -1,0 +1,30 @@
+# Set-up-and-go targets. `make report` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.edgecnn-installed
+MODELS ?= mobilenet_v1,mobilenet_v2,mobilenet_v3_small,resnet18,resnet50
+
+.PHONY: setup report test test-all bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[tflite,dev]"
+	$(PY) -m pip check
+	touch $(STAMP)
+
+setup: $(STAMP)
+	@bash scripts/system-deps.sh
+
+report: setup
+	$(VENV)/bin/edgecnn models
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup
+	$(PY) -m pytest -q -m "not gpu"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .cache

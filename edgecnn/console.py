@@ -1,0 +1,31 @@
+"""Shared terminal helpers for commands: one rich Console, number formatting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+
+def human(n: float | int | None, unit: str = "") -> str:
+    """1234567 -> '1.23 M'. None -> '-'."""
+    if n is None:
+        return "-"
+    n = float(n)
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.2f} {suffix}{unit}"
+    return f"{n:.0f} {unit}".rstrip() if n == int(n) else f"{n:.3g} {unit}".rstrip()
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")

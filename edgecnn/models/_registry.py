@@ -1,0 +1,152 @@
+"""Model registry plumbing: ModelCard, ``register_model``, ``create_model``.
+
+A builder is a function ``build(*, num_classes: int, input_size: int, **options)
+-> nn.Module``. ``input_size`` selects the variant: at CIFAR sizes (< 64 px)
+builders adapt the stem and early strides the way published CIFAR ports do;
+at ImageNet sizes they follow the paper / torchvision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+from edgecnn.errors import InvalidOptionError
+from edgecnn.registry import Registry
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+CIFAR_MAX = 63  # input sizes up to this use the CIFAR-style variant
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published figure a built model must match.
+
+    ``params``: parameter count; ``macs``: conv + linear multiply-accumulates
+    (what torchvision's "GFLOPS" column and the papers quote); ``source``:
+    where the figures come from; ``tolerance``: relative tolerance allowed
+    (0 = exact, used for torchvision's counts).
+    """
+
+    params: int | None
+    macs: int | None = None
+    source: str = ""
+    tolerance: float = 0.0
+    macs_tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    family: str
+    paper: str  # "Authors, Year. Title"
+    input_size: int  # default side, in pixels (square inputs)
+    num_classes: int  # default class count
+    dataset: str  # the dataset the default configuration is for: "imagenet" or "cifar10"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    min_input_size: int = 32
+    # reference figures keyed by (input_size, num_classes)
+    references: dict[tuple[int, int], Reference] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # builder defaults (e.g. width_mult)
+    description: str = ""
+
+    def reference(self, input_size: int | None = None, num_classes: int | None = None) -> Reference | None:
+        return self.references.get((input_size or self.input_size, num_classes or self.num_classes))
+
+    def to_dict(self) -> dict[str, Any]:
+        ref = self.reference()
+        return {
+            "name": self.name,
+            "family": self.family,
+            "paper": self.paper,
+            "input_size": self.input_size,
+            "num_classes": self.num_classes,
+            "dataset": self.dataset,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "min_input_size": self.min_input_size,
+            "options": dict(self.options),
+            "reference_params": ref.params if ref else None,
+            "reference_macs": ref.macs if ref else None,
+            "reference_source": ref.source if ref else None,
+        }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    card: ModelCard
+    builder: Callable[..., nn.Module]
+
+
+MODELS: Registry[_Entry] = Registry("model")
+
+
+def register_model(card: ModelCard, builder: Callable[..., nn.Module] | None = None):
+    """Register ``builder`` under ``card.name``; usable as a decorator."""
+
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS.add(card.name, _Entry(card, fn))
+        return fn
+
+    return deco(builder) if builder is not None else deco
+
+
+def get_card(name: str) -> ModelCard:
+    return MODELS.get(name).card
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names, optionally filtered by wildcards (``"mobilenet*"``)."""
+    return MODELS.list(pattern)
+
+
+def create_model(name: str, *, num_classes: int | None = None, input_size: int | None = None,
+                 **options: Any) -> nn.Module:
+    """Build a registered model (random weights, eval mode off: a fresh ``nn.Module``).
+
+    ``input_size`` (pixels, square) picks the CIFAR (< 64) or ImageNet variant;
+    defaults come from the ModelCard. The card is attached as ``model.edgecnn_card``
+    and the resolved configuration as ``model.edgecnn_config``.
+    """
+    entry = MODELS.get(name)
+    card = entry.card
+    size = int(input_size or card.input_size)
+    classes = int(num_classes or card.num_classes)
+    if size < card.min_input_size:
+        raise InvalidOptionError(
+            f"{name} cannot take {size}x{size} input: its smallest input is "
+            f"{card.min_input_size}x{card.min_input_size}")
+    if classes < 1:
+        raise InvalidOptionError(f"num_classes must be >= 1, got {classes}")
+    unknown = set(options) - set(card.options)
+    if unknown:
+        allowed = ", ".join(sorted(card.options)) or "none"
+        raise InvalidOptionError(f"{name} does not take option(s) {sorted(unknown)}; it takes: {allowed}")
+    kwargs = {**card.options, **options}
+    model = entry.builder(num_classes=classes, input_size=size, **kwargs)
+    model.edgecnn_card = card  # type: ignore[attr-defined]
+    model.edgecnn_config = {"name": name, "num_classes": classes, "input_size": size,  # type: ignore[attr-defined]
+                            **kwargs}
+    return model
+
+
+def is_cifar_size(input_size: int) -> bool:
+    return input_size <= CIFAR_MAX
+
+
+def check_choice(name: str, option: str, value: Any, allowed: tuple) -> None:
+    """Raise a clear error for a value outside ``allowed`` (e.g. a width multiplier)."""
+    if value not in allowed:
+        raise InvalidOptionError(
+            f"{name}: {option}={value!r} is not supported; choose one of {', '.join(map(str, allowed))}")
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

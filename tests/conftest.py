@@ -1,0 +1,42 @@
+"""Shared fixtures: real CIFAR-10 data from ../shared/datasets, temp stores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def cifar10_archive() -> Path:
+    from edgecnn.data import default_cifar10_source
+
+    src = default_cifar10_source()
+    if src is None or not Path(src).exists():
+        pytest.skip("CIFAR-10 archive not found (expected ../shared/datasets/cifar10-jpeg.tar.gz or $EDGECNN_CIFAR10)")
+    return Path(src)
+
+
+@pytest.fixture(scope="session")
+def cifar10_test(cifar10_archive):
+    """The 10,000 CIFAR-10 test images as uint8 arrays (decoded once, cached)."""
+    from edgecnn.data import load_dataset
+
+    return load_dataset("cifar10", "test", cifar10_archive)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
+    """Run the installed `edgecnn` CLI as a user would; returns CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edgecnn.cli", *args], cwd=cwd or REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

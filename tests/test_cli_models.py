@@ -1,0 +1,45 @@
+import json
+
+
+def test_version(cli):
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("edgecnn ")
+
+
+def test_models_lists_with_wildcards(cli):
+    r = cli("models", "mobilenet_v3*", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [x["name"] for x in rows] == ["mobilenet_v3_large", "mobilenet_v3_small"]
+    assert rows[1]["reference_params"] == 2542856
+
+
+def test_models_table(cli):
+    r = cli("models", "resnet*")
+    assert r.returncode == 0
+    assert "resnet50" in r.stdout and "25.56 M" in r.stdout
+
+
+def test_info_prints_card_and_layers(cli):
+    r = cli("info", "lenet5", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["params"] == info["card"]["reference_params"]
+    assert [l["type"] for l in info["layers"]][:2] == ["Conv2d", "Tanh"] or info["layers"][0]["type"] == "Conv2d"
+    assert info["layers"][-1]["output_shape"] == [10]
+
+
+def test_unknown_model_is_one_line_nonzero(cli):
+    r = cli("info", "resnet51")
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0, r.stderr
+    assert "did you mean" in r.stderr and "resnet50" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_options_are_one_line_errors(cli):
+    for args in (["info", "mobilenet_v1", "--opt", "width_mult=0.3"], ["info", "lenet5", "--input-size", "8"],
+                 ["models", "nosuchthing*"]):
+        r = cli(*args)
+        assert r.returncode != 0, args
+        assert "Traceback" not in r.stderr and r.stderr.startswith("error:"), r.stderr

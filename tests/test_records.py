@@ -1,0 +1,79 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from edgecnn.records import LoadReport, Record, RecordStore, atomic_output, atomic_write_text
+
+
+def rec(**kw):
+    base = dict(kind="latency", model="resnet18", runtime="onnxruntime", format="onnx", batch=1,
+                input_shape=[3, 224, 224], metrics={"latency_ms_p50": 12.5})
+    base.update(kw)
+    return Record(**base)
+
+
+def test_round_trip_is_flat_and_lossless(tmp_path):
+    store = RecordStore(tmp_path)
+    r = rec()
+    path = store.append(r)
+    assert path == tmp_path / "local" / "latency.jsonl"
+    row = json.loads(path.read_text())
+    assert row["latency_ms_p50"] == 12.5 and row["model"] == "resnet18"  # flat, unit in the name
+    (back,) = store.load()
+    assert back.key() == r.key() and back.metrics == r.metrics
+
+
+def test_failed_measurement_is_kept_with_its_error(tmp_path):
+    store = RecordStore(tmp_path)
+    store.append(rec(status="failed", error="runtime crashed", metrics={}))
+    (back,) = store.load(kind="latency")
+    assert back.status == "failed" and back.error == "runtime crashed"
+    assert not store.has_ok(rec())
+
+
+def test_bad_rows_are_skipped_and_reported(tmp_path):
+    store = RecordStore(tmp_path)
+    store.append(rec())
+    p = tmp_path / "local" / "latency.jsonl"
+    with open(p, "a") as fh:
+        fh.write('{"kind": "latency"}\n')  # missing model
+        fh.write('{"kind": "latency", "model": "x", "schema_version": 99}\n')
+        fh.write('{"kind": "latency", "mod')  # torn last line
+    store.append(rec(model="resnet50"))  # still lands on its own line
+    report = LoadReport()
+    got = store.load(report)
+    assert [r.model for r in got] == ["resnet18", "resnet50"]
+    assert len(report.skipped) == 3
+    assert any("missing required field" in s for s in report.skipped)
+    assert any("newer" in s for s in report.skipped)
+
+
+def test_unknown_status_is_refused():
+    with pytest.raises(ValueError):
+        rec(status="great")
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "m.onnx"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("export crashed")
+    assert list(tmp_path.iterdir()) == []
+    atomic_write_text(target, "ok")
+    assert target.read_text() == "ok"
+
+
+def test_concurrent_appends_do_not_interleave(tmp_path):
+    code = (
+        "import sys; from edgecnn.records import Record, RecordStore\n"
+        "s = RecordStore(sys.argv[1])\n"
+        "for i in range(200): s.append(Record(kind='cost', model=f'm{sys.argv[2]}_{i}', metrics={'pad': 'x'*500}))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(k)]) for k in range(3)]
+    assert all(p.wait(60) == 0 for p in procs)
+    report = LoadReport()
+    assert len(RecordStore(tmp_path).load(report)) == 600 and not report.skipped

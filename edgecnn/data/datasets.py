@@ -181,7 +181,7 @@ def _scan_archive(path: Path, split: str) -> list[tuple[str, bytes]]:
                     if fh is not None:
                         out.append((parts[-2], fh.read()))
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise CorruptFileError(f"cannot read archive {path}: {exc}") from None
+        raise CorruptFileError(f"cannot read archive {path}: {str(exc).splitlines()[0]}") from None
     return out
 
 

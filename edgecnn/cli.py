@@ -25,6 +25,7 @@ app = typer.Typer(
 # One line per subsystem that adds commands.
 COMMAND_MODULES = [
     "edgecnn.models.commands",
+    "edgecnn.cost.commands",
 ]
 
 

@@ -6,7 +6,9 @@ shape of a standalone separable check). Figures carry their unit in their
 name (``macs``, ``params``, ``latency_ms_p50``, ``top1``). ``status`` is one of
 STATUSES; a failed measurement is a record with a failed status and its
 ``error``, never dropped. ``source`` says how a figure was obtained:
-``measured``, ``predicted`` (roofline estimate) or ``analytic`` (formula).
+``measured``, ``predicted`` (roofline estimate), ``analytic`` (formula) or
+``published`` (a figure quoted from a paper or torchvision's weight
+metadata, with its citation in ``reference``; edgecnn did not measure it).
 
 Stores are JSONL files under ``profiles/<device>/<kind>.jsonl``. Appends are a
 single ``write`` of a whole line on a file opened with O_APPEND, followed by
@@ -50,7 +52,7 @@ STATUSES = (
     "unreachable",  # the device could not be reached
 )
 
-SOURCES = ("measured", "predicted", "analytic")
+SOURCES = ("measured", "predicted", "analytic", "published")
 
 _IDENTITY = (
     "kind",
@@ -312,6 +314,14 @@ def append_jsonl(path: Path, lines: list[str]) -> None:
         os.close(fd)
 
 
+def _shareable(path: str | os.PathLike) -> None:
+    """mkstemp makes files 0600; give the finished file the mode a plain ``open``
+    would (0666 less the umask), so artifacts and runs are readable by others."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write a file so readers see the old or the new content, never a part."""
     path = Path(path)
@@ -322,6 +332,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _shareable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -360,6 +371,7 @@ class atomic_output:
             if not self.tmp.exists() or self.tmp.stat().st_size == 0:
                 self.tmp.unlink(missing_ok=True)
                 raise OSError(f"writing {self.path} produced an empty file")
+            _shareable(self.tmp)
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)

@@ -104,3 +104,20 @@ def test_too_small_input_is_a_clear_error():
 def test_bad_width_multiplier_is_a_clear_error():
     with pytest.raises(InvalidOptionError, match="width_mult"):
         create_model("mobilenet_v1", width_mult=0.3)
+
+
+def test_published_top1_figures_match_their_source():
+    """Cards quoting torchvision's ImageNet top-1 quote it exactly (the report plots
+    them as *published* accuracy when nothing was measured)."""
+    import re
+
+    import torchvision
+
+    quoted = {name: get_card(name).reference() for name in ALL if get_card(name).reference().top1}
+    assert {"mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "resnet18", "resnet50"} <= set(quoted)
+    for name, ref in quoted.items():
+        assert 0 < ref.top1 < 100 and ref.top1_source, name
+        enum = re.match(r"torchvision (\w+)\.IMAGENET1K_V1", ref.top1_source)
+        if enum:
+            meta = getattr(torchvision.models, enum.group(1)).IMAGENET1K_V1.meta
+            assert ref.top1 == meta["_metrics"]["ImageNet-1K"]["acc@1"], name

@@ -77,3 +77,21 @@ def test_concurrent_appends_do_not_interleave(tmp_path):
     assert all(p.wait(60) == 0 for p in procs)
     report = LoadReport()
     assert len(RecordStore(tmp_path).load(report)) == 600 and not report.skipped
+
+
+def test_atomic_writes_leave_a_shareable_file_and_no_temporary(tmp_path):
+    import os
+    import stat
+
+    from edgecnn.records import atomic_output, atomic_write_text
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        with atomic_output(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(umask)
+    for name in ("a.json", "b.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.bin"]

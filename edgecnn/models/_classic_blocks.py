@@ -22,17 +22,19 @@ from edgecnn.errors import InvalidOptionError
 from edgecnn.models._registry import CIFAR_MAX, Reference
 
 
-def torchvision_reference(weights: str, params: int, gmacs: float) -> Reference:
+def torchvision_reference(weights: str, params: int, gmacs: float, top1: float | None = None) -> Reference:
     """A Reference for a torchvision architecture: exact params, MACs = ``gmacs * 1e9``.
 
-    ``weights`` names the enum (``"ResNet50_Weights"``); ``params`` and ``gmacs`` are
-    its ``IMAGENET1K_V1.meta["num_params"]`` and ``meta["_ops"]`` (torchvision's
-    "GFLOPS" column counts one multiply-accumulate once, so it is GMACs; rounded
-    to 3 decimals, well inside the 2 % MAC tolerance).
+    ``weights`` names the enum (``"ResNet50_Weights"``); ``params``, ``gmacs`` and
+    ``top1`` are its ``IMAGENET1K_V1.meta["num_params"]``, ``meta["_ops"]`` and
+    ``meta["_metrics"]["ImageNet-1K"]["acc@1"]`` (torchvision's "GFLOPS" column
+    counts one multiply-accumulate once, so it is GMACs; rounded to 3 decimals,
+    well inside the 2 % MAC tolerance).
     """
     return Reference(params=params, macs=int(round(gmacs * 1e9)), tolerance=0.0,
                      source=f"torchvision {weights}.IMAGENET1K_V1 meta: num_params {params:,}, "
-                            f"{gmacs} GFLOPS (= GMACs)")
+                            f"{gmacs} GFLOPS (= GMACs)",
+                     top1=top1, top1_source=f"torchvision {weights}.IMAGENET1K_V1 meta acc@1" if top1 else "")
 
 
 def conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int | None = None,

@@ -31,7 +31,10 @@ class Reference:
     ``params``: parameter count; ``macs``: conv + linear multiply-accumulates
     (what torchvision's "GFLOPS" column and the papers quote); ``source``:
     where the figures come from; ``tolerance``: relative tolerance allowed
-    (0 = exact, used for torchvision's counts).
+    (0 = exact, used for torchvision's counts). ``top1``: the published
+    ImageNet-1k top-1 accuracy (%, single centre crop) of this architecture
+    trained as its source describes, with ``top1_source``; edgecnn never
+    measured it (it has no ImageNet), and records of it say ``source="published"``.
     """
 
     params: int | None
@@ -39,6 +42,8 @@ class Reference:
     source: str = ""
     tolerance: float = 0.0
     macs_tolerance: float = 0.02
+    top1: float | None = None
+    top1_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class ModelCard:
             "reference_params": ref.params if ref else None,
             "reference_macs": ref.macs if ref else None,
             "reference_source": ref.source if ref else None,
+            "reference_top1": ref.top1 if ref else None,
+            "reference_top1_source": ref.top1_source if ref else None,
         }
 
 

@@ -90,7 +90,8 @@ _SRC = "parameters counted from the paper's Table 1 layer list (paper: 4.2M); MA
 
 
 @register_model(_card("mobilenet_v1", {
-    (224, 1000): Reference(params=4_231_976, macs=569_000_000, source=_SRC, tolerance=0.0),
+    (224, 1000): Reference(params=4_231_976, macs=569_000_000, source=_SRC, tolerance=0.0, top1=70.6,
+                           top1_source="Howard et al. 2017, Table 8: 1.0 MobileNet-224, 70.6% ImageNet accuracy"),
     # same table, stem stride 1, FC 1024 -> 10 (kuangliu/pytorch-cifar MobileNet: 3.2M)
     (32, 10): Reference(params=3_217_226, source="Table 1 with the CIFAR stem (stride 1), 10 classes",
                         tolerance=0.0),
@@ -99,7 +100,7 @@ def mobilenet_v1(*, num_classes: int, input_size: int, width_mult: float = 1.0) 
     return _build(num_classes=num_classes, input_size=input_size, width_mult=width_mult, name="mobilenet_v1")
 
 
-def _register_width(name: str, width: float, params: int, macs: int, tolerance: float) -> None:
+def _register_width(name: str, width: float, params: int, macs: int, top1: float, tolerance: float) -> None:
     src = (f"paper Table 6 (width {width}): {params / 1e6:.1f}M params, {macs / 1e6:.0f}M MACs; the paper "
            f"rounds params to 0.1M, so the tolerance is 0.05M / {params / 1e6:.1f}M = {tolerance:.3f}")
 
@@ -107,14 +108,16 @@ def _register_width(name: str, width: float, params: int, macs: int, tolerance: 
         return _build(num_classes=num_classes, input_size=input_size, width_mult=width, name=name)
 
     build.__name__ = name
-    register_model(_card(name, {(224, 1000): Reference(params=params, macs=macs, source=src, tolerance=tolerance)},
+    register_model(_card(name, {(224, 1000): Reference(
+        params=params, macs=macs, source=src, tolerance=tolerance, top1=top1,
+        top1_source=f"Howard et al. 2017, Table 6: {width} MobileNet-224, {top1}% ImageNet accuracy")},
                          description=f"MobileNet v1 at width multiplier {width}"), build)
 
 
-# name, width, paper params, paper MACs (Table 6, 224 px); params rounded to 0.1M in the paper
-for _name, _width, _params, _macs in [
-    ("mobilenet_v1_075", 0.75, 2_600_000, 325_000_000),
-    ("mobilenet_v1_050", 0.5, 1_300_000, 149_000_000),
-    ("mobilenet_v1_025", 0.25, 500_000, 41_000_000),
+# name, width, paper params, paper MACs, ImageNet top-1 % (Table 6, 224 px); params rounded to 0.1M
+for _name, _width, _params, _macs, _top1 in [
+    ("mobilenet_v1_075", 0.75, 2_600_000, 325_000_000, 68.4),
+    ("mobilenet_v1_050", 0.5, 1_300_000, 149_000_000, 63.7),
+    ("mobilenet_v1_025", 0.25, 500_000, 41_000_000, 50.6),
 ]:
-    _register_width(_name, _width, _params, _macs, round(0.05e6 / _params, 3))
+    _register_width(_name, _width, _params, _macs, _top1, round(0.05e6 / _params, 3))

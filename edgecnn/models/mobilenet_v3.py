@@ -88,13 +88,15 @@ def _card(name: str, ref: Reference) -> ModelCard:
 
 @register_model(_card("mobilenet_v3_small", Reference(
     params=2_542_856, macs=57_000_000, tolerance=0.0,
-    source="torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1: num_params, 0.057 GMACs (paper: 2.5M, 56M)")))
+    source="torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1: num_params, 0.057 GMACs (paper: 2.5M, 56M)",
+    top1=67.668, top1_source="torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1 meta acc@1")))
 def mobilenet_v3_small(*, num_classes: int, input_size: int) -> nn.Module:
     return build_mobilenet_v3(SMALL, 1024, num_classes=num_classes, cifar=is_cifar_size(input_size))
 
 
 @register_model(_card("mobilenet_v3_large", Reference(
     params=5_483_032, macs=217_000_000, tolerance=0.0,
-    source="torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V1: num_params, 0.217 GMACs (paper: 5.4M, 219M)")))
+    source="torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V1: num_params, 0.217 GMACs (paper: 5.4M, 219M)",
+    top1=74.042, top1_source="torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V1 meta acc@1")))
 def mobilenet_v3_large(*, num_classes: int, input_size: int) -> nn.Module:
     return build_mobilenet_v3(LARGE, 1280, num_classes=num_classes, cifar=is_cifar_size(input_size))

@@ -24,13 +24,14 @@ PAPER = "He, Zhang, Ren & Sun, 2015. Deep Residual Learning for Image Recognitio
 CIFAR_MIN_INPUT = 8  # the CIFAR variant downsamples 8x: smallest input with a real 1x1 last map
 CIFAR_SOURCE = "kuangliu/pytorch-cifar models/resnet.py at 10 classes (3x3 stride-1 stem, no max-pool)"
 
-# name -> (torchvision weights enum, published num_params, GFLOPS = GMACs, CIFAR-10 port's params)
+# name -> (torchvision weights enum, published num_params, GFLOPS = GMACs, ImageNet top-1 %,
+#          CIFAR-10 port's params)
 RESNETS = {
-    "resnet18": ("ResNet18_Weights", 11_689_512, 1.814, 11_173_962),
-    "resnet34": ("ResNet34_Weights", 21_797_672, 3.664, 21_282_122),
-    "resnet50": ("ResNet50_Weights", 25_557_032, 4.089, 23_520_842),
-    "resnet101": ("ResNet101_Weights", 44_549_160, 7.801, 42_512_970),
-    "resnet152": ("ResNet152_Weights", 60_192_808, 11.514, 58_156_618),
+    "resnet18": ("ResNet18_Weights", 11_689_512, 1.814, 69.758, 11_173_962),
+    "resnet34": ("ResNet34_Weights", 21_797_672, 3.664, 73.314, 21_282_122),
+    "resnet50": ("ResNet50_Weights", 25_557_032, 4.089, 76.13, 23_520_842),
+    "resnet101": ("ResNet101_Weights", 44_549_160, 7.801, 77.374, 42_512_970),
+    "resnet152": ("ResNet152_Weights", 60_192_808, 11.514, 78.312, 58_156_618),
 }
 
 
@@ -48,11 +49,11 @@ def _builder(name: str) -> Callable[..., nn.Module]:
     return build
 
 
-for _name, (_weights, _params, _gmacs, _cifar_params) in RESNETS.items():
+for _name, (_weights, _params, _gmacs, _top1, _cifar_params) in RESNETS.items():
     register_model(ModelCard(
         name=_name, family="resnet", paper=PAPER, input_size=224, num_classes=1000, dataset="imagenet",
         min_input_size=CIFAR_MIN_INPUT,
-        references={(224, 1000): torchvision_reference(_weights, _params, _gmacs),
+        references={(224, 1000): torchvision_reference(_weights, _params, _gmacs, _top1),
                     (32, 10): Reference(params=_cifar_params, tolerance=0.0, source=CIFAR_SOURCE)},
         description=f"torchvision {_name}; CIFAR stem below 64 px",
     ), _builder(_name))

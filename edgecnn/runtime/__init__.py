@@ -1,1 +1,30 @@
-"""edgecnn.runtime"""
+"""Runtimes: one Runner per runtime (load / infer / close), and ``timing``,
+the single timing loop. ``RUNNERS`` maps runtime names to Runner classes.
+
+Runner modules import their runtime inside methods, so importing this
+package is cheap and works without any optional runtime installed.
+"""
+
+from __future__ import annotations
+
+from edgecnn.registry import Registry
+from edgecnn.runtime.base import Runner, RunnerLoadError, RunnerUnsupported, default_threads
+from edgecnn.runtime.litert_runner import LiteRTRunner
+from edgecnn.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from edgecnn.runtime.tensorrt_runner import TensorRTRunner
+from edgecnn.runtime.torch_runner import TorchRunner
+
+RUNNERS: Registry[type[Runner]] = Registry("runtime")
+RUNNERS.add("torch", TorchRunner)
+RUNNERS.add("onnxruntime", OnnxRuntimeRunner)
+RUNNERS.add("litert", LiteRTRunner)
+RUNNERS.add("tensorrt", TensorRTRunner)
+
+
+def get_runner(name: str) -> type[Runner]:
+    """The Runner class registered as ``name`` (did-you-mean on a miss)."""
+    return RUNNERS.get(name)
+
+
+__all__ = ["RUNNERS", "Runner", "RunnerLoadError", "RunnerUnsupported", "default_threads", "get_runner",
+           "TorchRunner", "OnnxRuntimeRunner", "LiteRTRunner", "TensorRTRunner"]

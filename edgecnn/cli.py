@@ -8,11 +8,16 @@ user errors (``EdgeCNNError``) into one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
-import typer
+# The TFLite converter's C++ logging (one "I0000 ... Estimated count of
+# arithmetic ops" line per conversion) reads this once, when it loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from edgecnn import __version__
+import typer  # noqa: E402
+
+from edgecnn import __version__  # noqa: E402
 
 app = typer.Typer(
     name="edgecnn",
@@ -26,6 +31,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "edgecnn.models.commands",
     "edgecnn.cost.commands",
+    "edgecnn.train.commands",
 ]
 
 
@@ -52,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     from edgecnn.errors import EdgeCNNError
 
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        # typer turns Ctrl-C and typer.Exit into a returned exit code here
+        if isinstance(rv, int) and rv != 0:
+            if rv == 130:
+                print("error: interrupted; results written so far are kept", file=sys.stderr)
+            return rv
     except EdgeCNNError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -14,6 +14,7 @@ FAMILY_MODULES = [
     "edgecnn.models.resnext",
     "edgecnn.models.wide_resnet",
     "edgecnn.models.pyramidnet",
+    "edgecnn.models.shake_shake",
     "edgecnn.models.senet",
     "edgecnn.models.densenet",
     "edgecnn.models.xception",

@@ -1,0 +1,148 @@
+"""Checkpoints: one format for training, resume, evaluation and export.
+
+A checkpoint is a ``torch.save``d dict::
+
+    {"format": "edgecnn-checkpoint-v1", "model": name, "config": model.edgecnn_config,
+     "state_dict": ..., "optimizer": ..., "scheduler": ..., "scaler": ...,
+     "epoch": completed epochs, "step": optimizer steps so far,
+     "position": {"epoch": e, "step_in_epoch": s},   # where training resumes
+     "rng_state": {"torch", "numpy", "python", "cuda"},
+     "metrics": {...}, "history": [per-epoch rows], "dataset": ..., "classes": [...],
+     "mean": [...], "std": [...], "edgecnn_version": ...}
+
+Files are written atomically (``edgecnn.records.atomic_output``), so a kill
+while saving leaves the previous file intact. A bare ``state_dict`` (for
+example the fp16 file of ``save_fp16_state_dict``) loads too when the model
+name is given.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgecnn.errors import CorruptFileError, InvalidOptionError
+from edgecnn.records import atomic_output
+
+FORMAT = "edgecnn-checkpoint-v1"
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (see module doc) atomically; ``format`` and version are added."""
+    from edgecnn import __version__
+
+    data = {"format": FORMAT, "edgecnn_version": __version__, **payload}
+    with atomic_output(path) as tmp:
+        torch.save(data, tmp)
+    return Path(path)
+
+
+def save_fp16_state_dict(model: nn.Module, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+    """Save the model's weights in half precision (floating tensors only; integer
+    buffers such as BatchNorm's counter stay as they are) in the checkpoint
+    format without optimizer state: about half the size of the fp32 weights."""
+    sd = {k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu())
+          for k, v in unwrap(model).state_dict().items()}
+    cfg = dict(getattr(unwrap(model), "edgecnn_config", {}))
+    return save_checkpoint(path, {"model": cfg.get("name"), "config": cfg, "state_dict": sd,
+                                  "weights_dtype": "float16", **(extra or {})})
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint file into a dict with at least ``state_dict``; a bare
+    state dict is wrapped as ``{"state_dict": sd}``. Unreadable -> CorruptFileError."""
+    p = Path(path)
+    if not p.is_file():
+        raise CorruptFileError(f"checkpoint {p} does not exist")
+    try:
+        data = torch.load(p, map_location=map_location, weights_only=False)
+    except Exception as exc:  # pickle, zip and EOF errors all mean "not a checkpoint"
+        raise CorruptFileError(f"cannot read checkpoint {p}: {type(exc).__name__}: {str(exc).splitlines()[0]}") \
+            from None
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        return data
+    if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
+        return {"state_dict": data}
+    raise CorruptFileError(f"{p} is not an edgecnn checkpoint or a state dict")
+
+
+def load_checkpoint(path: str | os.PathLike, model_name: str | None = None, *, num_classes: int | None = None,
+                    input_size: int | None = None, map_location: str | torch.device = "cpu",
+                    **options: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the checkpoint's model and load its weights (as float32).
+
+    ``model_name``: required for a bare state dict; for a full checkpoint it
+    must match the stored name (a checkpoint of another architecture raises
+    ``InvalidOptionError`` in one line). Returns ``(model in eval mode, checkpoint dict)``.
+    """
+    from edgecnn.models import create_model
+
+    ckpt = read_checkpoint(path, map_location)
+    stored = ckpt.get("model")
+    if model_name and stored and model_name != stored:
+        raise InvalidOptionError(f"checkpoint {path} is for {stored}, not {model_name}")
+    name = model_name or stored
+    if not name:
+        raise InvalidOptionError(f"{path} is a bare state dict; say which model it is for")
+    cfg = dict(ckpt.get("config") or {})
+    cfg.pop("name", None)
+    classes = num_classes or cfg.pop("num_classes", None)
+    size = input_size or cfg.pop("input_size", None)
+    cfg.pop("num_classes", None)
+    cfg.pop("input_size", None)
+    cfg.update(options)
+    model = create_model(name, num_classes=classes, input_size=size, **cfg)
+    load_weights(model, ckpt["state_dict"], str(path))
+    model.eval()
+    return model, ckpt
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], where: str = "checkpoint") -> None:
+    """``load_state_dict`` with a one-line error for another architecture or class count."""
+    own = model.state_dict()
+    sd = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [k for k in own if k in sd and tuple(own[k].shape) != tuple(sd[k].shape)]
+    name = getattr(model, "edgecnn_config", {}).get("name", type(model).__name__)
+    if missing or unexpected:
+        raise InvalidOptionError(f"{where} does not fit {name}: {len(missing)} missing and {len(unexpected)} "
+                                 f"unexpected tensors (e.g. {(missing or unexpected)[0]}); is it another "
+                                 f"architecture?")
+    if shapes:
+        k = shapes[0]
+        raise InvalidOptionError(f"{where} does not fit {name}: {k} is {tuple(sd[k].shape)} in the file, "
+                                 f"{tuple(own[k].shape)} in the model (another class count or width?)")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})

@@ -1,0 +1,133 @@
+"""`edgecnn train`, `edgecnn eval` and `edgecnn recipes`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_cmd(
+        model: str = typer.Argument(..., help="Model name (see `edgecnn models`)."),
+        dataset: str = typer.Option("cifar10", "--dataset", help="cifar10, cifar100 or imagefolder."),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder, .tar.gz or torchvision root."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help="Default: the recipe's."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Global batch; lr scales with it."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
+        weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+        label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing"),
+        cutout: Optional[int] = typer.Option(None, "--cutout", help="Cutout square side in px (0 = off)."),
+        random_erasing: Optional[float] = typer.Option(None, "--random-erasing", help="Probability per image."),
+        mixup: Optional[float] = typer.Option(None, "--mixup", help="Mixup Beta alpha (0 = off)."),
+        stochastic_depth: Optional[float] = typer.Option(None, "--stochastic-depth",
+                                                         help="Drop probability of the last residual block."),
+        shake_shake: bool = typer.Option(False, "--shake-shake", help="Needs two-branch residual blocks."),
+        recipe: str = typer.Option("default", "--recipe", help="See `edgecnn recipes`."),
+        input_size: Optional[int] = typer.Option(None, "--input-size", help="Default: the image side if < 64."),
+        num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Checked against the dataset."),
+        out: Optional[str] = typer.Option(None, "--out", help="Run folder (default runs/MODEL-DATASET-seedN)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from last.pt."),
+        seed: int = typer.Option(0, "--seed"),
+        subset: Optional[int] = typer.Option(None, "--subset", help="Train on N images (quick runs)."),
+        test_subset: Optional[int] = typer.Option(None, "--test-subset", help="Evaluate on N test images."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's; "
+                                              "1 is often faster on a busy machine)."),
+        amp: str = typer.Option("auto", "--amp", help="auto, bf16, fp16 or off."),
+        channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last"),
+        compile_: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (CUDA default)."),
+        checkpoint_every: int = typer.Option(0, "--checkpoint-every", help="Steps between mid-epoch checkpoints."),
+        save_fp16: bool = typer.Option(False, "--save-fp16", help="Also save fp16 weights of the final model."),
+        profiles: str = typer.Option("profiles", "--profiles", help="Records folder."),
+        no_records: bool = typer.Option(False, "--no-records", help="Write no records."),
+        device_name: str = typer.Option("local", "--device-name", help="Device name in the records."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Train MODEL; under torchrun the same command uses DistributedDataParallel."""
+        import sys
+
+        from edgecnn.console import print_json
+        from edgecnn.train.trainer import options_from, train
+
+        kwargs = dict(locals())
+        kwargs["compile"] = compile_
+        kwargs["profiles"] = None if no_records else profiles
+        summary = train(options_from(**kwargs), log=lambda m: print(m, file=sys.stderr, flush=True))
+        if json_out:
+            print_json(summary)
+        else:
+            typer.echo(f"{model}: test top-1 {summary['test_top1']:.2f}% (best {summary['best_test_top1']:.2f}%) "
+                       f"after {summary['epochs']} epochs, {summary['wall_s']:.1f} s; run folder {summary['run_dir']}")
+
+    @app.command("eval")
+    def eval_cmd(
+        target: str = typer.Argument(..., help="Checkpoint (.pt) or artifact (.onnx, .tflite, .engine/.plan)."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: the checkpoint's, else cifar10."),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir"),
+        batch_size: int = typer.Option(256, "--batch-size"),
+        subset: Optional[int] = typer.Option(None, "--subset", help="Evaluate on N test images."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (checkpoints)."),
+        model: Optional[str] = typer.Option(None, "--model", help="Model name, for a bare state dict only."),
+        profiles: str = typer.Option("profiles", "--profiles"),
+        no_records: bool = typer.Option(False, "--no-records"),
+        device_name: str = typer.Option("local", "--device-name"),
+        confusion: bool = typer.Option(False, "--confusion", help="Print the confusion matrix."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Top-1, top-5, loss, per-class accuracy and confusion matrix; writes an accuracy record."""
+        from rich.table import Table
+
+        from edgecnn.console import console, print_json
+        from edgecnn.records import RecordStore
+        from edgecnn.train.evaluate import evaluate_target
+
+        res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model)
+        path = None
+        if not no_records:
+            path = RecordStore(profiles).append(res.record(device_name))
+        m = res.metrics
+        if json_out:
+            print_json({"model": res.model, "format": res.format, "precision": res.precision,
+                        "dataset": res.dataset, "classes": res.classes, **m, "record": str(path) if path else None})
+            return
+        console.print(f"[bold]{res.model}[/bold] {res.format} {res.precision} on {res.dataset} "
+                      f"({m['n_images']} images): top-1 {m['top1']:.2f}%  top-5 {m['top5']:.2f}%  "
+                      f"loss {m['loss']:.4f}  ({res.seconds:.1f} s)")
+        table = Table(title="per-class top-1")
+        table.add_column("class")
+        table.add_column("top-1 %", justify="right")
+        for name, acc in zip(res.classes, m["per_class_top1"]):
+            table.add_row(name, f"{acc:.2f}")
+        console.print(table)
+        if confusion:
+            ct = Table(title="confusion (rows: true, columns: predicted)")
+            ct.add_column("")
+            for i in range(len(res.classes)):
+                ct.add_column(str(i), justify="right")
+            for name, row in zip(res.classes, m["confusion"]):
+                ct.add_row(name, *map(str, row))
+            console.print(ct)
+        if path:
+            console.print(f"record appended to {path}")
+
+    @app.command("recipes")
+    def recipes_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
+        """List training recipes and their hyper-parameters."""
+        from rich.table import Table
+
+        from edgecnn.console import console, print_json
+        from edgecnn.train.recipes import RECIPES
+
+        recs = [r for _, r in RECIPES.items()]
+        if json_out:
+            print_json([r.to_dict() for r in recs])
+            return
+        table = Table(title="training recipes")
+        for col in ("name", "epochs", "batch", "lr", "wd", "schedule", "smoothing", "cutout", "description"):
+            table.add_column(col)
+        for r in recs:
+            table.add_row(r.name, str(r.epochs), str(r.batch_size), f"{r.lr:g}", f"{r.weight_decay:g}",
+                          r.schedule, f"{r.label_smoothing:g}", str(r.cutout), r.description)
+        console.print(table)

@@ -1,0 +1,244 @@
+"""``edgecnn eval``: accuracy of a checkpoint or of an exported artifact.
+
+Targets: ``.pt`` / ``.pth`` checkpoints (PyTorch), ``.onnx`` (ONNX Runtime),
+``.tflite`` (LiteRT, ``ai_edge_litert``), ``.engine`` / ``.plan`` (TensorRT,
+where it imports). Artifacts are read with the metadata JSON the exporter
+writes beside them (``<artifact>.json``: model, input size, mean/std, classes,
+layout, precision). Artifacts run through the same runner wrapper as the
+export parity check (``edgecnn.export._runners.open_runner``): a full-integer
+TFLite model gets its input quantised and its logits dequantised with the
+tensors' own scale and zero point, and a dynamic-shape TensorRT engine gets a
+fixed batch.
+
+Preprocessing is the same for a checkpoint and its artifacts: uint8 images,
+resized (and for ImageNet-size models, >= 64 px, centre-cropped to
+``eval_crop`` of the side, 0.875 by default) and normalised with the model's
+mean/std, so the figures of one model in several formats compare like with
+like.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecnn.errors import CorruptFileError, InvalidOptionError
+from edgecnn.train.metrics import ClassificationMeter
+
+FORMATS = {".pt": "pytorch", ".pth": "pytorch", ".onnx": "onnx", ".tflite": "tflite", ".engine": "tensorrt",
+           ".plan": "tensorrt"}
+RUNTIME_OF = {"pytorch": "torch", "onnx": "onnxruntime", "tflite": "litert", "tensorrt": "tensorrt"}
+
+
+@dataclass
+class EvalResult:
+    model: str
+    format: str
+    precision: str
+    dataset: str
+    input_size: int
+    metrics: dict[str, Any]
+    classes: list[str]
+    seconds: float
+    target: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, device: str = "local"):
+        from edgecnn.records import Record, environment
+
+        return Record(kind="accuracy", model=self.model, format=self.format, precision=self.precision,
+                      runtime=RUNTIME_OF[self.format], dataset=self.dataset, device=device,
+                      input_shape=[3, self.input_size, self.input_size], batch=self.extra.get("batch", 1),
+                      metrics={**self.metrics, "target": self.target, "eval_s": self.seconds},
+                      env=environment())
+
+
+def format_of(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidOptionError(f"cannot evaluate {path.name}: expected one of {', '.join(sorted(FORMATS))}")
+    return fmt
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    meta_path = path.with_name(path.name + ".json")
+    if not meta_path.exists():
+        raise InvalidOptionError(f"{path} has no metadata file {meta_path.name} beside it (written by "
+                                 f"`edgecnn export`); it holds the input size, mean/std and classes")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CorruptFileError(f"cannot read {meta_path}: {exc}") from None
+    if not isinstance(meta, dict) or "model" not in meta:
+        raise CorruptFileError(f"{meta_path} is not export metadata (no 'model' field)")
+    return meta
+
+
+def cache_side(dataset: str, input_size: int) -> int | None:
+    """The square side ImageFolder images are stored at for a model of
+    ``input_size``: None (native) for CIFAR and CIFAR-size models; for
+    ImageNet-size ones the classic resize-256-for-224 ratio, so the centre
+    crop of ``eval_crop`` 0.875 lands on ``input_size``."""
+    from edgecnn.models._registry import is_cifar_size
+    from edgecnn.train.recipes import get_recipe
+
+    if dataset != "imagefolder" or is_cifar_size(input_size):
+        return None
+    return int(round(input_size / get_recipe("default").eval_crop))
+
+
+def check_classes(where: str, model_classes: list[str] | None, ds_name: str, data_classes: list[str]) -> None:
+    """One line when the model's classes are not the dataset's (count, then names and order)."""
+    if not model_classes:
+        return
+    if len(model_classes) != len(data_classes):
+        raise InvalidOptionError(f"{where} has {len(model_classes)} classes, {ds_name} has {len(data_classes)}")
+    if list(model_classes) != list(data_classes):
+        i = next(i for i, (a, b) in enumerate(zip(model_classes, data_classes)) if a != b)
+        raise InvalidOptionError(f"{where} was trained on other classes than {ds_name}: class {i} is "
+                                 f"{model_classes[i]!r} in the model, {data_classes[i]!r} in the data")
+
+
+def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: str | None = None,
+                    batch_size: int = 256, subset: int | None = None, device: str = "auto",
+                    seed: int = 0, model_name: str | None = None) -> EvalResult:
+    """Evaluate a checkpoint or artifact on the test split of ``dataset``.
+
+    ``model_name`` is needed only for a bare state dict (a checkpoint without
+    its model name)."""
+    from edgecnn.data import load_dataset
+
+    path = Path(target)
+    if not path.exists():
+        raise InvalidOptionError(f"{path} does not exist")
+    if batch_size < 1:
+        raise InvalidOptionError(f"--batch-size must be >= 1, got {batch_size}")
+    if subset is not None and subset < 1:
+        raise InvalidOptionError(f"--subset must be >= 1, got {subset}")
+    fmt = format_of(path)
+    if fmt == "pytorch":
+        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, device, seed, model_name)
+    meta = read_metadata(path)
+    ds_name = dataset or meta.get("dataset") or "cifar10"
+    size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
+    test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
+    check_classes(path.name, meta.get("classes"), ds_name, list(test.classes))
+    mean, std = meta.get("mean"), meta.get("std")
+    if mean is None or std is None:
+        from edgecnn.models import get_card
+
+        card = get_card(meta["model"])
+        mean, std = card.mean, card.std
+    layout = str(meta.get("layout", "NCHW")).upper()
+    precision = str(meta.get("precision") or "fp32")
+    t0 = time.perf_counter()
+    runner = open_runner(fmt, path, [batch_size, 3, size, size])
+    try:
+        meter, fed = _run_numpy(runner, test.images, test.labels, test.num_classes, size, mean, std, layout,
+                                batch_size)
+    finally:
+        runner.close()
+    return EvalResult(meta["model"], fmt, precision, ds_name, size, meter.result(), list(test.classes),
+                      time.perf_counter() - t0, str(path), {"batch": fed})
+
+
+def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, device, seed, model_name) -> EvalResult:
+    import torch
+
+    from edgecnn.data import load_dataset
+    from edgecnn.train.checkpoint import load_checkpoint
+    from edgecnn.train.metrics import evaluate_model
+    from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
+    from edgecnn.train.recipes import get_recipe
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise InvalidOptionError(f"--device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidOptionError("--device cuda asked for, but torch sees no CUDA GPU")
+    try:
+        model, ckpt = load_checkpoint(path, model_name)
+    except InvalidOptionError as exc:
+        if "bare state dict" in str(exc):
+            raise InvalidOptionError(f"{path} is a bare state dict; pass --model NAME") from None
+        raise
+    cfg = model.edgecnn_config
+    train_cfg = ckpt.get("train_config") or {}
+    ds_name = dataset or ckpt.get("dataset") or "cifar10"
+    source = train_cfg.get("data_source")
+    if data_dir is None and train_cfg.get("data_dir") and ds_name == train_cfg.get("dataset") and source \
+            and Path(source).exists():
+        data_dir = source  # the folder or archive the run was trained on
+    size = int(cfg["input_size"])
+    same_data = ds_name == train_cfg.get("dataset") and "image_size" in train_cfg
+    side = train_cfg["image_size"] if same_data else cache_side(ds_name, size)  # as the run stored its images
+    test = load_dataset(ds_name, "test", data_dir, image_size=side).subset(subset, seed)
+    if cfg["num_classes"] != test.num_classes:
+        raise InvalidOptionError(f"{path.name} is a {cfg['num_classes']}-class {cfg['name']}; {ds_name} has "
+                                 f"{test.num_classes} classes")
+    check_classes(path.name, ckpt.get("classes"), ds_name, list(test.classes))
+    dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    card = model.edgecnn_card
+    mean, std = ckpt.get("mean") or card.mean, ckpt.get("std") or card.std
+    model.to(dev)
+    recipe_cfg = train_cfg.get("recipe")
+    recipe = get_recipe("default").replace(**recipe_cfg) if recipe_cfg else get_recipe("default")
+
+    def pre(x):
+        return eval_transform(x, recipe=recipe, input_size=size, mean=mean, std=std)
+
+    t0 = time.perf_counter()
+    meter = evaluate_model(model, to_device_images(test.images, dev), to_device_labels(test.labels, dev), pre,
+                           test.num_classes, batch_size)
+    metrics = meter.result()
+    if ckpt.get("weights_dtype"):  # e.g. the --save-fp16 file: fp16 weights, run in fp32
+        metrics["weights_dtype"] = ckpt["weights_dtype"]
+    return EvalResult(cfg["name"], "pytorch", "fp32", ds_name, size, metrics, list(test.classes),
+                      time.perf_counter() - t0, str(path), {"batch": batch_size})
+
+
+def _fixed_batch(runner) -> int | None:
+    """The batch an artifact with a static batch dimension needs (None: dynamic)."""
+    inner = getattr(runner, "runner", runner)  # the quantised-I/O wrapper keeps the runner inside
+    shape = getattr(inner, "input_shape", None)
+    if shape and shape[0] is not None and int(shape[0]) > 0:
+        return int(shape[0])
+    return None
+
+
+def _run_numpy(runner, images: np.ndarray, labels: np.ndarray, num_classes: int, size: int, mean, std,
+               layout: str, batch_size: int) -> tuple[ClassificationMeter, int]:
+    """(meter, batch fed). Batches of ``batch_size``, or of the artifact's own
+    static batch; the last one is padded up to a static batch."""
+    import torch
+
+    from edgecnn.train.pipeline import eval_transform
+    from edgecnn.train.recipes import get_recipe
+
+    meter = ClassificationMeter(num_classes)
+    fixed = _fixed_batch(runner)
+    bs = fixed or batch_size
+    recipe = get_recipe("default")  # eval_crop, as the checkpoint path uses
+    for start in range(0, len(labels), bs):
+        x8 = torch.from_numpy(np.ascontiguousarray(images[start:start + bs])).permute(0, 3, 1, 2)
+        x = eval_transform(x8, recipe=recipe, input_size=size, mean=mean, std=std).numpy()
+        n = x.shape[0]
+        if fixed and n < fixed:  # pad the last batch of a fixed-batch artifact
+            x = np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)])
+        if layout == "NHWC":
+            x = x.transpose(0, 2, 3, 1)
+        out = np.asarray(runner.infer(np.ascontiguousarray(x, dtype=np.float32)))[:n]
+        meter.update(out.reshape(n, -1), labels[start:start + n])
+    return meter, bs
+
+
+def open_runner(fmt: str, path: Path, input_shape: list[int]):
+    """A loaded runner for the artifact (``infer``, ``close``), as the export parity
+    check opens it; ``input_shape`` fixes a dynamic TensorRT input."""
+    from edgecnn.export._runners import open_runner as _open
+
+    return _open(RUNTIME_OF[fmt], path, input_shape)

@@ -1,0 +1,496 @@
+"""The trainer: one loop for CPU, one GPU and several GPUs under torchrun.
+
+Exact resume. Every step's randomness comes from generators seeded by
+(seed, epoch, step, rank) and the epoch order from ``DistributedSampler``
+seeded by (seed, epoch), so a run restarted from any checkpoint (including
+the mid-epoch ones written every ``checkpoint_every`` steps, with the
+running loss/accuracy sums) replays exactly the steps an uninterrupted run
+would have taken. The process RNG states are saved too, for completeness.
+
+Run folder (written by rank 0 only)::
+
+    config.json     the resolved options, recipe, seed, world size, environment
+    metrics.jsonl   one row per finished epoch (rewritten atomically each epoch)
+    last.pt         the newest checkpoint (epoch end or mid-epoch)
+    best.pt         the epoch-end checkpoint with the best test top-1
+    <model>-fp16.pt half-precision weights of the final model (--save-fp16)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgecnn.errors import InvalidOptionError
+from edgecnn.records import atomic_write_text
+from edgecnn.train import distributed as D
+from edgecnn.train.checkpoint import (load_weights, read_checkpoint, rng_state, save_checkpoint,
+                                      save_fp16_state_dict, unwrap)
+from edgecnn.train.metrics import ClassificationMeter, evaluate_model
+from edgecnn.train.recipes import Recipe, get_recipe, lr_factor
+
+# options that must match when resuming (anything else may change, e.g. the device)
+_RESUME_KEYS = ("model", "dataset", "seed", "subset", "test_subset", "input_size", "num_classes", "recipe",
+                "world_size")
+
+
+@dataclass
+class TrainOptions:
+    """What ``edgecnn train`` takes; ``None`` means "from the recipe" or "automatic"."""
+
+    model: str
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    recipe: str = "default"
+    epochs: int | None = None
+    batch_size: int | None = None  # global batch (split over ranks)
+    lr: float | None = None
+    weight_decay: float | None = None
+    label_smoothing: float | None = None
+    cutout: int | None = None
+    random_erasing: float | None = None
+    mixup: float | None = None
+    stochastic_depth: float | None = None
+    shake_shake: bool = False
+    input_size: int | None = None
+    num_classes: int | None = None
+    out: str | None = None
+    resume: bool = False
+    seed: int = 0
+    subset: int | None = None  # training images (stratified, deterministic)
+    test_subset: int | None = None
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int | None = None  # torch intra-op CPU threads; None: torch's default
+    amp: str = "auto"  # auto (bf16 or fp16 on CUDA, off on CPU) | bf16 | fp16 | off
+    channels_last: bool | None = None  # default: on for CUDA
+    compile: bool | None = None  # default: on for CUDA
+    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0 = epoch ends only
+    save_fp16: bool = False
+    eval_batch_size: int = 1024
+    profiles: str | None = "profiles"  # None: write no records
+    device_name: str = "local"
+
+
+def resolve_recipe(opts: TrainOptions) -> Recipe:
+    """The recipe with command-line overrides; lr scales with the batch size
+    when only the batch size changes."""
+    base = get_recipe(opts.recipe)
+    changes = {k: getattr(opts, k) for k in ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing",
+                                             "cutout", "random_erasing", "mixup", "stochastic_depth")
+               if getattr(opts, k) is not None}
+    if opts.batch_size is not None and opts.lr is None:
+        changes["lr"] = base.lr * opts.batch_size / base.batch_size
+    r = base.replace(**changes)
+    if r.epochs < 1:
+        raise InvalidOptionError(f"--epochs must be >= 1, got {r.epochs}")
+    if r.batch_size < 1:
+        raise InvalidOptionError(f"--batch-size must be >= 1, got {r.batch_size}")
+    if r.lr <= 0:
+        raise InvalidOptionError(f"--lr must be > 0, got {r.lr}")
+    return r
+
+
+def _device(opts: TrainOptions) -> torch.device:
+    want = opts.device
+    if want not in ("auto", "cpu", "cuda"):
+        raise InvalidOptionError(f"--device must be auto, cpu or cuda, got {want!r}")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise InvalidOptionError("--device cuda asked for, but torch sees no CUDA GPU")
+    return torch.device("cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _amp_dtype(opts: TrainOptions, device: torch.device) -> torch.dtype | None:
+    if opts.amp not in ("auto", "bf16", "fp16", "off"):
+        raise InvalidOptionError(f"--amp must be auto, bf16, fp16 or off, got {opts.amp!r}")
+    if opts.amp == "off" or (opts.amp == "auto" and device.type != "cuda"):
+        return None
+    if opts.amp == "fp16" or (opts.amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidOptionError(f"cannot write to {what} {folder}: {exc.strerror or exc}") from None
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class Trainer:
+    """Build everything from ``TrainOptions``; ``run()`` trains and returns the summary."""
+
+    def __init__(self, opts: TrainOptions, log: Callable[[str], None] = print) -> None:
+        from edgecnn.models import get_card
+
+        self.opts, self.log = opts, log
+        self.recipe = resolve_recipe(opts)
+        card = get_card(opts.model)  # unknown model: one line with suggestions, before any data loads
+        self.device = _device(opts)
+        self.dist = D.setup(self.device.type)
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if self.recipe.batch_size % self.dist.world_size:
+            raise InvalidOptionError(f"--batch-size {self.recipe.batch_size} does not split over "
+                                     f"{self.dist.world_size} processes")
+        self.amp_dtype = _amp_dtype(opts, self.device)
+        if opts.threads is not None:
+            if opts.threads < 1:
+                raise InvalidOptionError(f"--threads must be >= 1, got {opts.threads}")
+            torch.set_num_threads(opts.threads)
+        cuda = self.device.type == "cuda"
+        self.channels_last = cuda if opts.channels_last is None else opts.channels_last
+        self.use_compile = cuda if opts.compile is None else opts.compile
+
+        self.run_dir = Path(opts.out or f"runs/{opts.model}-{opts.dataset}-seed{opts.seed}")
+        self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
+        if opts.resume and not self.last_path.exists():
+            raise InvalidOptionError(f"--resume: no checkpoint {self.last_path} to resume from")
+        if not opts.resume and (self.last_path.exists() or self.best_path.exists()):
+            raise InvalidOptionError(f"run folder {self.run_dir} already holds checkpoints; pass --resume to "
+                                     f"continue it or --out NEW_FOLDER for a new run")
+        for name in ("subset", "test_subset"):
+            n = getattr(opts, name)
+            if n is not None and n < 1:
+                raise InvalidOptionError(f"--{name.replace('_', '-')} must be >= 1, got {n}")
+        created = not self.run_dir.exists()
+        try:
+            if self.dist.is_main:
+                _check_writable(self.run_dir, "run folder")
+                if opts.profiles:
+                    _check_writable(Path(opts.profiles), "profiles folder")
+            train, test = self._load_data(card)
+            self._build(train)
+        except BaseException:
+            # a run that never started leaves no empty folder behind (an existing one is never touched)
+            if created and self.dist.is_main and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+                self.run_dir.rmdir()
+            raise
+
+        from edgecnn.train.pipeline import to_device_images, to_device_labels, transforms
+
+        r = self.recipe
+        self.train_x, self.train_y = to_device_images(train.images, self.device), to_device_labels(train.labels,
+                                                                                                    self.device)
+        self.test_x, self.test_y = to_device_images(test.images, self.device), to_device_labels(test.labels,
+                                                                                                 self.device)
+        self.n_train = len(train)
+        self.train_tf, self.eval_tf = transforms(r, self.input_size, self.mean, self.std, self.channels_last)
+        self.config = self._config()
+        self.position = {"epoch": 0, "step_in_epoch": 0}
+        self.global_step, self.history, self.best_top1 = 0, [], -1.0
+        self.partial: dict[str, float] = {}
+        if opts.resume:
+            self._restore()
+
+    # -- setup helpers ------------------------------------------------------------
+    def _build(self, train) -> None:
+        """Model (seeded), regularizers, optimizer, schedule, scaler and loss."""
+        from edgecnn.models import create_model
+
+        opts = self.opts
+        torch.manual_seed(opts.seed)  # weight initialisation
+        model = create_model(opts.model, num_classes=self.num_classes, input_size=self.input_size)
+        self._apply_regularizers(model)
+        self.model = model.to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        r = self.recipe
+        self.optimizer = torch.optim.SGD(_param_groups(self.model, r.weight_decay), lr=r.lr, momentum=r.momentum,
+                                         nesterov=r.nesterov and r.momentum > 0)
+        self.per_rank_batch = r.batch_size // self.dist.world_size
+        self.steps_per_epoch = (len(train) // self.dist.world_size) // self.per_rank_batch
+        if self.steps_per_epoch < 1:
+            raise InvalidOptionError(f"{len(train)} training images are fewer than one batch of {r.batch_size}; "
+                                     f"lower --batch-size")
+        total = self.steps_per_epoch * r.epochs
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, total, r.schedule, r.warmup_frac))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=r.label_smoothing)
+
+    def _load_data(self, card):
+        """(train, test) arrays after --subset / --test-subset; sets the classes,
+        input size, mean/std and the resolved data source."""
+        from edgecnn.data import load_dataset
+        from edgecnn.train.evaluate import cache_side
+
+        opts = self.opts
+        # ImageFolder images are stored at a fixed side only for an explicit ImageNet-size input
+        self.image_size = cache_side(opts.dataset, opts.input_size) if opts.input_size else None
+        train = load_dataset(opts.dataset, "train", opts.data_dir, image_size=self.image_size)
+        test = load_dataset(opts.dataset, "test", opts.data_dir, image_size=self.image_size)
+        if train.classes != test.classes:
+            raise InvalidOptionError(f"train and test splits of {opts.dataset} have different classes "
+                                     f"({train.num_classes} vs {test.num_classes})")
+        if opts.num_classes is not None and opts.num_classes != train.num_classes:
+            raise InvalidOptionError(f"--num-classes {opts.num_classes} does not match {opts.dataset}, which "
+                                     f"has {train.num_classes} classes")
+        self.data_source = str(Path(train.source).resolve()) if Path(train.source).exists() else train.source
+        self.classes, self.num_classes = list(train.classes), train.num_classes
+        side = int(train.images.shape[1])
+        self.input_size = int(opts.input_size or (side if side < 64 else card.input_size))
+        self.mean, self.std = tuple(card.mean), tuple(card.std)
+        return train.subset(opts.subset, opts.seed), test.subset(opts.test_subset, opts.seed)
+
+    def _apply_regularizers(self, model: nn.Module) -> None:
+        from edgecnn.train.regularizers import apply_shake_shake, apply_stochastic_depth
+
+        if self.recipe.stochastic_depth:
+            n = apply_stochastic_depth(model, self.recipe.stochastic_depth)
+            self.log(f"stochastic depth: {n} residual blocks, drop probability up to {self.recipe.stochastic_depth}")
+        if self.opts.shake_shake:
+            apply_shake_shake(model)
+
+    def _config(self) -> dict[str, Any]:
+        from edgecnn.records import environment
+
+        o = self.opts
+        return {"model": o.model, "dataset": o.dataset, "data_dir": o.data_dir, "data_source": self.data_source,
+                "image_size": self.image_size, "seed": o.seed, "subset": o.subset,
+                "test_subset": o.test_subset, "input_size": self.input_size, "num_classes": self.num_classes,
+                "recipe": self.recipe.to_dict(), "world_size": self.dist.world_size,
+                "device": str(self.device), "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype
+                else "off", "channels_last": self.channels_last, "compile": self.use_compile,
+                "checkpoint_every": o.checkpoint_every, "steps_per_epoch": self.steps_per_epoch,
+                "threads": torch.get_num_threads(),
+                "classes": self.classes, "mean": list(self.mean), "std": list(self.std),
+                "run_id": self.run_dir.name, "env": environment()}
+
+    def _restore(self) -> None:
+        ckpt = read_checkpoint(self.last_path, map_location=self.device)
+        stored = ckpt.get("train_config") or {}
+        for key in _RESUME_KEYS:
+            if key in stored and stored[key] != self.config[key]:
+                what = "recipe settings" if key == "recipe" else f"{key} {stored[key]!r}"
+                raise InvalidOptionError(f"{self.run_dir} was started with other {what}; resume with the same "
+                                         f"options or use --out NEW_FOLDER")
+        for key in ("threads", "device"):
+            if key in stored and stored[key] != self.config[key]:
+                self.log(f"note: the run used {key} {stored[key]}, this resume {self.config[key]}; the figures will "
+                         f"match an uninterrupted run within float noise, not bit for bit")
+        if ckpt.get("model") != self.opts.model:
+            raise InvalidOptionError(f"{self.last_path} is a {ckpt.get('model')} checkpoint, not {self.opts.model}")
+        load_weights(self.model, ckpt["state_dict"], str(self.last_path))
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.position = dict(ckpt["position"])
+        self.global_step = int(ckpt["step"])
+        self.history = list(ckpt.get("history", []))
+        self.best_top1 = float(ckpt.get("best_top1", -1.0))
+        self.partial = dict(ckpt.get("partial") or {})
+        if self.position["epoch"] >= self.recipe.epochs:
+            self.log(f"{self.run_dir} already finished its {self.recipe.epochs} epochs; nothing to train")
+        else:
+            self.log(f"resuming {self.run_dir} at epoch {self.position['epoch'] + 1}, "
+                     f"step {self.position['step_in_epoch']} of {self.steps_per_epoch}")
+
+    def _payload(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        m = unwrap(self.model)
+        return {"model": self.opts.model, "config": dict(m.edgecnn_config), "state_dict": m.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "epoch": len(self.history), "step": self.global_step, "position": dict(self.position),
+                "partial": dict(self.partial), "rng_state": rng_state(), "metrics": metrics,
+                "history": list(self.history), "best_top1": self.best_top1, "dataset": self.opts.dataset,
+                "classes": self.classes, "mean": list(self.mean), "std": list(self.std),
+                "train_config": {k: v for k, v in self.config.items() if k != "env"}}
+
+    # -- the loop -----------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        from torch.utils.data.distributed import DistributedSampler
+
+        r, o, dist = self.recipe, self.opts, self.dist
+        main = dist.is_main
+        if main:
+            atomic_write_text(self.run_dir / "config.json", json.dumps(self.config, indent=2, default=str))
+            self._write_metrics_jsonl()
+        net: nn.Module = self.model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.use_compile:
+            net = torch.compile(net)
+        from edgecnn.data.augment import mix_seed, mixup, step_generator
+
+        sampler = DistributedSampler(range(self.n_train), num_replicas=dist.world_size, rank=dist.rank,
+                                     shuffle=True, seed=o.seed, drop_last=True)
+        start_wall = time.perf_counter()
+        test = None
+        for epoch in range(self.position["epoch"], r.epochs):
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(iter(sampler)), dtype=torch.int64, device=self.device)
+            first = self.position["step_in_epoch"] if epoch == self.position["epoch"] else 0
+            acc = torch.tensor([self.partial.get("loss_sum", 0.0), self.partial.get("correct", 0.0),
+                                self.partial.get("seen", 0.0)] if first else [0.0, 0.0, 0.0],
+                               dtype=torch.float64, device=self.device)
+            if first and not main:
+                acc.zero_()
+            net.train()
+            t0 = time.perf_counter()
+            for step in range(first, self.steps_per_epoch):
+                sel = order[step * self.per_rank_batch:(step + 1) * self.per_rank_batch]
+                g = step_generator(self.device, o.seed, epoch, step, dist.rank)
+                torch.manual_seed(mix_seed(o.seed, epoch, step, dist.rank, 1))  # dropout / drop-path
+                x = self.train_tf(self.train_x[sel], g)
+                y = self.train_y[sel]
+                x, ya, yb, lam = mixup(x, y, r.mixup, g)
+                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                    out = net(x)
+                    loss = self.criterion(out, ya)
+                    if lam < 1.0:
+                        loss = lam * loss + (1.0 - lam) * self.criterion(out, yb)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if r.grad_clip > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(net.parameters(), r.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.scheduler.step()
+                self.global_step += 1
+                acc += torch.stack([loss.detach().double() * y.numel(),
+                                    (out.detach().argmax(1) == y).sum().double(),
+                                    torch.tensor(float(y.numel()), dtype=torch.float64, device=self.device)])
+                if o.checkpoint_every and (step + 1) % o.checkpoint_every == 0 and step + 1 < self.steps_per_epoch:
+                    self.position = {"epoch": epoch, "step_in_epoch": step + 1}
+                    # sums over all ranks; restored on rank 0 only (the epoch-end all_reduce adds the rest)
+                    sums = D.all_reduce_sum(acc.clone(), dist).tolist()
+                    self.partial = dict(zip(("loss_sum", "correct", "seen"), sums))
+                    if main:
+                        save_checkpoint(self.last_path, self._payload({}))
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            train_s = time.perf_counter() - t0
+            D.all_reduce_sum(acc, dist)
+            loss_sum, correct, seen = acc.tolist()
+            t1 = time.perf_counter()
+            test = self.evaluate(unwrap(self.model))
+            eval_s = time.perf_counter() - t1
+            done_steps = self.steps_per_epoch - first
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
+                   "train_top1": 100.0 * correct / max(seen, 1), "test_loss": test["loss"],
+                   "test_top1": test["top1"], "test_top5": test["top5"],
+                   "lr": self.optimizer.param_groups[0]["lr"], "epoch_s": train_s + eval_s, "train_s": train_s,
+                   "eval_s": eval_s, "images_per_s": done_steps * r.batch_size / max(train_s, 1e-9),
+                   "step": self.global_step, "resumed": bool(first)}
+            self.history.append(row)
+            self.position, self.partial = {"epoch": epoch + 1, "step_in_epoch": 0}, {}
+            improved = test["top1"] > self.best_top1
+            self.best_top1 = max(self.best_top1, test["top1"])
+            if main:
+                payload = self._payload(test)
+                save_checkpoint(self.last_path, payload)
+                if improved:
+                    save_checkpoint(self.best_path, payload)
+                self._write_metrics_jsonl()
+                self.log(f"epoch {epoch + 1}/{r.epochs}  train loss {row['train_loss']:.4f}  "
+                         f"top1 {row['train_top1']:.2f}%  test loss {row['test_loss']:.4f}  "
+                         f"top1 {row['test_top1']:.2f}%  lr {row['lr']:.4g}  {row['epoch_s']:.1f} s  "
+                         f"{row['images_per_s']:.0f} img/s")
+        wall_s = time.perf_counter() - start_wall
+        if test is None:  # the run was already complete
+            test = self.evaluate(unwrap(self.model))
+        summary = self._summary(test, wall_s)
+        summary["rank"], summary["param_checksum"] = dist.rank, self._checksum()
+        if dist.enabled:  # DDP keeps replicas equal; check it rather than assume it
+            sums = [None] * dist.world_size
+            import torch.distributed as tdist
+
+            tdist.all_gather_object(sums, summary["param_checksum"])
+            summary["ranks_in_sync"] = len(set(sums)) == 1
+        if main:
+            if o.save_fp16:
+                summary["fp16_path"] = str(save_fp16_state_dict(
+                    self.model, self.run_dir / f"{o.model}-fp16.pt",
+                    extra={"dataset": o.dataset, "classes": self.classes, "mean": list(self.mean),
+                           "std": list(self.std), "metrics": test}))
+            if o.profiles:
+                self._write_records(test, summary)
+        D.barrier(dist)
+        D.teardown(dist)
+        return summary
+
+    def evaluate(self, model: nn.Module) -> dict[str, Any]:
+        """Test-set metrics; under torchrun each rank takes a shard and the counts are summed."""
+        idx = torch.arange(self.dist.rank, self.test_x.shape[0], self.dist.world_size, device=self.device)
+        meter: ClassificationMeter = evaluate_model(model, self.test_x, self.test_y, self.eval_tf, self.num_classes,
+                                                    self.opts.eval_batch_size, self.amp_dtype, indices=idx)
+        meter.all_reduce()
+        return meter.result()
+
+    def _checksum(self) -> str:
+        import hashlib
+
+        h = hashlib.sha1()
+        for v in unwrap(self.model).state_dict().values():
+            h.update(v.detach().float().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def _write_metrics_jsonl(self) -> None:
+        atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
+
+    def _summary(self, test: dict[str, Any], wall_s: float) -> dict[str, Any]:
+        h = self.history
+        return {"run_dir": str(self.run_dir), "run_id": self.run_dir.name, "model": self.opts.model,
+                "dataset": self.opts.dataset, "epochs": len(h), "test_top1": test["top1"],
+                "test_top5": test["top5"], "test_loss": test["loss"], "best_test_top1": self.best_top1,
+                "train_loss": h[-1]["train_loss"] if h else None, "train_top1": h[-1]["train_top1"] if h else None,
+                "wall_s": wall_s, "train_s_total": sum(x["train_s"] for x in h),
+                "images_per_s": (float(np.mean([x["images_per_s"] for x in h])) if h else None),
+                "seed": self.opts.seed, "recipe": self.opts.recipe, "world_size": self.dist.world_size,
+                "last": str(self.last_path), "best": str(self.best_path)}
+
+    def _precision(self) -> str:
+        return {torch.bfloat16: "bf16-mixed", torch.float16: "fp16-mixed"}.get(self.amp_dtype, "fp32")
+
+    def _write_records(self, test: dict[str, Any], summary: dict[str, Any]) -> None:
+        from edgecnn.records import Record, RecordStore, environment
+
+        env = environment({"device_torch": str(self.device), "gpu": torch.cuda.get_device_name(self.device)
+                           if self.device.type == "cuda" else None, "threads": torch.get_num_threads()})
+        common = dict(model=self.opts.model, device=self.opts.device_name, runtime="torch", format="pytorch",
+                      input_shape=[3, self.input_size, self.input_size], dataset=self.opts.dataset, env=env)
+        rid = self.run_dir.name
+        recs = [Record(kind="train_epoch", variant=rid, precision=self._precision(), batch=self.recipe.batch_size,
+                       metrics=dict(row), **common) for row in self.history]
+        recs.append(Record(kind="train", variant=rid, precision=self._precision(), batch=self.recipe.batch_size,
+                           metrics={**{k: v for k, v in summary.items() if k not in ("model", "dataset")},
+                                    "recipe_settings": self.recipe.to_dict(),
+                                    "subset": self.opts.subset, "test_subset": self.opts.test_subset}, **common))
+        recs.append(Record(kind="accuracy", variant=rid, precision="fp32" if self.amp_dtype is None else
+                           self._precision(), batch=self.opts.eval_batch_size,
+                           metrics={**test, "checkpoint": str(self.last_path)}, **common))
+        RecordStore(self.opts.profiles).extend(recs)
+
+
+def train(opts: TrainOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train as ``opts`` says (see ``TrainOptions``) and return the run summary."""
+    return Trainer(opts, log).run()
+
+
+def options_from(**kwargs: Any) -> TrainOptions:
+    names = {f.name for f in dataclasses.fields(TrainOptions)}
+    return TrainOptions(**{k: v for k, v in kwargs.items() if k in names})

@@ -30,6 +30,7 @@ app = typer.Typer(
 # One line per subsystem that adds commands.
 COMMAND_MODULES = [
     "edgecnn.models.commands",
+    "edgecnn.export.commands",
     "edgecnn.cost.commands",
     "edgecnn.train.commands",
 ]

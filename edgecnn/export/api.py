@@ -1,0 +1,332 @@
+"""``export_model``: one export, its metadata, its parity check and its record.
+
+Every export goes through the same steps: check the request against the
+format table (before any work), build or load the model, write the artifact
+atomically, write ``<artifact>.json`` metadata beside it, run the artifact on
+N real test images against PyTorch, and append an ``export`` Record. Three
+outcomes are kept apart: ``ok``, ``validation_failed`` (exported, but the
+parity figures miss the precision's tolerance; the numbers are kept) and
+``export_failed`` (the converter failed; the error is kept, no file is left).
+User errors (bad names, options, checkpoints, folders) raise
+``EdgeCNNError`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgecnn.errors import EdgeCNNError, InvalidOptionError
+from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
+from edgecnn.export.calibration import calibration_arrays, load_images, model_tensors, recalibrate_bn
+from edgecnn.export.checkpoint import load_checkpoint_info, load_into
+from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
+from edgecnn.records import Record, RecordStore, atomic_write_text, environment
+
+DEFAULT_PARITY_IMAGES = 100
+DEFAULT_CALIBRATION_IMAGES = 128
+PARITY_CHUNK = 64  # test images normalised at a time for the parity check (bounds memory at 224x224)
+RANDOM_WEIGHTS_SEED = 0  # without a checkpoint, weights are drawn with this seed
+
+
+@dataclass
+class ExportResult:
+    path: Path | None  # the artifact (None when the export failed)
+    format: str
+    precision: str
+    status: str  # ok | validation_failed | export_failed
+    record: Record
+    metadata_path: Path | None = None
+    files: list[Path] = field(default_factory=list)  # every file written (artifact, metadata, scripts)
+    parity: ParityResult | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, stacklevel=3)
+
+
+def check_writable(out_dir: Path) -> None:
+    """Raise one line if ``out_dir`` cannot be created or written. Creates nothing:
+    a missing folder is checked through its nearest existing parent (the export
+    creates it only when it writes the artifact)."""
+    target = out_dir
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        what = "it is a file" if target == out_dir else f"{target} is a file"
+        raise InvalidOptionError(f"cannot write to output folder {out_dir}: {what}, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".edgecnn-write-test.", dir=target)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidOptionError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from None
+
+
+def check_counts(batch: int, n_images: int, calibration_images: int, validate: bool) -> None:
+    """Refuse counts that cannot work (before any work)."""
+    if batch < 1:
+        raise InvalidOptionError(f"batch must be >= 1, got {batch}")
+    if validate and n_images < 1:
+        raise InvalidOptionError(f"--n-images must be >= 1 for the parity check, got {n_images} "
+                                 "(use --no-validate to skip the check)")
+    if calibration_images < 1:
+        raise InvalidOptionError(f"--calibration-images must be >= 1, got {calibration_images}")
+
+
+def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, input_size: int | None,
+                  num_classes: int | None = None) -> tuple[Any, str, str, dict[str, Any]]:
+    """(model in eval mode, model name, weights, checkpoint info) where weights is
+    checkpoint | random | given and info holds the checkpoint's ``mean``, ``std``,
+    ``classes`` and ``dataset`` when it stores them (empty otherwise)."""
+    from torch import nn
+
+    from edgecnn.models import create_model
+
+    if isinstance(name_or_model, str):
+        if checkpoint:
+            model, info = load_checkpoint_info(checkpoint, name_or_model, input_size=input_size,
+                                               num_classes=num_classes)
+            return model.eval(), name_or_model, "checkpoint", info
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the same random weights for every format and run
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            model = create_model(name_or_model, input_size=input_size, num_classes=num_classes)
+        return model.eval(), name_or_model, "random", {}
+    if not isinstance(name_or_model, nn.Module):
+        raise InvalidOptionError(f"export takes a model name or an nn.Module, not {type(name_or_model).__name__}")
+    card = getattr(name_or_model, "edgecnn_card", None)
+    if card is None:
+        raise InvalidOptionError("the module has no edgecnn_card (build it with edgecnn.models.create_model)")
+    name = getattr(name_or_model, "edgecnn_config", {}).get("name", card.name)
+    if checkpoint:
+        info = load_into(name_or_model, checkpoint)
+        return name_or_model.eval(), name, "checkpoint", info
+    return name_or_model.eval(), name, "given", {}
+
+
+def build_metadata(model: Any, name: str, input_size: int, batch: int, precision: str, fmt: str,
+                   layout: str, classes: list[str] | None, weights: str, dynamic_batch: bool,
+                   norm: dict[str, Any]) -> dict[str, Any]:
+    """The metadata every artifact carries (embedded in ONNX, ``<artifact>.json`` for all)."""
+    from edgecnn import __version__
+
+    card = model.edgecnn_card
+    cfg = getattr(model, "edgecnn_config", {})
+    return {
+        "model": name, "format": fmt, "precision": precision, "input_size": input_size,
+        "input_shape": ["batch" if dynamic_batch else batch, 3, input_size, input_size],
+        "layout": layout, "input_name": "input", "output_name": "logits", "input_dtype": "float32",
+        "mean": list(norm["mean"]), "std": list(norm["std"]),
+        "input_range": "RGB in [0,1], then (x - mean) / std",
+        "num_classes": int(cfg.get("num_classes", card.num_classes)),
+        "classes": classes, "weights": weights, "config": {k: v for k, v in cfg.items()},
+        "edgecnn_version": __version__,
+    }
+
+
+def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", out_dir: str | os.PathLike = "export",
+                 checkpoint: str | os.PathLike | None = None, input_size: int | None = None, batch: int = 1,
+                 calibration: np.ndarray | Any | None = None, validate: bool = True, *,
+                 n_images: int = DEFAULT_PARITY_IMAGES, dataset: str = "cifar10", data_dir: str | None = None,
+                 calibration_images: int = DEFAULT_CALIBRATION_IMAGES, recalibrate: bool | None = None,
+                 profiles: str | os.PathLike | None = "profiles", num_classes: int | None = None,
+                 log: Callable[[str], None] = _noop, warn: Callable[[str], None] = _warn,
+                 **options: Any) -> ExportResult:
+    """Export one model to one format and precision, check it, record it.
+
+    ``to``: a name in ``EXPORTERS`` (onnx, tflite, tensorrt); ``precision``:
+    fp32 | fp16 | int8 | int8_dynamic (what each format takes is in its entry);
+    ``options``: format options (onnx/tensorrt: ``opset``, ``dynamic_batch``,
+    ``simplify``, ``exporter``; tensorrt: ``prepare_only``, ``workspace_mib``,
+    ``timing_cache``, ``max_batch``). ``calibration``: uint8 NHWC images (or an
+    ArrayDataset) for INT8 calibration and BatchNorm re-estimation; default
+    ``calibration_images`` real training images of ``dataset``. ``recalibrate``:
+    re-estimate BatchNorm statistics on those images (default: only for random
+    weights). Parity uses ``n_images`` test images; top-1 accuracy is reported
+    only when the model has as many classes as the dataset. Records go to
+    ``RecordStore(profiles)`` (None: not stored). Times in the record are
+    seconds (``export_s``, ``parity_s``), sizes bytes (``file_bytes``).
+    """
+    fmt = EXPORTERS.get(to)
+    opts = fmt.check(precision, options)
+    check_counts(batch, n_images, calibration_images, validate)
+    if fmt.precheck:
+        fmt.precheck(precision, opts)
+    out_dir = Path(out_dir)
+    model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes)
+    size = int(input_size or model.edgecnn_config.get("input_size") or model.edgecnn_card.input_size)
+    check_writable(out_dir)
+    card = model.edgecnn_card
+    norm = {"mean": tuple(info.get("mean") or card.mean), "std": tuple(info.get("std") or card.std)}
+    n_classes = int(model.edgecnn_config.get("num_classes", card.num_classes))
+
+    # real images: calibration / BN statistics from the training split, parity from the test split
+    do_recal = bool(recalibrate) or (recalibrate is None and weights == "random")
+    calib_images = None
+    if precision == "int8" or do_recal:
+        if calibration is None:
+            calib_images = load_images(dataset, "train", calibration_images, data_dir=data_dir).images
+        else:
+            calib_images = np.asarray(getattr(calibration, "images", calibration))
+            if calib_images.ndim != 4 or calib_images.shape[-1] != 3 or len(calib_images) == 0:
+                raise InvalidOptionError(f"calibration images must be uint8 N x H x W x 3, got shape "
+                                         f"{list(calib_images.shape)}")
+    n_bn = recalibrate_bn(model, calib_images, norm, size) if do_recal else 0
+    if weights == "random":
+        warn(f"{name} has random weights (no --checkpoint): accuracy figures are chance level"
+             + (f"; BatchNorm statistics re-estimated on {len(calib_images)} real training images "
+                "so parity figures are meaningful" if n_bn else ""))
+    parity_set = load_images(dataset, "test", n_images, data_dir=data_dir) if validate else None
+    sample_images = parity_set.images[:batch] if parity_set is not None else \
+        load_images(dataset, "test", batch, data_dir=data_dir).images
+    classes = info.get("classes") or None
+    if classes is None and parity_set is not None and parity_set.num_classes == n_classes:
+        classes = list(parity_set.classes)
+    labels_known = parity_set is not None and parity_set.num_classes == n_classes and \
+        (not info.get("classes") or list(info["classes"]) == list(parity_set.classes))
+
+    stem = artifact_stem(name, size, precision, batch)
+    out_path = out_dir / f"{stem}{fmt.suffix}"
+    import torch
+
+    sample = next(iter(model_tensors(sample_images, norm, size, batch)))
+    if sample.shape[0] < batch:
+        sample = sample.repeat(batch, 1, 1, 1)[:batch]
+    metadata = build_metadata(model, name, size, batch, precision, to, "NCHW", classes, weights,
+                              bool(opts.get("dynamic_batch")), norm)
+    # what the weights were trained on (the checkpoint says), so `edgecnn eval ARTIFACT` picks it by default
+    metadata["dataset"] = info.get("dataset") or (dataset if weights != "random" else None)
+    ctx = ExportContext(model=model, model_name=name, input_size=size, batch=batch, precision=precision,
+                        out_path=out_path, sample=sample.contiguous(),
+                        calibration=lambda: calibration_arrays(calib_images, norm, size, batch=1),
+                        metadata=metadata, options=opts)
+    rec = Record(kind="export", model=name, status="ok", runtime=fmt.runtime, format=to, precision=precision,
+                 batch=batch, input_shape=[3, size, size], dataset=dataset if validate else None,
+                 variant=None if weights != "random" else "random-weights", env=environment())
+    rec.metrics.update({"weights": weights, "checkpoint": str(checkpoint) if checkpoint else None,
+                        "num_classes": n_classes, "bn_recalibrated_layers": n_bn,
+                        "threads": torch.get_num_threads()})
+    store = RecordStore(profiles) if profiles else None
+    def parity_chunks():  # normalised float32 NCHW, PARITY_CHUNK images at a time
+        return (t.numpy() for t in model_tensors(parity_set.images, norm, size, PARITY_CHUNK))
+
+    ref = None
+    if parity_set is not None:  # reference logits before the converter touches the model
+        ref = np.concatenate([torch_logits(model, torch.from_numpy(c)) for c in parity_chunks()])
+
+    log(f"exporting {name} ({size}x{size}, batch {batch}) to {to} {precision} ...")
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidOptionError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
+    before = {p.name for p in out_dir.iterdir()}
+    t0 = time.perf_counter()
+    try:
+        out = fmt.builder(ctx)
+    except EdgeCNNError:
+        _remove_new(out_dir, before, stem, created)
+        raise
+    except Exception as exc:  # the converter failed: a record, not a traceback
+        _remove_new(out_dir, before, stem, created)
+        err = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
+        rec.status, rec.error = "export_failed", err
+        rec.metrics["export_s"] = time.perf_counter() - t0
+        if store:
+            store.append(rec)
+        log(f"export failed: {err}")
+        return ExportResult(None, to, precision, "export_failed", rec, error=err)
+    except BaseException:  # Ctrl-C: leave nothing half-made behind
+        _remove_new(out_dir, before, stem, created)
+        raise
+    export_s = time.perf_counter() - t0
+    rec.runtime = out.runtime
+    files = [out.path, *out.extra_files]
+    rec.metrics.update({"export_s": export_s, "file_bytes": out.path.stat().st_size, "path": str(out.path),
+                        **{k: v for k, v in out.metrics.items()}})
+    log(f"wrote {out.path} ({out.path.stat().st_size / 1e6:.2f} MB) in {export_s:.1f} s")
+
+    parity = None
+    failures = list(out.failures)
+    if parity_set is not None:
+        t1 = time.perf_counter()
+        checked_as = out.validate_as or precision
+        try:
+            run_batch = None if opts.get("dynamic_batch") else batch
+            criteria = RANDOM_WEIGHTS_CRITERIA if weights == "random" else None
+            parity = check_artifact(out.runtime, out.run_path or out.path, parity_chunks(), ref,
+                                    parity_set.labels if labels_known else None, checked_as, run_batch, criteria)
+            failures += parity.failures
+            rec.metrics.update(parity.metrics)
+        except KeyboardInterrupt:
+            _remove_new(out_dir, before, stem, created)
+            raise
+        except Exception as exc:  # the runtime could not run what was written: the export is not usable
+            failures.append(f"could not run the artifact on {out.runtime}: {type(exc).__name__}: {exc}"[:500])
+        rec.metrics["parity_s"] = time.perf_counter() - t1
+        rec.metrics["parity_precision"] = checked_as
+        log(f"parity on {len(parity_set)} {dataset} test images ({out.runtime}): "
+            f"{parity.summary if parity else 'not run'}")
+        judged = parity.metrics.get("judged_by", ()) if parity is not None else ()
+        if parity is not None and "top1_agreement" not in judged and checked_as != "fp32":
+            out.notes.append("random weights: top-1 agreement is reported, not judged (a random network's "
+                             "logits are near ties); judged by cosine")
+        if not labels_known:
+            out.notes.append(f"top-1 accuracy not reported: the model has {n_classes} classes, "
+                             f"{dataset} has {parity_set.num_classes}")
+    if failures:
+        rec.status, rec.error = "validation_failed", "; ".join(failures)
+    metadata["parity"] = {k: rec.metrics.get(k) for k in ("n_images", "max_abs_diff", "mean_abs_diff", "cosine",
+                                                          "top1_agreement", "top1", "top1_reference",
+                                                          "parity_precision", "judged_by")} if parity else None
+    metadata["status"] = rec.status
+    meta_path = out.path.with_name(out.path.name + ".json")
+    import json
+
+    atomic_write_text(meta_path, json.dumps(metadata, indent=2, default=str) + "\n")
+    files.append(meta_path)
+    _make_readable(files)
+    if store:
+        store.append(rec)
+    return ExportResult(out.path, to, precision, rec.status, rec, meta_path, files, parity, rec.error, out.notes)
+
+
+def _make_readable(files: list[Path]) -> None:
+    """Atomic writes go through mkstemp (mode 0600); artifacts are for sharing: umask mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in files:
+        mode = 0o777 if os.access(p, os.X_OK) else 0o666
+        try:
+            os.chmod(p, mode & ~umask)
+        except OSError:
+            pass
+
+
+def _remove_new(out_dir: Path, before: set[str], stem: str, created: bool = False) -> None:
+    """Delete files this export created (same stem), and the folder if it made it
+    and it is empty, so a failure leaves nothing behind."""
+    for p in out_dir.iterdir():
+        if p.name not in before and (p.name.startswith(stem) or p.name.startswith(f".{stem}")) and p.is_file():
+            p.unlink(missing_ok=True)
+    if created and not any(out_dir.iterdir()):
+        out_dir.rmdir()

@@ -1,0 +1,151 @@
+"""`edgecnn export` and `edgecnn formats`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgecnn.errors import EdgeCNNError
+
+
+class ExportNotOk(EdgeCNNError):
+    """Some export failed or missed its parity tolerance: exit 1 after the table (2 is for bad input)."""
+
+    exit_code = 1
+
+
+def _formats_for(to: str, precision: str) -> list[str]:
+    from edgecnn.export import EXPORTERS
+
+    if to != "all":
+        return [to]
+    return [name for name, fmt in EXPORTERS.items() if precision in fmt.precisions]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("export")
+    def export_cmd(
+        model: str = typer.Argument(..., help="Model name (see `edgecnn models`)."),
+        to: str = typer.Option("onnx", "--to", help="onnx | tflite | tensorrt | all (see `edgecnn formats`)."),
+        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | int8 | int8_dynamic (TFLite)."),
+        checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
+                                                  "or a state dict. Without it: random weights (a warning)."),
+        input_size: Optional[int] = typer.Option(None, "--input-size",
+                                                 help="Input side in pixels (32 = CIFAR variant)."),
+        num_classes: Optional[int] = typer.Option(None, "--num-classes"),
+        batch: int = typer.Option(1, "--batch", help="Export batch size."),
+        out: Path = typer.Option(Path("export"), "--out", help="Output folder for artifacts and metadata."),
+        opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (onnx, tensorrt; default 17)."),
+        dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="Symbolic batch dimension (onnx, tensorrt)."),
+        no_simplify: bool = typer.Option(False, "--no-simplify", help="Skip onnxscript graph simplification."),
+        exporter: Optional[str] = typer.Option(None, "--exporter", help="torch.onnx exporter: torchscript | dynamo."),
+        prepare_only: bool = typer.Option(False, "--prepare-only", help="TensorRT: write the TensorRT-ready ONNX and "
+                                          "a trtexec build script for the target instead of building here."),
+        workspace_mib: Optional[int] = typer.Option(None, "--workspace-mib", help="TensorRT builder workspace (MiB)."),
+        n_images: int = typer.Option(100, "--n-images", help="Real test images for the parity check."),
+        calibration_images: int = typer.Option(128, "--calibration-images",
+                                               help="Real training images for INT8 calibration / BatchNorm."),
+        dataset: str = typer.Option("cifar10", "--dataset", help="cifar10 | cifar100 | imagefolder."),
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dataset folder or archive."),
+        no_validate: bool = typer.Option(False, "--no-validate", help="Skip the parity check."),
+        profiles: Path = typer.Option(Path("profiles"), "--profiles", help="Record store folder."),
+        json_out: bool = typer.Option(False, "--json", help="Print the export records as JSON."),
+    ) -> None:
+        """Export MODEL to ONNX, TFLite or TensorRT and check it against PyTorch on real images."""
+        from rich.table import Table
+
+        from edgecnn.console import console, err_console, print_json, warn
+        from edgecnn.export import EXPORTERS, export_model
+        from edgecnn.export.tensorrt import tensorrt_available
+        from edgecnn.models import get_card
+
+        get_card(model)  # an unknown model name fails here, before any import or work
+        if to != "all":
+            EXPORTERS.get(to)
+        formats = _formats_for(to, precision)
+        if not formats:
+            EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line
+        given = {"opset": opset, "dynamic_batch": dynamic_batch or None, "simplify": False if no_simplify else None,
+                 "exporter": exporter, "prepare_only": prepare_only or None, "workspace_mib": workspace_mib}
+        plan = []
+        for fmt in formats:  # check every request before the first export starts
+            options = dict(given)
+            if to == "all":
+                allowed = EXPORTERS.get(fmt).options
+                options = {k: v for k, v in options.items() if k in allowed}
+                if fmt == "tensorrt" and not tensorrt_available() and not prepare_only:
+                    options["prepare_only"] = True
+                    warn("TensorRT is not installed here: --to all prepares the TensorRT build (--prepare-only)")
+            entry = EXPORTERS.get(fmt)
+            resolved = entry.check(precision, options)
+            if entry.precheck:
+                entry.precheck(precision, resolved)
+            plan.append((fmt, options))
+        results = []
+        for fmt, options in plan:
+            res = export_model(model, to=fmt, precision=precision, out_dir=out, checkpoint=checkpoint,
+                               input_size=input_size, batch=batch, validate=not no_validate, n_images=n_images,
+                               dataset=dataset, data_dir=data_dir, calibration_images=calibration_images,
+                               profiles=profiles, num_classes=num_classes,
+                               log=lambda m: err_console.print(m, highlight=False, markup=False), warn=warn,
+                               **options)
+            results.append(res)
+        if json_out:
+            print_json([r.record.to_dict() for r in results])
+        else:
+            table = Table(title=f"edgecnn export {model}")
+            for col in ("format", "prec", "status", "MB", "s", "max|d|", "cos", "agree", "top-1"):
+                table.add_column(col, justify="left" if col in ("format", "prec", "status") else "right",
+                                 overflow="fold")
+            for r in results:
+                m = r.record.metrics
+                top1 = f"{m['top1']:.1%}/{m['top1_reference']:.1%}" if m.get("top1") is not None else "-"
+                table.add_row(r.format, r.precision, r.status,
+                              f"{m['file_bytes'] / 1e6:.2f}" if m.get("file_bytes") else "-",
+                              f"{m.get('export_s', 0):.1f}",
+                              f"{m['max_abs_diff']:.1e}" if m.get("max_abs_diff") is not None else "-",
+                              f"{m['cosine']:.5f}" if m.get("cosine") is not None else "-",
+                              f"{m['top1_agreement']:.3f}" if m.get("top1_agreement") is not None else "-", top1)
+            console.print(table)
+            console.print("max|d|: largest logit difference vs PyTorch; cos: mean cosine similarity; agree: "
+                          "top-1 agreement with PyTorch; top-1: accuracy of the artifact / of PyTorch on the "
+                          "same images", markup=False, highlight=False)
+            for r in results:
+                for f in r.files:
+                    console.print(f"{r.format} {r.precision}: wrote {f}", markup=False, highlight=False)
+                if r.error:
+                    console.print(f"{r.format} {r.precision} {r.status}: {r.error}", markup=False, highlight=False)
+                for note in r.notes:
+                    console.print(f"{r.format} {r.precision}: {note}", markup=False, highlight=False)
+        bad = [f"{r.format} {r.precision} {r.status}" for r in results if not r.ok]
+        if bad:
+            raise ExportNotOk(f"{len(bad)} of {len(results)} export(s) not ok: {', '.join(bad)} (figures above)")
+
+    @app.command("formats")
+    def formats_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
+        """List export formats, the precisions each can build and the runtime that checks it."""
+        from rich.table import Table
+
+        from edgecnn.console import console, print_json
+        from edgecnn.export import EXPORTERS, PRECISIONS, TOLERANCES
+
+        rows = [{"format": n, "suffix": f.suffix, "precisions": list(f.precisions), "runtime": f.runtime,
+                 "extra": f.extra, "options": f.options, "description": f.description} for n, f in EXPORTERS.items()]
+        if json_out:
+            print_json({"formats": rows, "tolerances": TOLERANCES,
+                        "precisions": {n: d for n, d in PRECISIONS.items()}})
+            return
+        table = Table(title="export formats")
+        for col in ("format", "suffix", "precisions", "runtime", "extra", "description"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["format"], r["suffix"], ", ".join(r["precisions"]), r["runtime"], r["extra"] or "-",
+                          r["description"])
+        console.print(table)
+        for name, tol in TOLERANCES.items():
+            console.print(f"parity tolerance {name}: " + ", ".join(
+                f"{k} {'<=' if k.endswith('diff') else '>='} {v:g}" for k, v in tol.items()), markup=False)
+        console.print("random weights (no --checkpoint): fp16/int8 top-1 agreement is reported, not judged "
+                      "(near-tie logits); cosine is. See docs/export.md.", markup=False)

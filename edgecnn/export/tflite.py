@@ -1,0 +1,173 @@
+"""TFLite export with litert-torch (PyTorch straight to TFLite, no TensorFlow).
+
+* Input layout: **NCHW** float32 ``[batch, 3, H, W]``, exactly as in PyTorch
+  (litert-torch keeps the PyTorch signature; recorded as ``layout`` in the
+  metadata). Internally the converter runs convolutions in NHWC and places
+  one TRANSPOSE at the input (and one before a flatten); it does not wrap
+  each convolution in transposes. Every export counts the TRANSPOSE and
+  CONV ops in the flatbuffer (``transpose_ops``, ``conv_ops``) and fails
+  validation if there are more than ``MAX_TRANSPOSES``.
+* Precisions, all with ai-edge-quantizer on the float model:
+  ``fp16``: float16 weights (``float_casting``; dequantised at load, float
+  compute); ``int8``: full-integer static w8a8 (``static_wi8_ai8``,
+  activations calibrated on real training images; the input and output
+  tensors are int8 too, their scale and zero point are in the metadata
+  ``input_quantization`` / ``output_quantization``); ``int8_dynamic``: dynamic-range (``dynamic_wi8_afp32``,
+  int8 weights, activations quantised on the fly).
+* Batch: static (the export batch); TFLite has no dynamic batch here.
+* Metadata: the sidecar ``<file>.json`` (the flatbuffer itself is left as the
+  converter wrote it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from edgecnn.errors import InvalidOptionError, require
+from edgecnn.export._base import ExportContext, ExportFormat, ExportOutput, register_format
+from edgecnn.records import atomic_write_bytes
+
+MAX_TRANSPOSES = 2  # one at the NCHW input, one before a flatten to NCHW order
+CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
+
+
+def _quiet() -> None:
+    """Converter progress off (set before litert_torch is imported; a user's own setting wins)."""
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def _quantizer_output() -> Iterator[None]:
+    """Hide ai-edge-quantizer's tqdm bars (written to sys.stderr) and the interpreter's
+    debugging warning (``experimental_preserve_all_tensors``) it triggers while calibrating."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+        yield
+
+
+def precheck(precision: str, options: dict[str, Any]) -> None:
+    """The [tflite] extra must be installed; nothing else to check (no options)."""
+    import logging
+
+    _quiet()
+    # importing litert_torch makes torch log a deprecation about its own enum registration; not ours to act on
+    pytree_log = logging.getLogger("torch.utils._pytree")
+    level = pytree_log.level
+    pytree_log.setLevel(logging.ERROR)
+    try:
+        require("litert_torch", "tflite", "TFLite export")
+    finally:
+        pytree_log.setLevel(level)
+    require("ai_edge_litert", "tflite", "TFLite export")
+    if precision != "fp32":
+        require("ai_edge_quantizer", "tflite", f"TFLite {precision} quantization")
+
+
+def convert_fp32(model: Any, sample: Any) -> bytes:
+    """The float32 TFLite flatbuffer of ``model`` traced at ``sample``'s shape."""
+    _quiet()
+    litert_torch = require("litert_torch", "tflite", "TFLite export")
+    edge = litert_torch.convert(model.eval(), (sample,))
+    return bytes(edge.model_content())
+
+
+def _recipe(precision: str) -> Any:
+    from ai_edge_quantizer import recipe
+
+    if precision == "int8":
+        return recipe.static_wi8_ai8()
+    if precision == "int8_dynamic":
+        return recipe.dynamic_wi8_afp32()
+    if precision == "fp16":
+        return [{
+            "regex": ".*", "operation": "*", "algorithm_key": "float_casting",
+            "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"},
+                          "compute_precision": "FLOAT", "explicit_dequantize": True,
+                          "skip_checks": False, "min_weight_elements": 0},
+        }]
+    raise ValueError(precision)
+
+
+def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] | None = None) -> bytes:
+    """Apply an ai-edge-quantizer recipe to a float flatbuffer (see module doc)."""
+    require("ai_edge_quantizer", "tflite", "TFLite quantization")
+    from ai_edge_quantizer import quantizer
+
+    qt = quantizer.Quantizer(bytearray(float_model), _recipe(precision))
+    result = None
+    if qt.need_calibration:
+        from ai_edge_litert.interpreter import Interpreter
+
+        it = Interpreter(model_content=float_model)
+        sig = it.get_signature_list()
+        key = next(iter(sig))
+        arg = sig[key]["inputs"][0]
+        samples = [{arg: np.ascontiguousarray(b, dtype=np.float32)} for b in (calibration or [])]
+        if not samples:
+            raise InvalidOptionError("full-integer INT8 needs calibration images; none were given")
+        with _quantizer_output():
+            result = qt.calibrate({key: samples}, num_threads=1)
+    with _quantizer_output():
+        return bytes(qt.quantize(result, enable_progress_report=False).quantized_model)
+
+
+def op_counts(tflite: bytes | Path) -> dict[str, int]:
+    """Operator histogram of the flatbuffer (delegate nodes excluded)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(tflite, Path):
+        it = Interpreter(model_path=str(tflite))
+    else:
+        it = Interpreter(model_content=tflite)
+    counts: dict[str, int] = {}
+    for op in it._get_ops_details():  # the only public-enough view of the graph without flatbuffers
+        name = op["op_name"]
+        if name != "DELEGATE":
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def build(ctx: ExportContext) -> ExportOutput:
+    flat = convert_fp32(ctx.model, ctx.sample)
+    if ctx.precision != "fp32":
+        calib = None
+        if ctx.precision == "int8":
+            arrays = ctx.calibration()
+            merged = np.concatenate(arrays)
+            calib = [merged[i:i + ctx.batch] for i in range(0, len(merged) - ctx.batch + 1, ctx.batch)]
+        flat = quantize(flat, ctx.precision, calib)
+    counts = op_counts(flat)
+    atomic_write_bytes(ctx.out_path, flat)
+    from edgecnn.export._runners import tflite_io_quantization
+
+    qin, qout = tflite_io_quantization(ctx.out_path)
+    if qin:  # full-integer models take int8: q = round(x / scale) + zero_point on the normalised input
+        ctx.metadata["input_dtype"] = str(qin[2])
+        ctx.metadata["input_quantization"] = {"scale": qin[0], "zero_point": qin[1]}
+    if qout:
+        ctx.metadata["output_quantization"] = {"scale": qout[0], "zero_point": qout[1]}
+    transposes = counts.get("TRANSPOSE", 0)
+    convs = sum(counts.get(k, 0) for k in CONV_OPS)
+    # the input stays NCHW ("layout"); convolutions run NHWC inside, behind one input TRANSPOSE
+    ctx.metadata.update({"internal_layout": "NHWC", "transpose_ops": transposes, "conv_ops": convs})
+    out = ExportOutput(ctx.out_path, "litert", metrics={
+        "transpose_ops": transposes, "conv_ops": convs, "ops": sum(counts.values()), "op_counts": counts})
+    if transposes > MAX_TRANSPOSES:
+        out.failures.append(f"{transposes} TRANSPOSE ops for {convs} convolutions (more than {MAX_TRANSPOSES}): "
+                         "layout conversion per layer")
+    return out
+
+
+register_format(ExportFormat(
+    name="tflite", suffix=".tflite", precisions=("fp32", "fp16", "int8", "int8_dynamic"), runtime="litert",
+    extra="tflite", options={}, builder=build, precheck=precheck,
+    description="TFLite via litert-torch (NCHW input); FP16 / INT8 with ai-edge-quantizer",
+))

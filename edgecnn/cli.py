@@ -29,6 +29,7 @@ app = typer.Typer(
 
 # One line per subsystem that adds commands.
 COMMAND_MODULES = [
+    "edgecnn.devices.commands",
     "edgecnn.models.commands",
     "edgecnn.export.commands",
     "edgecnn.cost.commands",

@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""edgecnn device runner: the one script pushed to a remote device.
+
+Self-contained on purpose: it needs only the Python standard library, numpy,
+the runtime being timed (ONNX Runtime, LiteRT / tflite_runtime, TensorRT) and
+``timing.py`` (edgecnn's timing loop, pushed beside this file), so a Jetson or
+a Raspberry Pi needs no edgecnn install. It never imports edgecnn.
+
+Usage on the device (edgecnn runs these over the transport)::
+
+    python3 device_runner.py probe             # JSON: python, numpy, runtimes, host
+    python3 device_runner.py run JOB.json      # time one artifact, JSON result
+
+Every JSON answer is printed on one stdout line that starts with
+``EDGECNN-RESULT `` so log noise from runtimes never breaks parsing.
+``run`` answers ``status`` "ok", "unsupported" (the runtime is not installed
+here: the error names it) or "failed" (with the error), and on "ok" the
+timing statistics from ``timing.py`` (milliseconds) plus the runtime version.
+Inputs are a small pool of fresh random (seeded) tensors in the artifact's
+own input shape and dtype (``timing.random_inputs``), timed by
+``timing.measure`` exactly as local profiling does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import shutil
+import socket
+import sys
+import time
+import traceback
+
+MARK = "EDGECNN-RESULT "
+RUNTIMES = ("onnxruntime", "litert", "tensorrt")
+TIMING_KEYS = ("warmup", "warmup_s", "runs", "min_time_s", "max_time_s", "max_runs")
+
+
+def _emit(obj) -> None:
+    sys.stdout.write(MARK + json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _timing():
+    """edgecnn's timing module: pushed beside this script, or the package one
+    when this file runs from an edgecnn checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.exists(os.path.join(here, "timing.py")):
+        sys.path.insert(0, here)
+        import timing  # noqa: E402  (the pushed copy)
+
+        return timing
+    return importlib.import_module("edgecnn.runtime.timing")
+
+
+# ---------------------------------------------------------------------------
+# what is installed here
+# ---------------------------------------------------------------------------
+def _version(module: str):
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # ImportError, or a broken install (numpy ABI, missing .so)
+        return None, f"{type(exc).__name__}: {exc}"
+    return str(getattr(mod, "__version__", "unknown")), None
+
+
+def _litert_module():
+    """The LiteRT interpreter module: ai_edge_litert, else tflite_runtime."""
+    for name in ("ai_edge_litert.interpreter", "tflite_runtime.interpreter"):
+        try:
+            return importlib.import_module(name), name.split(".")[0]
+        except Exception:
+            continue
+    return None, None
+
+
+def _package_version(pkg: str) -> str:
+    """``pkg.__version__``, else the installed distribution's version."""
+    v, _ = _version(pkg)
+    if v not in (None, "unknown"):
+        return v
+    try:
+        from importlib import metadata
+
+        return metadata.version(pkg.replace("_", "-"))
+    except Exception:
+        return "unknown"
+
+
+def runtime_versions() -> dict:
+    """{runtime: {"version": str|None, "error": str|None, ...}} for this device."""
+    out = {}
+    v, err = _version("onnxruntime")
+    out["onnxruntime"] = {"version": v, "error": err}
+    mod, pkg = _litert_module()
+    if mod is None:
+        out["litert"] = {"version": None, "error": "neither ai_edge_litert nor tflite_runtime is importable"}
+    else:
+        out["litert"] = {"version": _package_version(pkg), "error": None, "package": pkg}
+    v, err = _version("tensorrt")
+    trtexec = shutil.which("trtexec") or next((p for p in ("/usr/src/tensorrt/bin/trtexec",) if os.path.exists(p)), None)
+    out["tensorrt"] = {"version": v, "error": err, "trtexec": trtexec}
+    return out
+
+
+def environment() -> dict:
+    try:
+        import numpy
+
+        np_version = numpy.__version__
+    except Exception as exc:
+        np_version = f"missing ({exc})"
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    model = None
+    for p in ("/proc/device-tree/model", "/sys/firmware/devicetree/base/model"):
+        try:
+            with open(p, "rb") as fh:
+                model = fh.read().rstrip(b"\0").decode(errors="replace")
+                break
+        except OSError:
+            continue
+    return {"host": socket.gethostname(), "platform": platform.platform(), "machine": platform.machine(),
+            "cpu": cpu, "cpu_count": os.cpu_count(), "board": model, "python": platform.python_version(),
+            "python_executable": sys.executable, "numpy": np_version}
+
+
+# ---------------------------------------------------------------------------
+# runners: load an artifact, return (infer(x) -> y, input shape, dtype, sync)
+# ---------------------------------------------------------------------------
+class Unsupported(Exception):
+    """The runtime is not installed on this device."""
+
+
+def default_threads() -> int:
+    """Threads when none are given: the usable cores, at most 4 (as
+    ``edgecnn.runtime.base.default_threads`` does locally)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def _onnxruntime(path: str, threads):
+    """An ONNX Runtime CPU session set up as edgecnn's local runner does:
+    ``threads`` intra-op threads, one inter-op thread, sequential, all graph
+    optimizations, no spinning pool threads."""
+    try:
+        import onnxruntime as ort
+    except Exception as exc:
+        raise Unsupported(f"onnxruntime is not importable on this device ({exc})")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(path, opts, providers=providers)
+    inp = sess.get_inputs()[0]
+    dtype = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
+             "tensor(int8)": "int8"}.get(inp.type, "float32")
+    name = inp.name
+
+    def infer(x):
+        return sess.run(None, {name: x})[0]
+
+    return infer, list(inp.shape), dtype, None, ort.__version__, {"providers": providers, "spin": False}
+
+
+def _litert(path: str, threads):
+    mod, pkg = _litert_module()
+    if mod is None:
+        raise Unsupported("LiteRT is not importable on this device (pip install ai-edge-litert, or tflite-runtime)")
+    interp = mod.Interpreter(model_path=path, num_threads=int(threads))
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    idx_in, idx_out = inp["index"], out["index"]
+
+    def infer(x):
+        interp.set_tensor(idx_in, x)
+        interp.invoke()
+        return interp.get_tensor(idx_out)
+
+    import numpy as np
+
+    version = _package_version(pkg)
+    return (infer, [int(v) for v in inp["shape"]], np.dtype(inp["dtype"]).name, None, version,
+            {"interpreter": pkg, "delegate": "xnnpack"})
+
+
+def _tensorrt(path: str, threads):
+    """A serialized engine through TensorRT's Python API (10.x tensor API),
+    device buffers through cuda-python's ``cudart``."""
+    try:
+        import tensorrt as trt
+    except Exception as exc:
+        raise Unsupported(f"the tensorrt Python package is not importable on this device ({exc})")
+    try:
+        from cuda import cudart  # cuda-python
+    except Exception as exc:
+        raise Unsupported(f"cuda-python (cudart) is needed to feed TensorRT engines from Python ({exc})")
+    import numpy as np
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    with open(path, "rb") as fh:
+        engine = trt.Runtime(logger).deserialize_cuda_engine(fh.read())
+    if engine is None:
+        raise RuntimeError(f"TensorRT could not deserialize {path} (built by another TensorRT version?)")
+    ctx = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    _, stream = cudart.cudaStreamCreate()
+    bufs, host_out = {}, {}
+    for n in names:
+        shape = tuple(ctx.get_tensor_shape(n))
+        dt = np.dtype(trt.nptype(engine.get_tensor_dtype(n)))
+        nbytes = int(np.prod(shape)) * dt.itemsize
+        _, ptr = cudart.cudaMalloc(nbytes)
+        bufs[n] = (ptr, nbytes)
+        ctx.set_tensor_address(n, ptr)
+        if n in outputs:
+            host_out[n] = np.empty(shape, dt)
+    in_name, out_name = inputs[0], outputs[0]
+    H2D, D2H = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+
+    def infer(x):
+        x = np.ascontiguousarray(x)
+        cudart.cudaMemcpyAsync(bufs[in_name][0], x.ctypes.data, x.nbytes, H2D, stream)
+        ctx.execute_async_v3(stream)
+        y = host_out[out_name]
+        cudart.cudaMemcpyAsync(y.ctypes.data, bufs[out_name][0], y.nbytes, D2H, stream)
+        cudart.cudaStreamSynchronize(stream)
+        return y
+
+    shape = list(ctx.get_tensor_shape(in_name))
+    dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(in_name))).name
+    return infer, shape, dtype, None, trt.__version__, {"api": "tensorrt python"}
+
+
+LOADERS = {"onnxruntime": _onnxruntime, "litert": _litert, "tensorrt": _tensorrt}
+
+
+def run_job(job: dict) -> dict:
+    import numpy as np
+
+    runtime = job["runtime"]
+    path = os.path.expanduser(job["artifact"])
+    result = {"job": job.get("id"), "runtime": runtime, "artifact": os.path.basename(path)}
+    if runtime not in LOADERS:
+        return {**result, "status": "unsupported", "error": f"the device runner has no runtime {runtime!r}"}
+    if not os.path.exists(path):
+        return {**result, "status": "failed", "error": f"artifact {path} is not on the device"}
+    threads = int(job.get("threads") or default_threads())
+    t0 = time.perf_counter()
+    try:
+        infer, shape, dtype, sync, version, settings = LOADERS[runtime](path, threads)
+    except Unsupported as exc:
+        return {**result, "status": "unsupported", "error": str(exc)}
+    load_ms = (time.perf_counter() - t0) * 1e3
+    shape = concrete_shape(shape, int(job.get("batch") or 1), job.get("input_shape"))
+    timing = _timing()
+    inputs = timing.random_inputs(shape, dtype, count=int(job.get("input_pool", 4)), seed=int(job.get("seed", 0)))
+    y = infer(inputs[0])  # one call outside the timed region: errors surface here
+    kwargs = {k: job[k] for k in TIMING_KEYS if job.get(k) is not None}
+    stats = timing.measure(infer, inputs=inputs, sync=sync, **kwargs).to_metrics()
+    return {**result, "status": "ok", "runtime_version": version, "threads": threads, "settings": settings,
+            "input_shape": [int(v) for v in shape],
+            "input_dtype": dtype, "output_shape": [int(v) for v in np.shape(y)], "load_ms": load_ms,
+            "stats": stats}
+
+
+def concrete_shape(shape, batch: int, sample_shape=None) -> list:
+    """Fill dynamic dimensions (None, -1, "batch") from ``[batch, *sample_shape]``."""
+    wanted = [batch, *(sample_shape or [])]
+    out = []
+    for i, d in enumerate(shape):
+        if isinstance(d, int) and d > 0:
+            out.append(d)
+        elif i < len(wanted):
+            out.append(int(wanted[i]))
+        else:
+            raise ValueError(f"input dimension {i} of {list(shape)} is dynamic and no size was given for it")
+    return out
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("probe", "run"):
+        sys.stderr.write(__doc__ or "")
+        return 2
+    if argv[0] == "probe":
+        _emit({"status": "ok", "env": environment(), "runtimes": runtime_versions()})
+        return 0
+    with open(argv[1]) as fh:
+        job = json.load(fh)
+    try:
+        result = run_job(job)
+    except Exception as exc:  # one failed model must not lose the others' results
+        result = {"job": job.get("id"), "runtime": job.get("runtime"), "status": "failed",
+                  "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+    result["env"] = environment()
+    _emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

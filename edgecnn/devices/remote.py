@@ -1,0 +1,460 @@
+"""Remote profiling: export here, time on the device, records tagged with the device.
+
+Entry points (the ``edgecnn profile`` command calls these for ssh/adb devices):
+
+``probe(spec) -> ProbeResult``
+    Is the device reachable, which Python and runtimes does it have, what is
+    its clock state. Never raises for an unreachable device: ``reachable`` is
+    False and ``error`` says why in one line.
+
+``profile_remote(spec, models, runtimes, precision="fp32", batch=1, input_size=None, store=None, force=False, ...) -> list[Record]``
+    For each (model, runtime): export the artifact locally (ONNX, TFLite or the
+    TensorRT-ready ONNX; reused when ``export_dir`` has it), push it with ``device_runner.py`` and ``timing.py``,
+    run it there with the same timing loop as local profiling, and turn the
+    answer into a ``latency`` Record with ``device=spec.name``. Each record is
+    appended to ``store`` as soon as it is measured, so an interrupted run keeps
+    what finished; a rerun skips (model, runtime) pairs that already have an
+    ``ok`` record unless ``force``. Failures become records (``unsupported``
+    for a runtime the device lacks, ``failed``, ``export_failed``,
+    ``unreachable`` once the connection is gone). Raises ``RemoteError`` (an
+    ``EdgeCNNError``: one line, exit 2) only when nothing could be measured.
+
+For adb devices the TFLite artifact is timed by LiteRT's ``benchmark_model``
+on the phone (see ``adb_benchmark.py``); its per-op profile becomes a
+``layer_latency`` record. TensorRT engines are built on the device with
+``trtexec`` and cached here by (model, precision, device, TensorRT version);
+see ``tensorrt_engine``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from edgecnn.devices import state as device_state
+from edgecnn.devices.trtexec import (EngineBuildError, engine_cache_paths, parse_trtexec_timing,  # noqa: F401
+                                     parse_trtexec_version, tensorrt_engine, trtexec_time_command, trtexec_version)
+from edgecnn.devices.transports import (CommandTimeoutError, Transport, TransportError, connection_settings,
+                                        make_transport, spec_name)
+from edgecnn.devices.transports.base import shell_path
+from edgecnn.errors import EdgeCNNError
+from edgecnn.records import Record, RecordStore, environment
+
+RUNNER = Path(__file__).with_name("device_runner.py")
+TIMING = Path(__file__).resolve().parents[1] / "runtime" / "timing.py"
+RESULT_MARK = "EDGECNN-RESULT "
+RUNTIME_FORMAT = {"onnxruntime": "onnx", "litert": "tflite", "tensorrt": "tensorrt"}
+
+Progress = Callable[[str], None]
+Exporter = Callable[..., Path]
+
+
+class RemoteError(EdgeCNNError):
+    """Nothing could be measured on a remote device (the message says why)."""
+
+
+@dataclass
+class ProbeResult:
+    """What ``probe`` found. ``runtimes`` maps runtime -> version (None = missing)."""
+
+    device: str
+    transport: str
+    reachable: bool
+    runtimes: dict[str, str | None] = field(default_factory=dict)
+    runtime_errors: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# spec helpers (the spec may be a DeviceSpec or the same data as a dict)
+# ---------------------------------------------------------------------------
+def available_runtimes(spec: Any) -> list[str]:
+    if isinstance(spec, dict):
+        rt = spec.get("runtimes") or {}
+        return list(rt.get("available", []) if isinstance(rt, dict) else rt)
+    rt = getattr(spec, "runtimes", None)
+    if isinstance(rt, dict):
+        rt = rt.get("available", [])
+    return list(rt or [])
+
+
+def _conn(spec: Any) -> dict[str, Any]:
+    return connection_settings(spec)
+
+
+def _python(spec: Any) -> str:
+    """The device's Python; a local device defaults to this interpreter."""
+    conn = _conn(spec)
+    if conn.get("python"):
+        return str(conn["python"])
+    if (conn.get("transport") or "local") == "local":
+        import sys
+
+        return sys.executable
+    return "python3"
+
+
+def _say(progress: Progress | None, msg: str) -> None:
+    if progress is not None:
+        progress(msg)
+
+
+def parse_result(stdout: str) -> dict[str, Any] | None:
+    """The last ``EDGECNN-RESULT`` JSON line the runner printed, or None."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_MARK):
+            try:
+                return json.loads(line[len(RESULT_MARK):])
+            except ValueError:
+                return None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# probe
+# ---------------------------------------------------------------------------
+def probe(spec: Any, timeout_s: float | None = None, read_state: bool = True,
+          transport: Transport | None = None) -> ProbeResult:
+    """Reachability, Python, runtimes and clock state of a device (see module doc)."""
+    name = spec_name(spec)
+    overrides: dict[str, Any] = {}
+    if timeout_s is not None:
+        overrides = {"connect_timeout_s": timeout_s, "retries": 0}
+    t = transport or make_transport(spec, **overrides)
+    res = ProbeResult(device=name, transport=t.name, reachable=False)
+    try:
+        if t.name == "adb":
+            _probe_adb(t, spec, res)
+        else:
+            _probe_python(t, spec, res, timeout_s or 60)
+        if read_state:
+            res.state = device_state.read_state(t, timeout_s=timeout_s or 30)
+    except TransportError as exc:
+        res.error = str(exc)
+    return res
+
+
+def _probe_python(t: Transport, spec: Any, res: ProbeResult, timeout_s: float) -> None:
+    py = _python(spec)
+    # the runner arrives on stdin: nothing is written on the device to probe it
+    out = t.run(f"{shlex.quote(py)} - probe", timeout_s=timeout_s + 30, input_bytes=RUNNER.read_bytes())
+    res.reachable = True
+    answer = parse_result(out.stdout)
+    if out.returncode != 0 or answer is None:
+        tail = (out.stderr or out.stdout).strip().splitlines()
+        why = tail[-1] if tail else f"exit code {out.returncode}"
+        res.error = f"device {res.device!r}: the edgecnn runner could not run with Python {py!r} in {t.workdir}: {why}"
+        return
+    res.env = answer.get("env", {})
+    res.python = res.env.get("python")
+    for rt, info in (answer.get("runtimes") or {}).items():
+        res.runtimes[rt] = info.get("version")
+        if info.get("error"):
+            res.runtime_errors[rt] = info["error"]
+        if rt == "tensorrt" and info.get("trtexec"):
+            res.extra["trtexec"] = info["trtexec"]
+            if res.runtimes[rt] is None:
+                res.runtimes[rt] = trtexec_version(t, info["trtexec"])
+    if res.env.get("numpy", "").startswith("missing"):
+        res.error = f"device {res.device!r}: numpy is not installed for {py} (pip install numpy)"
+
+
+def _probe_adb(t: Transport, spec: Any, res: ProbeResult) -> None:
+    bm = str(_conn(spec).get("benchmark_model") or f"{t.workdir}/benchmark_model")
+    out = t.run(f"getprop ro.product.model; getprop ro.build.version.release; getprop ro.product.cpu.abi; "
+                f"if [ -x {shell_path(bm)} ]; then echo BM=yes; else echo BM=no; fi; "
+                f"echo CPUS=$(nproc 2>/dev/null)", timeout_s=30)
+    res.reachable = True
+    lines = [ln.strip() for ln in out.stdout.splitlines()]
+    if len(lines) >= 3:
+        res.env = {"model": lines[0], "android": lines[1], "abi": lines[2]}
+    cpus = [ln[5:] for ln in lines if ln.startswith("CPUS=") and ln[5:].isdigit()]
+    if cpus:
+        res.env["cpu_count"] = int(cpus[0])
+    have = "BM=yes" in lines
+    res.runtimes["litert"] = "benchmark_model" if have else None
+    res.extra["benchmark_model"] = bm
+    if not have:
+        res.runtime_errors["litert"] = (f"LiteRT's benchmark_model is not at {bm} on the phone (adb push the "
+                                        f"android_aarch64 benchmark_model there, or set connection.benchmark_model)")
+
+
+# ---------------------------------------------------------------------------
+# exporting (local)
+# ---------------------------------------------------------------------------
+def default_exporter(model: str, fmt: str, precision: str, input_size: int | None, batch: int,
+                     out_dir: str | Path) -> Path:
+    """The artifact for ``fmt``, reused when ``out_dir`` has it, as local
+    profiling does (``<model>-<size>-<precision>[-b<batch>].<suffix>``; for
+    TensorRT the prepared ``...-trt.onnx``, the engine being built on the
+    device); else exported without the parity check and without an export
+    record (``edgecnn export`` is where export quality is measured)."""
+    from edgecnn.export import EXPORTERS, artifact_stem, export_model
+    from edgecnn.models import get_card
+
+    size = int(input_size or get_card(model).input_size)
+    stem = artifact_stem(model, size, precision, batch)
+    path = Path(out_dir) / (f"{stem}-trt.onnx" if fmt == "tensorrt" else f"{stem}{EXPORTERS.get(fmt).suffix}")
+    if path.exists():
+        return path
+    kwargs: dict[str, Any] = dict(to=fmt, precision=precision, out_dir=str(out_dir), input_size=size, batch=batch,
+                                  validate=False, profiles=None, warn=lambda message: None)
+    if fmt == "tensorrt":
+        kwargs["prepare_only"] = True
+    result = export_model(model, **kwargs)
+    if result.status not in ("ok", "validation_failed"):
+        raise ExportFailed(result.error or f"export to {fmt} ended with status {result.status}")
+    return Path(result.path)
+
+
+class ExportFailed(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# profile_remote
+# ---------------------------------------------------------------------------
+@dataclass
+class _Job:
+    model: str
+    runtime: str
+    record: Record  # identity + status template
+    artifact: Path | None = None
+
+
+def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], precision: str = "fp32",
+                   batch: int = 1, input_size: int | None = None, store: RecordStore | None = None,
+                   force: bool = False, *, timing: dict[str, Any] | None = None, threads: int | None = None,
+                   export_dir: str | Path = "export", exporter: Exporter | None = None,
+                   progress: Progress | None = None, transport: Transport | None = None) -> list[Record]:
+    """Time ``models`` x ``runtimes`` on a remote device (see the module doc).
+
+    ``timing`` holds ``timing.measure`` options (``warmup``, ``warmup_s``,
+    ``runs``, ``min_time_s``, ``max_time_s``); ``threads`` sets the runtime's
+    CPU threads. Returns the records written in this call (skipped pairs are
+    not repeated)."""
+    name = spec_name(spec)
+    t = transport or make_transport(spec)
+    exporter = exporter or default_exporter
+    listed = available_runtimes(spec)
+    jobs: list[_Job] = []
+    written: list[Record] = []
+
+    def keep(rec: Record) -> Record:
+        if store is not None:
+            store.append(rec)
+        written.append(rec)
+        return rec
+
+    for model in models:
+        for rt in runtimes:
+            fmt = RUNTIME_FORMAT.get(rt)
+            tmpl = Record(kind="latency", model=model, status="ok", source="measured", device=name, runtime=rt,
+                          format=fmt, precision=precision, batch=int(batch),
+                          input_shape=_input_shape(model, input_size))
+            if fmt is None:
+                keep(_failed(tmpl, "unsupported", f"runtime {rt!r} cannot run on a remote device "
+                                                  f"(remote runtimes: {', '.join(RUNTIME_FORMAT)})"))
+                continue
+            if listed and rt not in listed:
+                keep(_failed(tmpl, "unsupported", f"device {name!r} does not list runtime {rt!r} "
+                                                  f"(its [runtimes] available = {listed})"))
+                continue
+            if t.name == "adb" and rt != "litert":
+                keep(_failed(tmpl, "unsupported", f"adb devices run TFLite models with benchmark_model; "
+                                                  f"runtime {rt!r} is not available over adb"))
+                continue
+            if store is not None and not force and store.has_ok(tmpl):
+                _say(progress, f"skip {model} / {rt} on {name}: already measured (use --force to redo)")
+                continue
+            jobs.append(_Job(model, rt, tmpl))
+    if not jobs:
+        return written
+
+    _say(progress, f"connecting to {t.describe()}")
+    info = probe(spec, transport=t)
+    if not info.reachable or (info.error and t.name != "adb"):
+        err = info.error or f"device {name!r} is unreachable"
+        status = "unreachable" if not info.reachable else "failed"
+        for job in jobs:
+            keep(_failed(job.record, status, err))
+        raise RemoteError(err)
+    for w in info.state.get("warnings", []):
+        _say(progress, f"warning: {name}: {w}")
+    device_env = _device_env(t, info)
+
+    if t.name != "adb":
+        try:
+            t.push([RUNNER, TIMING])
+        except TransportError as exc:  # gone since the probe, or the working folder is not writable
+            status = "failed" if type(exc) is TransportError else "unreachable"
+            for job in jobs:
+                keep(_failed(job.record, status, f"copying the runner to {name!r} failed: {exc}"))
+            raise RemoteError(f"copying the runner to {name!r} failed: {exc}") from None
+    lost: str | None = None
+    for job in jobs:
+        if lost is not None:
+            keep(_failed(job.record, "unreachable", lost))
+            continue
+        if info.runtimes.get(job.runtime) is None:
+            why = info.runtime_errors.get(job.runtime, "not installed")
+            keep(_failed(job.record, "unsupported",
+                         f"runtime {job.runtime!r} is missing on device {name!r}: {why}"))
+            continue
+        _say(progress, f"{job.model} / {job.runtime} on {name}: exporting")
+        try:
+            job.artifact = Path(exporter(job.model, job.record.format, precision, input_size, batch, export_dir))
+        except (ExportFailed, EdgeCNNError) as exc:
+            keep(_failed(job.record, "export_failed", str(exc)))
+            continue
+        try:
+            _say(progress, f"{job.model} / {job.runtime} on {name}: timing")
+            if t.name == "adb":
+                from edgecnn.devices.adb_benchmark import run_benchmark_model
+
+                for rec in run_benchmark_model(t, spec, job.record, job.artifact, info, timing, threads, device_env):
+                    keep(rec)
+            else:
+                keep(_run_on_device(t, spec, job, info, timing, threads, device_env, progress))
+        except CommandTimeoutError as exc:
+            keep(_failed(job.record, "failed", str(exc)))
+        except TransportError as exc:  # the connection is gone: keep what finished
+            lost = f"{exc} (the results measured before this were kept; rerun to resume)"
+            keep(_failed(job.record, "unreachable", lost))
+        except EdgeCNNError as exc:  # e.g. the engine build failed: this job only
+            keep(_failed(job.record, "failed", str(exc)))
+    if not any(r.ok for r in written):
+        errors = [r.error for r in written if r.error]
+        raise RemoteError(errors[0] if errors else f"nothing could be measured on {name!r}")
+    return written
+
+
+def _failed(tmpl: Record, status: str, error: str) -> Record:
+    d = tmpl.to_dict()
+    d.update(status=status, error=error)
+    return Record.from_dict(d)
+
+
+def _input_shape(model: str, input_size: int | None) -> list[int] | None:
+    if input_size:
+        return [3, int(input_size), int(input_size)]
+    try:
+        from edgecnn.models import get_card
+
+        size = get_card(model).input_size
+        return [3, int(size), int(size)]
+    except Exception:
+        return None
+
+
+def _device_env(t: Transport, info: ProbeResult) -> dict[str, Any]:
+    """The record ``env``: the device's own host/platform/versions, plus where
+    it was driven from (local git commit and host) and its clock state."""
+    local = environment()
+    env = dict(info.env)
+    versions = {rt: v for rt, v in info.runtimes.items() if v}
+    env.update(versions=versions, transport=t.name, driven_from=local.get("host"),
+               git_commit=local.get("git_commit"), edgecnn_version=local.get("versions", {}).get("edgecnn"),
+               device_state=info.state)
+    return env
+
+
+def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing: dict | None, threads: int | None,
+                   device_env: dict, progress: Progress | None) -> Record:
+    assert job.artifact is not None
+    artifact = job.artifact
+    if job.runtime == "tensorrt":
+        artifact = tensorrt_engine(t, spec_name(spec), job.model, job.artifact, job.record.precision,
+                                   job.record.batch, (job.record.input_shape or [3, 224, 224])[-1],
+                                   info.runtimes.get("tensorrt"), info.extra.get("trtexec"), progress)
+    t.push([artifact], t.remote_path("artifacts"))
+    payload = {"id": f"{job.model}-{job.runtime}", "artifact": t.remote_path(f"artifacts/{artifact.name}"),
+               "runtime": job.runtime, "batch": job.record.batch, "input_shape": job.record.input_shape,
+               "threads": threads, "seed": 0, **(timing or {})}
+    with tempfile.TemporaryDirectory() as tmp:
+        job_file = Path(tmp) / f"job-{_slug(job.model)}-{job.runtime}.json"
+        job_file.write_text(json.dumps(payload))
+        t.push([job_file])
+        cmd = f"{shlex.quote(_python(spec))} device_runner.py run {shlex.quote(job_file.name)}"
+    out = t.run(cmd)
+    answer = parse_result(out.stdout)
+    if answer is None:
+        tail = (out.stderr or out.stdout).strip().splitlines()
+        return _failed(job.record, "failed", f"the device runner gave no result (exit {out.returncode}): "
+                                             f"{tail[-1] if tail else 'no output'}")
+    if answer.get("status") == "unsupported" and job.runtime == "tensorrt" and info.extra.get("trtexec"):
+        return _time_with_trtexec(t, job, info, artifact, timing, device_env, answer.get("error", ""))
+    if answer.get("status") != "ok":
+        return _failed(job.record, answer.get("status", "failed") if answer.get("status") in
+                       ("unsupported", "failed") else "failed", answer.get("error") or "failed on the device")
+    metrics = dict(answer.get("stats", {}))
+    macs = model_macs(job.model, job.record.input_shape, job.record.precision)
+    p50 = metrics.get("latency_ms_p50")
+    used_threads = answer.get("threads", threads)
+    # the same shape as a local runner's describe(), plus how it ran
+    runner = {"runtime": job.runtime, "format": job.record.format, "threads": used_threads,
+              "device": "cuda" if job.runtime == "tensorrt" else "cpu", "precision": job.record.precision,
+              **(answer.get("settings") or {}), "version": answer.get("runtime_version"),
+              "via": "device_runner.py"}
+    metrics.update(threads=used_threads, macs=macs,
+                   achieved_gmacs_per_s=macs * job.record.batch / (p50 * 1e6) if macs and p50 else None,
+                   load_ms=answer.get("load_ms"), input_dtype=answer.get("input_dtype"),
+                   runtime_version=answer.get("runtime_version"), artifact=artifact.name, runner=runner,
+                   timing_config={k: v for k, v in (timing or {}).items()})
+    env = dict(device_env)
+    env.update({k: v for k, v in (answer.get("env") or {}).items() if k not in ("versions",)})
+    d = job.record.to_dict()
+    d.update(metrics)
+    d["env"] = env
+    return Record.from_dict(d)
+
+
+def _time_with_trtexec(t: Transport, job: _Job, info: ProbeResult, engine: Path, timing: dict | None,
+                       device_env: dict, why_not_python: str) -> Record:
+    cmd = trtexec_time_command(info.extra["trtexec"], t.remote_path(f"artifacts/{engine.name}"), timing)
+    out = t.run(cmd)
+    try:
+        metrics = parse_trtexec_timing(out.stdout)
+    except ValueError as exc:
+        return _failed(job.record, "failed", str(exc))
+    d = job.record.to_dict()
+    d.update(metrics, runtime_version=info.runtimes.get("tensorrt"), artifact=engine.name,
+             timing_note=f"timed by trtexec, not edgecnn's loop ({why_not_python})")
+    d["env"] = {**device_env, "trtexec_command": cmd}
+    return Record.from_dict(d)
+
+
+_MACS: dict[tuple, int | None] = {}
+
+
+def model_macs(model: str, input_shape: list[int] | None, precision: str) -> int | None:
+    """Conv + linear MACs of one sample (``edgecnn.cost``), as local records
+    carry them; None when the model cannot be counted here."""
+    key = (model, tuple(input_shape or ()), precision)
+    if key not in _MACS:
+        try:
+            from edgecnn.cost import count_cost
+            from edgecnn.models import create_model
+
+            size = input_shape[-1] if input_shape else None
+            cost = count_cost(create_model(model, input_size=size), input_shape,
+                              precision=precision if precision in ("fp32", "fp16", "int8") else "fp32", batch=1)
+            _MACS[key] = int(cost.totals["conv_linear_macs"])
+        except Exception:
+            _MACS[key] = None
+    return _MACS[key]
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)

@@ -1,0 +1,324 @@
+"""Devices as data: ``devices/*.toml`` parsed into ``DeviceSpec``.
+
+Name lookup (``load_device``): the exact file name, then an alias a file
+declares (``aliases = ["jetson"]``), then a unique prefix
+(``jetson-agx`` -> ``jetson-agx-orin``); an ambiguous prefix lists the
+candidates and an unknown name gets "did you mean". Folders searched: those in
+``$EDGECNN_DEVICES`` (``:``-separated, first wins), then the checkout's
+``devices/``.
+
+``local`` is this machine: its CPU name, cores and peak figures are detected
+when loaded (``detect_local``); compute peaks are *estimated* from CPU flags
+and clock, memory bandwidth is *measured* (cached); ``peak_kind`` says which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from edgecnn.errors import CorruptFileError, InvalidOptionError
+from edgecnn.registry import Registry, UnknownNameError
+
+PRECISIONS = ("fp32", "fp16", "int8")
+TRANSPORTS = ("local", "ssh", "adb")
+REPO_DEVICES = Path(__file__).resolve().parents[2] / "devices"
+
+
+@dataclass
+class DeviceSpec:
+    """One device. Peak rates in GMAC/s (1e9 multiply-accumulates per second)
+    per precision; memory bandwidth in GB/s (1e9 bytes per second)."""
+
+    name: str
+    description: str = ""
+    transport: str = "local"
+    connection: dict[str, Any] = field(default_factory=dict)
+    runtimes: list[str] = field(default_factory=list)
+    peak_gmacs_per_s: dict[str, float] = field(default_factory=dict)
+    memory_bandwidth_gb_per_s: Optional[float] = None
+    sources: list[str] = field(default_factory=list)
+    peak_kind: dict[str, str] = field(default_factory=dict)  # figure -> vendor|estimated|measured
+    aliases: list[str] = field(default_factory=list)
+    detected: dict[str, Any] = field(default_factory=dict)  # local only: cpu, cores, flags, measured figures
+    path: Optional[str] = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.transport == "local"
+
+    def peak(self, precision: str = "fp32") -> tuple[float, str]:
+        """(GMAC/s, precision actually used): falls back to fp16 then fp32 when a
+        precision has no figure (e.g. int8 on a Maxwell Jetson)."""
+        for p in (precision, "fp16", "fp32"):
+            if self.peak_gmacs_per_s.get(p):
+                return float(self.peak_gmacs_per_s[p]), p
+        raise InvalidOptionError(f"device {self.name!r} has no peak compute figure (a [peak] "
+                                 f"fp32_gmacs_per_s in {self.path}), so its latency cannot be predicted")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "transport": self.transport,
+                "connection": dict(self.connection), "runtimes": list(self.runtimes),
+                "peak_gmacs_per_s": dict(self.peak_gmacs_per_s),
+                "memory_bandwidth_gb_per_s": self.memory_bandwidth_gb_per_s, "peak_kind": dict(self.peak_kind),
+                "sources": list(self.sources), "aliases": list(self.aliases), "detected": dict(self.detected),
+                "path": self.path}
+
+
+# ---------------------------------------------------------------------------
+# parsing
+# ---------------------------------------------------------------------------
+def parse_device(data: dict[str, Any], path: Optional[str] = None) -> DeviceSpec:
+    """A DeviceSpec from the TOML schema (as a dict); raises CorruptFileError
+    naming the file and field on a bad value."""
+    where = path or "device spec"
+
+    def bad(msg: str) -> CorruptFileError:
+        return CorruptFileError(f"{where}: {msg}")
+
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise bad("missing `name`")
+    conn = data.get("connection", {})
+    if not isinstance(conn, dict):
+        raise bad("[connection] must be a table")
+    transport = conn.get("transport", "local")
+    if transport not in TRANSPORTS:
+        raise bad(f"connection.transport {transport!r} is not one of {', '.join(TRANSPORTS)}")
+    runtimes = data.get("runtimes", {}).get("available", [])
+    if not isinstance(runtimes, list) or not all(isinstance(r, str) for r in runtimes):
+        raise bad("runtimes.available must be a list of names")
+    peak_tbl = data.get("peak", {})
+    peaks: dict[str, float] = {}
+    kind: dict[str, str] = {}
+    for p in PRECISIONS:
+        v = peak_tbl.get(f"{p}_gmacs_per_s")
+        if v is not None:
+            if not isinstance(v, (int, float)) or v <= 0:
+                raise bad(f"peak.{p}_gmacs_per_s must be a positive number, got {v!r}")
+            peaks[p] = float(v)
+            kind[f"{p}_gmacs_per_s"] = "vendor"
+    bw = peak_tbl.get("memory_bandwidth_gb_per_s")
+    if bw is not None:
+        if not isinstance(bw, (int, float)) or bw <= 0:
+            raise bad(f"peak.memory_bandwidth_gb_per_s must be a positive number, got {bw!r}")
+        kind["memory_bandwidth_gb_per_s"] = "vendor"
+    aliases = data.get("aliases", [])
+    spec = DeviceSpec(name=name, description=str(data.get("description", "")), transport=transport,
+                      connection=dict(conn), runtimes=list(runtimes), peak_gmacs_per_s=peaks,
+                      memory_bandwidth_gb_per_s=float(bw) if bw else None,
+                      sources=list(peak_tbl.get("sources", [])), peak_kind=kind, aliases=list(aliases),
+                      path=path, raw=dict(data))
+    if peak_tbl.get("detect"):
+        fill_detected(spec)
+    return spec
+
+
+def read_device_file(path: Path) -> DeviceSpec:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CorruptFileError(f"cannot read device file {path}: {exc}") from exc
+    spec = parse_device(data, str(path))
+    if spec.name != path.stem:
+        raise CorruptFileError(f"{path}: name {spec.name!r} differs from the file name {path.stem!r}")
+    return spec
+
+
+# ---------------------------------------------------------------------------
+# lookup
+# ---------------------------------------------------------------------------
+def device_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("EDGECNN_DEVICES", "").split(os.pathsep) if p]
+    return dirs + [REPO_DEVICES]
+
+
+def device_files() -> dict[str, Path]:
+    """name -> TOML path; earlier folders win."""
+    out: dict[str, Path] = {}
+    for d in device_dirs():
+        if d.is_dir():
+            for f in sorted(d.glob("*.toml")):
+                out.setdefault(f.stem, f)
+    return out
+
+
+def _registry() -> tuple[Registry[Path], dict[str, str]]:
+    reg: Registry[Path] = Registry("device")
+    for name, path in device_files().items():
+        reg.add(name, path)
+    aliases: dict[str, str] = {}
+    for name, path in reg.items():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue  # reported when that device is loaded
+        for a in data.get("aliases", []) or []:
+            aliases.setdefault(str(a), name)
+    return reg, aliases
+
+
+def resolve_device_name(name: str) -> str:
+    """Exact name, then alias, then unique prefix; else a one-line error."""
+    reg, aliases = _registry()
+    if name in reg:
+        return name
+    if name in aliases:
+        return aliases[name]
+    hits = [n for n in reg if n.startswith(name)] if name else []
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise UnknownNameError(f"device {name!r} is ambiguous: {', '.join(hits)}; give the full name")
+    raise UnknownNameError(reg.unknown_message(name))
+
+
+def list_devices() -> list[str]:
+    return list(device_files())
+
+
+def load_device(name: str) -> DeviceSpec:
+    """The DeviceSpec for ``name`` (exact, alias or unique prefix)."""
+    return read_device_file(device_files()[resolve_device_name(name)])
+
+
+# ---------------------------------------------------------------------------
+# this machine
+# ---------------------------------------------------------------------------
+def _cpuinfo() -> dict[str, str]:
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                info.setdefault(k.strip(), v.strip())
+    except OSError:
+        pass
+    return info
+
+
+def _clock_ghz(info: dict[str, str]) -> Optional[float]:
+    try:
+        khz = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text().strip()
+        return int(khz) / 1e6
+    except (OSError, ValueError):
+        pass
+    try:
+        return float(info.get("cpu MHz", "")) / 1e3
+    except ValueError:
+        return None
+
+
+def detect_local() -> dict[str, Any]:
+    """CPU name, usable cores, clock, SIMD flags and *estimated* peak MAC rates.
+
+    Estimate per core per cycle: FP32 MACs = SIMD lanes x FMA units (AVX-512:
+    16 x 2, AVX2+FMA: 8 x 2, NEON: 4 x 2, else 4); FP16 = FP32 unless the CPU
+    computes in half precision (AVX512-FP16, ARM fphp/asimdhp: x2); INT8 = x4
+    with VNNI / ARM dot product, else x2. Virtual CPUs are counted as cores,
+    which overstates the peak on SMT siblings.
+    """
+    from edgecnn.records import _cpu_name
+
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    ghz = _clock_ghz(info)
+    if "avx512f" in flags:
+        simd, lanes, fma = "avx512", 16, 2
+    elif "avx2" in flags and "fma" in flags:
+        simd, lanes, fma = "avx2+fma", 8, 2
+    elif "asimd" in flags or platform.machine() in ("aarch64", "arm64"):
+        simd, lanes, fma = "neon", 4, 2
+    else:
+        simd, lanes, fma = "scalar/sse", 4, 1
+    fp32_per_cycle = lanes * fma
+    fp16_mult = 2 if flags & {"avx512_fp16", "fphp", "asimdhp"} else 1
+    int8_mult = 4 if flags & {"avx512_vnni", "avx_vnni", "asimddp"} else 2
+    out: dict[str, Any] = {"cpu": _cpu_name(), "cores": cores, "clock_ghz": ghz, "simd": simd,
+                           "fp32_macs_per_cycle_per_core": fp32_per_cycle}
+    if ghz:
+        fp32 = cores * ghz * fp32_per_cycle
+        out["estimated_gmacs_per_s"] = {"fp32": fp32, "fp16": fp32 * fp16_mult, "int8": fp32 * int8_mult}
+    return out
+
+
+def _cache_path() -> Path:
+    return Path(os.environ.get("EDGECNN_CACHE", Path.home() / ".cache" / "edgecnn")) / "local-peak.json"
+
+
+def measure_local(force: bool = False) -> dict[str, float]:
+    """Measured here (cached per CPU and core count): ``sgemm_gmacs_per_s``
+    (numpy float32 1024x1024 matmul, best of 5) and
+    ``memory_bandwidth_gb_per_s`` (numpy copy of 64 MiB, read + write bytes,
+    best of 5)."""
+    import numpy as np
+
+    det = detect_local()
+    key = f"{det['cpu']}|{det['cores']}|{np.__version__}"
+    path = _cache_path()
+    if not force and path.exists():
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return cached["figures"]
+        except (OSError, ValueError, KeyError):
+            pass
+    n = 1024
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.copy()
+    best = float("inf")
+    a @ b
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    sgemm = n ** 3 / best / 1e9
+    src = np.ones(16 * 1024 * 1024, dtype=np.float32)  # 64 MiB
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    bw = 2 * src.nbytes / best / 1e9
+    figures = {"sgemm_gmacs_per_s": sgemm, "memory_bandwidth_gb_per_s": bw}
+    try:
+        from edgecnn.records import atomic_write_text
+
+        atomic_write_text(path, json.dumps({"key": key, "figures": figures, "measured_at": time.time()}))
+    except OSError:
+        pass
+    return figures
+
+
+def fill_detected(spec: DeviceSpec) -> None:
+    """Fill a ``detect = true`` spec from this machine; figures already in the
+    file win. Marks each figure ``estimated`` or ``measured``."""
+    det = detect_local()
+    measured = measure_local()
+    det["measured"] = measured
+    spec.detected = det
+    if not spec.description or "detected" in spec.description:
+        spec.description = f"{det['cpu']}, {det['cores']} cores available" + (
+            f", {det['clock_ghz']:.2f} GHz, {det['simd']}" if det.get("clock_ghz") else "")
+    for p, v in det.get("estimated_gmacs_per_s", {}).items():
+        if p not in spec.peak_gmacs_per_s:
+            spec.peak_gmacs_per_s[p] = float(v)
+            spec.peak_kind[f"{p}_gmacs_per_s"] = "estimated"
+    if "fp32" not in spec.peak_gmacs_per_s:  # no clock known: fall back to the measured GEMM rate
+        spec.peak_gmacs_per_s["fp32"] = measured["sgemm_gmacs_per_s"]
+        spec.peak_kind["fp32_gmacs_per_s"] = "measured"
+    if spec.memory_bandwidth_gb_per_s is None:
+        spec.memory_bandwidth_gb_per_s = measured["memory_bandwidth_gb_per_s"]
+        spec.peak_kind["memory_bandwidth_gb_per_s"] = "measured"

@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgecnn-installed
-MODELS ?= mobilenet_v1,mobilenet_v2,mobilenet_v3_small,resnet18,resnet50
 
 .PHONY: setup report test test-all bench clean
 
@@ -17,8 +16,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	@bash scripts/system-deps.sh
 
+# The main job: time the default models (mobilenet_v1, mobilenet_v2,
+# mobilenet_v3_small, resnet18, resnet50) on this machine on every runtime,
+# per layer and with the separable check, then write reports/index.html.
+# A rerun skips what profiles/local/ already holds.
 report: setup
-	$(VENV)/bin/edgecnn models
+	$(VENV)/bin/edgecnn profile --device local
 
 test: setup
 	$(PY) -m pytest -q

@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "edgecnn.export.commands",
     "edgecnn.cost.commands",
     "edgecnn.train.commands",
+    "edgecnn.profile.commands",
 ]
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _width(stream) -> int | None:
+    """Rich's own width on a terminal or with $COLUMNS; 160 when piped or logged,
+    so tables written to a file keep whole model and runtime names."""
+    if "COLUMNS" in os.environ or stream.isatty():
+        return None
+    return 160
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def warn(message: str) -> None:

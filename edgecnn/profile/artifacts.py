@@ -1,0 +1,86 @@
+"""Artifacts a runtime loads: the nn.Module itself (torch), or a file made by
+``edgecnn.export.export_model`` (ONNX, TFLite, a TensorRT engine).
+
+Artifacts are reused when already present (``<export_dir>/<model>-<size>-<precision>[-b<batch>].<suffix>``),
+unless ``force``. Their export records are not stored: profiling exports
+without the parity check, and ``edgecnn export`` is where export quality is
+measured and recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgecnn.errors import EdgeCNNError, InvalidOptionError, require
+
+
+class ExportFailed(EdgeCNNError):
+    """Making the artifact for a runtime failed (record status ``export_failed``)."""
+
+
+def runtime_format(runtime: str) -> str | None:
+    """The artifact format a runtime loads (its Runner's ``format``)."""
+    from edgecnn.runtime import RUNNERS
+
+    return RUNNERS.get(runtime).format if runtime in RUNNERS else None
+
+
+def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, precision: str = "fp32",
+                 batch: int = 1, export_dir: str | Path = "export", force: bool = False) -> Any:
+    """What a Runner of format ``fmt`` loads: the module for "pytorch", else a
+    file path ("onnx", "tflite", "engine")."""
+    if fmt == "pytorch":
+        return model
+    from edgecnn.export import EXPORTERS, artifact_stem, export_model
+
+    to = "tensorrt" if fmt == "engine" else fmt
+    path = Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{EXPORTERS.get(to).suffix}"
+    if path.exists() and not force:
+        return path
+    try:
+        # latency does not depend on the weights: no "random weights" warning here
+        res = export_model(model_name, to=to, precision=precision, out_dir=str(export_dir), input_size=input_size,
+                           batch=batch, validate=False, profiles=None, warn=lambda message: None)
+    except EdgeCNNError as exc:
+        raise ExportFailed(str(exc)) from exc
+    if res.status not in ("ok", "validation_failed"):
+        raise ExportFailed(f"export {res.status}: {res.error or res.status}")
+    return Path(res.path)
+
+
+def export_modules(modules: dict[str, Any], shapes: dict[str, tuple], fmt: str, out_dir: Path) -> dict[str, Any]:
+    """Small modules (layers, blocks) for isolated timing: one ONNX file each,
+    or ONE multi-signature TFLite file (a single litert-torch conversion).
+    Returns name -> ONNX path, or name -> (tflite path, signature)."""
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "onnx":
+        res = {}
+        for name, mod in modules.items():
+            p = out_dir / f"{_slug(name)}.onnx"
+            torch.onnx.export(mod.eval(), (torch.randn(*shapes[name]),), str(p), dynamo=False, opset_version=17,
+                              input_names=["input"], output_names=["output"])
+            res[name] = p
+        return res
+    if fmt == "tflite":
+        litert_torch = require("litert_torch", "tflite", "TFLite export")
+        conv = None
+        sig_of = {}
+        for i, (name, mod) in enumerate(modules.items()):
+            sig = f"s{i}"
+            sig_of[name] = sig
+            args = (torch.randn(*shapes[name]),)
+            conv = (litert_torch.signature(sig, mod.eval(), args) if conv is None
+                    else conv.signature(sig, mod.eval(), args))
+        if conv is None:
+            return {}
+        path = out_dir / "isolated.tflite"
+        conv.convert().export(str(path))
+        return {name: (path, sig) for name, sig in sig_of.items()}
+    raise InvalidOptionError(f"cannot export isolated modules to {fmt!r}")
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in s)

@@ -1,0 +1,251 @@
+"""`edgecnn profile` and `edgecnn runtimes`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("profile")
+    def profile_cmd(
+        models: Optional[str] = typer.Option(None, "--models", "-m",
+                                             help="Model names or wildcards, comma-separated (default: "
+                                                  "mobilenet_v1,mobilenet_v2,mobilenet_v3_small,resnet18,resnet50)."),
+        device: str = typer.Option("local", "--device", "-d", help="Device name from devices/*.toml "
+                                   "(exact, alias or unique prefix; see `edgecnn devices`)."),
+        runtimes: Optional[str] = typer.Option(None, "--runtimes", "-r",
+                                               help="torch,onnxruntime,litert,tensorrt (default: the device's)."),
+        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | int8."),
+        batch: int = typer.Option(1, "--batch", min=1),
+        input_size: Optional[int] = typer.Option(None, "--input-size", help="Input side in pixels (default: the "
+                                                 "model card's)."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per runtime "
+                                              "(default: usable cores, at most 4; recorded)."),
+        accel: str = typer.Option("cpu", "--accel", help="cpu | cuda (torch device, ONNX Runtime provider)."),
+        channels_last: bool = typer.Option(False, "--channels-last", help="torch runner: channels-last (NHWC) "
+                                           "memory format."),
+        cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="torch runner: capture and replay a CUDA "
+                                         "graph (needs --accel cuda)."),
+        runs: Optional[int] = typer.Option(None, "--runs", min=1, help="Minimum timed runs per runtime (default 20)."),
+        min_time: Optional[float] = typer.Option(None, "--min-time", min=0.0,
+                                                 help="Minimum timed seconds per runtime (default 1.0)."),
+        warmup: Optional[int] = typer.Option(None, "--warmup", min=0, help="Minimum warm-up calls (default 5)."),
+        layers: bool = typer.Option(True, "--layers/--no-layers", help="Per-layer times joined to the cost table."),
+        separable: bool = typer.Option(True, "--separable/--no-separable",
+                                       help="Time each separable block against its standard conv."),
+        shape: list[str] = typer.Option([], "--shape", help="Extra separable check shape M,N,Dk,Df[,stride] "
+                                        "(Df = input side); repeatable."),
+        predict: bool = typer.Option(False, "--predict", help="Also write roofline-predicted records."),
+        force: bool = typer.Option(False, "--force", help="Re-measure what is already in the records."),
+        out: str = typer.Option("profiles", "--out", help="Records folder (profiles/<device>/<kind>.jsonl)."),
+        export_dir: str = typer.Option("export", "--export-dir", help="Where artifacts are written and reused."),
+        report: bool = typer.Option(True, "--report/--no-report", help="Rebuild reports/index.html at the end."),
+        json_out: bool = typer.Option(False, "--json", help="Print the records written as JSON."),
+    ) -> None:
+        """Time models on PyTorch, ONNX Runtime, LiteRT (and TensorRT) on a device.
+
+        Latency is the median of interleaved runs (p90, p99, spread recorded);
+        per-layer times are joined to MACs and bytes; unreachable devices get
+        roofline predictions, marked as predicted."""
+        from edgecnn.console import console, err_console, print_json, warn
+        from edgecnn.devices.spec import load_device
+        from edgecnn.errors import InvalidOptionError
+        from edgecnn.models import MODELS
+        from edgecnn.profile import DEFAULT_MODELS
+        from edgecnn.profile.pipeline import DEFAULT_TIMING, ProfileOptions, profile, profile_shapes
+        from edgecnn.profile.separable import parse_shape
+        from edgecnn.records import RecordStore
+        from edgecnn.registry import expand_names
+        from edgecnn.runtime import RUNNERS
+        from edgecnn.runtime.timing import TimingConfig
+
+        if precision not in ("fp32", "fp16", "int8"):
+            raise InvalidOptionError(f"--precision must be fp32, fp16 or int8, got {precision!r}")
+        if accel not in ("cpu", "cuda"):
+            raise InvalidOptionError(f"--accel must be cpu or cuda, got {accel!r}")
+        if cuda_graphs and accel != "cuda":
+            raise InvalidOptionError("--cuda-graphs needs --accel cuda")
+        spec = load_device(device)
+        shapes = [parse_shape(s) for s in shape]
+        names = expand_names(MODELS, models) if models else (
+            [] if shapes else [m for m in DEFAULT_MODELS if m in MODELS])
+        if models is None and not shapes:
+            missing = [m for m in DEFAULT_MODELS if m not in MODELS]
+            if missing:
+                warn(f"default models not registered in this edgecnn: {', '.join(missing)}")
+        rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
+        if not rts:
+            raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
+        settings = {**DEFAULT_TIMING.__dict__, **{k: v for k, v in (
+            ("runs", runs), ("min_time_s", min_time), ("warmup", warmup)) if v is not None}}
+        settings["max_time_s"] = max(settings["max_time_s"], settings["min_time_s"] * 2)
+        timing = TimingConfig(**settings)
+        opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
+                              threads=threads, accel=accel, channels_last=channels_last,
+                              cuda_graphs=cuda_graphs, timing=timing, layers=layers, separable=separable,
+                              shapes=shapes, export_dir=export_dir, force=force, predict=predict)
+        store = RecordStore(out)
+        written = []
+        with _progress(err_console, len(names)) as progress:
+            if names:
+                written += profile(names, spec, opts, store, progress)
+            if shapes and spec.is_local:
+                written += profile_shapes(shapes, spec, opts, store, progress)
+            elif shapes:
+                warn("--shape runs on the local machine only; ignored for a remote device")
+        if json_out:
+            print_json([r.to_dict() for r in written])
+        else:
+            _summary(console, store, spec.name, names, rts, opts, written)
+        if report:
+            _rebuild_report(out, warn)
+
+    @app.command("runtimes")
+    def runtimes_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
+        """List runtimes and whether each can run on this machine (and why not)."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        from edgecnn.console import console, print_json
+        from edgecnn.runtime import RUNNERS
+
+        rows = []
+        for name, cls in RUNNERS.items():
+            dev = "cuda" if name == "tensorrt" else "cpu"
+            reason = cls.unavailable_reason(dev)
+            rows.append({"runtime": name, "format": cls.format, "available": reason is None, "reason": reason,
+                         "extra": cls.extra or None})
+        if json_out:
+            print_json(rows)
+            return
+        table = Table(title="edgecnn runtimes (this machine)")
+        for col in ("runtime", "format", "available", "why not"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["runtime"], r["format"], "yes" if r["available"] else "no", escape(r["reason"] or ""))
+        console.print(table)
+
+
+class _progress:
+    """A rich progress bar on stderr; calling it sets the text or advances."""
+
+    def __init__(self, console, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(TextColumn("[bold]profile"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.description}"), console=console, transient=False)
+        self.total = max(1, total)
+
+    def __enter__(self):
+        self.p.start()
+        self.task = self.p.add_task("", total=self.total)
+        return self
+
+    def __call__(self, message=None, advance: int = 0) -> None:
+        if message:
+            # lines a user must see after the bar is gone (the bar text is overwritten)
+            if any(word in message for word in ("PREDICTED", "unsupported", "already measured", "warning:")):
+                self.p.console.print(message, markup=False, highlight=False)
+            message = message.replace("[", "(").replace("]", ")")
+            self.p.update(self.task, description=message)
+        if advance:
+            self.p.advance(self.task, advance)
+
+    def __exit__(self, *exc) -> None:
+        self.p.update(self.task, description="done")
+        self.p.stop()
+
+
+def _summary(console, store, device: str, names, rts, opts, written) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edgecnn.console import human
+    from edgecnn.profile.pipeline import measurement_variant
+
+    latest = store.latest(kind="latency", device=device)
+    rows = []
+    for m in names:
+        for rt in rts:
+            cands = [r for r in latest.values() if r.model == m and r.runtime == rt and r.precision == opts.precision
+                     and r.batch == opts.batch and r.variant in (measurement_variant(opts, rt), "predicted")]
+            if opts.input_size:
+                cands = [r for r in cands if r.input_shape and r.input_shape[-1] == opts.input_size]
+            measured = [r for r in cands if r.source == "measured"]
+            rows += (measured or cands)[-1:] if not opts.predict else cands
+    table = Table(title=f"latency on {device} ({opts.precision}, batch {opts.batch}); median is the headline")
+    for col, just in (("model", "left"), ("runtime", "left"), ("status", "left"), ("median ms", "right"),
+                      ("p90 ms", "right"), ("runs", "right"), ("thr", "right"), ("MACs", "right"),
+                      ("GMAC/s", "right"), ("note", "left")):
+        table.add_column(col, justify=just, no_wrap=col != "note")
+    notes = []
+    for r in rows:
+        m = r.metrics
+        p50 = m.get("latency_ms_p50")
+        note = ""
+        if r.source == "predicted":
+            note = "PREDICTED"
+        elif m.get("noisy"):
+            note = "noisy"
+        if r.error:
+            notes.append(f"{r.model} / {r.runtime}: {r.status}: {r.error}")
+            note = (note + " " if note else "") + f"[{len(notes)}]"
+        table.add_row(r.model, r.runtime or "-", r.status, f"{p50:.2f}" if p50 else "-",
+                      f"{m['latency_ms_p90']:.2f}" if m.get("latency_ms_p90") else "-", str(m.get("runs", "-")),
+                      str(m.get("threads", "-")), human(m.get("macs")),
+                      f"{m['achieved_gmacs_per_s']:.1f}" if m.get("achieved_gmacs_per_s") else "-",
+                      escape(note))
+    console.print(table)
+    for i, n in enumerate(notes, 1):
+        console.print(f"[{i}] {n}", markup=False, highlight=False)
+    pred = [r for r in rows if r.source == "predicted"]
+    if pred:
+        console.print(f"PREDICTED rows are roofline estimates, not measurements: "
+                      f"{pred[0].metrics.get('prediction_reason', '')}", markup=False, highlight=False)
+    sep = [r for r in written if r.kind == "separable" and r.ok]
+    if sep:
+        _separable_summary(console, sep)
+    n_fail = sum(1 for r in written if not r.ok)
+    console.print(f"{len(written)} records written to {store.root}/{device}/ ({n_fail} not ok); "
+                  "a rerun skips what is measured (use --force to redo).", highlight=False)
+
+
+def _separable_summary(console, recs) -> None:
+    """Blocks of a model are summed per runtime (one row); shapes from --shape get a row each."""
+    from rich.table import Table
+
+    table = Table(title="separable check: depthwise+pointwise / standard conv, latency by the clock")
+    for col, just in (("model", "left"), ("blocks / shape", "left"), ("runtime", "left"),
+                      ("1/N+1/Dk^2", "right"), ("counted MACs", "right"), ("measured time", "right"),
+                      ("range of blocks", "right")):
+        table.add_column(col, justify=just)
+    groups: dict[tuple, list] = {}
+    for r in recs:
+        key = (r.model, r.runtime, r.variant if r.model == "layer" else None)
+        groups.setdefault(key, []).append(r)
+    for (model, rt, variant), rs in groups.items():
+        ms = [r.metrics for r in rs]
+        n = len(ms)
+        analytic = sum(m["analytic_ratio"] for m in ms) / n
+        counted = sum(m["counted_ratio"] for m in ms) / n
+        measured = sum(m["separable_ms_p50"] for m in ms) / sum(m["standard_ms_p50"] for m in ms)
+        lo, hi = min(m["measured_ratio"] for m in ms), max(m["measured_ratio"] for m in ms)
+        label = variant or f"{n} blocks (mean ratios; time summed)"
+        table.add_row(model, label, rt or "", f"{analytic:.3f}", f"{counted:.3f}",
+                      f"{measured:.3f}" + (" (noisy)" if any(m.get("noisy") for m in ms) else ""),
+                      f"{lo:.2f}-{hi:.2f}" if n > 1 else "")
+    console.print(table)
+
+
+def _rebuild_report(out: str, warn) -> None:
+    from edgecnn.console import err_console
+    from edgecnn.report import build_report
+
+    try:
+        res = build_report(profiles_dir=out, out="reports/index.html")
+    except Exception as exc:  # the measurements are saved; a report problem must not hide them
+        warn(f"report not rebuilt: {type(exc).__name__}: {exc}")
+        return
+    err_console.print(f"report: {res.path} ({res.n_records} records)", highlight=False)

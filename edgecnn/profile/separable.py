@@ -1,0 +1,188 @@
+"""The separable check by the clock: depthwise + pointwise pair vs the
+standard convolution it replaces, timed on each runtime, interleaved.
+
+For each (M, N, Dk, Df_in, stride) the two candidates are built as small
+modules (no BN/activation: only the convolutions the formula counts), made
+into artifacts for each runtime (ONNX files; one multi-signature TFLite file
+for all shapes) and timed round-robin. ``measured_ratio`` = separable median
+/ standard median, shown beside ``analytic_ratio`` = 1/N + 1/Dk^2 and the
+counted MACs ratio.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from edgecnn.errors import EdgeCNNError
+from edgecnn.records import Record, environment
+from edgecnn.runtime import RUNNERS, RunnerUnsupported
+from edgecnn.runtime.timing import TimingConfig, interleave, random_inputs
+
+SEPARABLE_TIMING = TimingConfig(warmup=3, warmup_s=0.05, runs=10, min_time_s=0.15, max_time_s=3.0)
+
+
+@dataclass(frozen=True)
+class Shape:
+    m: int
+    n: int
+    dk: int
+    df_in: int
+    stride: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"M={self.m},N={self.n},Dk={self.dk},Df={self.df_in},stride={self.stride}"
+
+
+def parse_shape(text: str) -> Shape:
+    """``"M,N,Dk,Df[,stride]"`` (Df: input side) -> Shape; one-line error otherwise."""
+    from edgecnn.errors import InvalidOptionError
+
+    try:
+        vals = [int(v) for v in text.replace("x", ",").split(",") if v.strip()]
+    except ValueError:
+        vals = []
+    if len(vals) not in (4, 5) or min(vals) < 1:
+        raise InvalidOptionError(f"--shape takes M,N,Dk,Df[,stride] as positive integers, got {text!r}")
+    return Shape(*vals)
+
+
+def build_pair(s: Shape):
+    """(separable module, standard module) for a shape; bias-free, as counted."""
+    from torch import nn
+
+    pad = s.dk // 2
+    sep = nn.Sequential(nn.Conv2d(s.m, s.m, s.dk, s.stride, pad, groups=s.m, bias=False),
+                        nn.Conv2d(s.m, s.n, 1, bias=False))
+    std = nn.Conv2d(s.m, s.n, s.dk, s.stride, pad, bias=False)
+    return sep.eval(), std.eval()
+
+
+def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Optional[int] = None,
+                config: TimingConfig = SEPARABLE_TIMING, progress: Optional[Callable[[str], None]] = None
+                ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Time every shape on every runtime. Returns {(runtime, shape.key): result}
+    where result has ``status`` ("ok"/"unsupported"/"failed"), ``error`` and, when
+    ok, ``separable`` and ``standard`` LatencyStats and ``measured_ratio``."""
+    import torch
+
+    torch.manual_seed(0)
+    uniq = list(dict.fromkeys(shapes))
+    mods = {}
+    in_shapes = {}
+    for s in uniq:
+        sep, std = build_pair(s)
+        mods[f"{s.key}|sep"], mods[f"{s.key}|std"] = sep, std
+        in_shapes[f"{s.key}|sep"] = in_shapes[f"{s.key}|std"] = (1, s.m, s.df_in, s.df_in)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for rt in runtimes:
+        cls = RUNNERS.get(rt)
+        reason = cls.unavailable_reason("cuda" if rt == "tensorrt" else "cpu")
+        if rt == "tensorrt" and not reason:
+            reason = "the separable check builds no TensorRT engines (time them with trtexec on the device)"
+        if reason:
+            for s in uniq:
+                out[(rt, s.key)] = {"status": "unsupported", "error": reason}
+            continue
+        with tempfile.TemporaryDirectory(prefix="edgecnn-sep-") as tmp:
+            try:
+                artifacts = _artifacts(rt, mods, in_shapes, Path(tmp))
+            except Exception as exc:  # export of the small modules failed: say so for each shape
+                for s in uniq:
+                    out[(rt, s.key)] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                continue
+            for s in uniq:
+                if progress:
+                    progress(f"separable {s.key} on {rt}")
+                out[(rt, s.key)] = _time_pair(cls, rt, artifacts, s, threads, config)
+    return out
+
+
+def _artifacts(rt: str, mods: dict, in_shapes: dict, tmp: Path) -> dict[str, Any]:
+    from edgecnn.profile.artifacts import export_modules
+
+    if rt == "torch":
+        return dict(mods)
+    if rt == "onnxruntime":
+        return export_modules(mods, in_shapes, "onnx", tmp)
+    if rt == "litert":
+        return export_modules(mods, in_shapes, "tflite", tmp)
+    raise RunnerUnsupported(f"no isolated-module artifacts for {rt}")
+
+
+def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], config: TimingConfig) -> dict:
+    runners = {}
+    try:
+        for which in ("sep", "std"):
+            art = artifacts[f"{s.key}|{which}"]
+            if isinstance(art, tuple):  # (tflite path, signature)
+                runners[which] = cls(threads=threads, signature=art[1]).load(art[0])
+            else:
+                runners[which] = cls(threads=threads).load(art)
+        xs = random_inputs([1, s.m, s.df_in, s.df_in], count=2)
+        stats = interleave({k: r.infer for k, r in runners.items()}, inputs={k: xs for k in runners},
+                           syncs={k: r.sync for k, r in runners.items()}, config=config)
+    except EdgeCNNError as exc:
+        status = "unsupported" if isinstance(exc, RunnerUnsupported) else "failed"
+        return {"status": status, "error": str(exc)}
+    except Exception as exc:
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        for r in runners.values():
+            r.close()
+    sep, std = stats["sep"], stats["std"]
+    return {"status": "ok", "error": None, "separable": sep, "standard": std,
+            "measured_ratio": sep.median_ms / std.median_ms if std.median_ms > 0 else None,
+            "threads": next(iter(runners.values())).threads}
+
+
+def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes: Sequence[str], *,
+                      device: str, input_shape: Optional[list[int]] = None) -> list[Record]:
+    """One ``separable`` record per (pair, runtime); ``pairs`` are
+    ``edgecnn.cost.SeparablePair`` (variant = depthwise layer name) or Shapes
+    given on the command line (variant = the shape)."""
+    from edgecnn.profile.artifacts import runtime_format
+
+    recs = []
+    keys = [(p if isinstance(p, Shape) else Shape(p.m, p.n, p.dk, p.df_in, p.stride)).key for p in pairs]
+    collapsed = []  # a runtime that cannot run any block here: one record for the model, not one per block
+    for rt in runtimes:
+        res = [results.get((rt, k), {}) for k in keys]
+        if len(pairs) > 1 and all(r.get("status") == "unsupported" for r in res) and \
+                len({r.get("error") for r in res}) == 1:
+            collapsed.append(rt)
+            recs.append(Record(kind="separable", model=model, status="unsupported", source="measured",
+                               device=device, runtime=rt, format=runtime_format(rt), precision="fp32", batch=1,
+                               input_shape=input_shape, variant=f"all {len(pairs)} blocks", error=res[0]["error"],
+                               metrics={"blocks": len(pairs)}, env=environment()))
+    runtimes = [rt for rt in runtimes if rt not in collapsed]
+    for p in pairs:
+        if isinstance(p, Shape):
+            s, variant = p, p.key
+            analytic = 1.0 / p.n + 1.0 / p.dk ** 2
+            from edgecnn.cost import separable_layer_check
+
+            counted = separable_layer_check(p.m, p.n, p.dk, p.df_in, p.stride).counted_ratio
+            extra = {}
+        else:
+            s = Shape(p.m, p.n, p.dk, p.df_in, p.stride)
+            variant, analytic, counted = p.depthwise, p.analytic_ratio, p.counted_ratio
+            extra = {"depthwise_layer": p.depthwise, "pointwise_layer": p.pointwise}
+        for rt in runtimes:
+            res = results.get((rt, s.key), {"status": "failed", "error": "not timed"})
+            metrics: dict[str, Any] = {"m": s.m, "n": s.n, "dk": s.dk, "df_in": s.df_in, "stride": s.stride,
+                                       "shape": s.key, "analytic_ratio": analytic, "counted_ratio": counted, **extra}
+            if res["status"] == "ok":
+                sep, std = res["separable"], res["standard"]
+                metrics.update({"measured_ratio": res["measured_ratio"], "separable_ms_p50": sep.median_ms,
+                                "standard_ms_p50": std.median_ms, "separable_ms_p90": sep.p90_ms,
+                                "standard_ms_p90": std.p90_ms, "runs": min(sep.runs, std.runs),
+                                "noisy": sep.noisy or std.noisy, "threads": res["threads"]})
+            recs.append(Record(kind="separable", model=model, status=res["status"], source="measured",
+                               device=device, runtime=rt, format=runtime_format(rt), precision="fp32",
+                               batch=1, input_shape=input_shape, variant=variant, error=res.get("error"),
+                               metrics=metrics, env=environment({"threads": res.get("threads")})))
+    return recs

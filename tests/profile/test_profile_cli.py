@@ -1,0 +1,119 @@
+"""`edgecnn profile` as a user runs it: records, rerun skip, bad input,
+predicted records for an unreachable device, the separable check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgecnn.records import RecordStore
+
+FAST = ["--runs", "3", "--min-time", "0.05", "--warmup", "1", "--no-report"]
+
+
+def test_profile_writes_records_and_a_rerun_skips(cli, tmp_path):
+    out = tmp_path / "profiles"
+    args = ["profile", "--models", "lenet5", "--runtimes", "torch,onnxruntime", "--no-separable",
+            "--out", str(out), "--export-dir", str(tmp_path / "export"), *FAST]
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert "latency on local" in r.stdout and "onnxruntime" in r.stdout
+    store = RecordStore(out)
+    lat = {x.runtime: x for x in store.load(kind="latency")}
+    assert set(lat) == {"torch", "onnxruntime"} and all(x.ok for x in lat.values())
+    assert lat["onnxruntime"].metrics["latency_ms_p50"] > 0 and lat["onnxruntime"].metrics["threads"] >= 1
+    layers = {x.runtime: x for x in store.load(kind="layer_latency")}
+    rows = [row for row in layers["onnxruntime"].metrics["layers"] if row.get("time_ms")]
+    assert any(row["name"] == "features.0" and row["macs"] > 0 and row["achieved_gmacs_per_s"] for row in rows) or \
+        any(row["macs"] and row["time_ms"] for row in rows)
+    assert (tmp_path / "export" / "lenet5-32-fp32.onnx").exists()
+
+    again = cli(*args)
+    assert again.returncode == 0 and len(store.load(kind="latency")) == 2  # nothing re-measured
+    assert "already measured" in again.stderr or "already measured" in again.stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--device", "nosuch"], "unknown device 'nosuch'"),
+    (["--device", "jets"], "ambiguous"),
+    (["--runtimes", "onnxrt"], "did you mean: onnxruntime"),
+    (["--models", "lenet"], "did you mean"),
+    (["--precision", "fp8"], "--precision must be"),
+    (["--shape", "32,32,3"], "--shape takes M,N,Dk,Df"),
+    (["--cuda-graphs"], "--cuda-graphs needs --accel cuda"),
+])
+def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, extra, message):
+    args = ["profile", "--out", str(tmp_path), *FAST]
+    if "--models" not in extra:
+        args += ["--models", "lenet5"]
+    r = cli(*args, *extra)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def _closed_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the socket is: connections are refused
+
+
+def test_unreachable_device_gets_predicted_records(cli, tmp_path):
+    from edgecnn.devices.spec import REPO_DEVICES
+
+    # the committed Jetson file, pointed at a closed loopback port: tests reach no other address
+    devices = tmp_path / "devices"
+    devices.mkdir()
+    toml = (REPO_DEVICES / "jetson-orin-nano.toml").read_text()
+    toml = toml.replace('host = "jetson"', 'host = "127.0.0.1"').replace("port = 22", f"port = {_closed_loopback_port()}")
+    (devices / "jetson-orin-nano.toml").write_text(toml)
+    out = tmp_path / "profiles"
+    r = cli("profile", "--models", "lenet5", "--device", "jetson", "--runtimes", "onnxruntime,torch",
+            "--out", str(out), "--json", *FAST, env={"EDGECNN_DEVICES": str(devices)})
+    assert r.returncode == 0, r.stderr
+    assert "PREDICTED" in r.stderr
+    recs = json.loads(r.stdout)
+    lat = {x["runtime"]: x for x in recs if x["kind"] == "latency"}
+    assert lat["onnxruntime"]["source"] == "predicted" and lat["onnxruntime"]["device"] == "jetson-orin-nano"
+    assert lat["onnxruntime"]["latency_ms_p50"] > 0 and lat["onnxruntime"]["variant"] == "predicted"
+    assert "unreachable" in lat["onnxruntime"]["prediction_reason"] or "not available" in \
+        lat["onnxruntime"]["prediction_reason"]
+    assert lat["torch"]["status"] == "unsupported"  # the Orin Nano TOML does not list torch
+
+
+def test_separable_shape_on_the_command_line(cli, tmp_path):
+    out = tmp_path / "profiles"
+    r = cli("profile", "--shape", "32,32,3,14", "--runtimes", "torch,onnxruntime", "--out", str(out), *FAST)
+    assert r.returncode == 0, r.stderr
+    recs = {x.runtime: x for x in RecordStore(out).load(kind="separable")}
+    for rt in ("torch", "onnxruntime"):
+        m = recs[rt].metrics
+        assert recs[rt].ok and recs[rt].variant == "M=32,N=32,Dk=3,Df=14,stride=1"
+        assert m["analytic_ratio"] == pytest.approx(1 / 32 + 1 / 9)
+        assert m["counted_ratio"] == pytest.approx(1 / 32 + 1 / 9)
+        assert m["measured_ratio"] == pytest.approx(m["separable_ms_p50"] / m["standard_ms_p50"])
+    assert "separable check" in r.stdout
+
+
+def test_ctrl_c_exits_130_and_keeps_what_was_measured(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "profiles"
+    proc = subprocess.Popen([sys.executable, "-m", "edgecnn.cli", "profile", "--models", "lenet5,resnet50",
+                             "--runtimes", "torch", "--no-separable", "--no-layers", "--no-report", "--min-time", "15",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    latency = out / "local" / "latency.jsonl"
+    deadline = time.time() + 120
+    while not (latency.exists() and latency.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.2)  # lenet5 is done; resnet50 is being timed (15 s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted; results written so far are kept" in err and "Traceback" not in err
+    assert [r.model for r in RecordStore(out).load(kind="latency")] == ["lenet5"]

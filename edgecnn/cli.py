@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "edgecnn.devices.commands",
     "edgecnn.models.commands",
     "edgecnn.export.commands",
+    "edgecnn.report.commands",
     "edgecnn.cost.commands",
     "edgecnn.train.commands",
     "edgecnn.profile.commands",

@@ -1,0 +1,44 @@
+"""`edgecnn report`: build the offline HTML report from records."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report_cmd(
+        profiles: str = typer.Option("profiles", "--profiles", help="Folder of records (JSONL) to read."),
+        out: str = typer.Option("reports/index.html", "--out", help="HTML file to write (atomically)."),
+        device: Optional[str] = typer.Option(None, "--device",
+                                             help="Keep only this device's latency and per-layer records."),
+        devices_dir: Optional[str] = typer.Option(None, "--devices-dir",
+                                                  help="Where <device>.toml peak figures live (default: devices/)."),
+        open_page: bool = typer.Option(False, "--open", help="Open the page in a browser when done."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Build the offline HTML report from records (nothing is re-measured).
+
+        One self-contained page: Pareto fronts, cost vs time, the separable check, per-layer rooflines,
+        export quality, training curves and a searchable table of all records.
+        """
+        from edgecnn.console import console, print_json, warn
+        from edgecnn.report import build_report
+
+        res = build_report(profiles, out, device=device, devices_dir=devices_dir)
+        if json_out:
+            print_json({"path": str(res.path), "n_records": res.n_records, "skipped": res.skipped,
+                        "build_s": round(res.build_s, 3), "size_bytes": res.size_bytes})
+        else:
+            for line in res.skipped[:10]:
+                warn(f"skipped {line}")
+            if len(res.skipped) > 10:
+                warn(f"... and {len(res.skipped) - 10} more skipped (all listed at the top of the page)")
+            console.print(f"wrote {res.path} ({res.size_bytes / 1e6:.1f} MB) from {res.n_records} records "
+                          f"in {res.build_s:.1f} s; {len(res.skipped)} skipped", highlight=False)
+        if open_page:
+            import webbrowser
+
+            webbrowser.open(res.path.resolve().as_uri())

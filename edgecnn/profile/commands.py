@@ -180,7 +180,8 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
                       ("p90 ms", "right"), ("runs", "right"), ("thr", "right"), ("MACs", "right"),
                       ("GMAC/s", "right"), ("note", "left")):
         table.add_column(col, justify=just, no_wrap=col != "note")
-    notes = []
+    notes: list[str] = []  # one footnote per distinct (runtime, status, error), however many models share it
+    note_of: dict[tuple, int] = {}
     for r in rows:
         m = r.metrics
         p50 = m.get("latency_ms_p50")
@@ -190,8 +191,11 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
         elif m.get("noisy"):
             note = "noisy"
         if r.error:
-            notes.append(f"{r.model} / {r.runtime}: {r.status}: {r.error}")
-            note = (note + " " if note else "") + f"[{len(notes)}]"
+            key = (r.runtime, r.status, r.error)
+            if key not in note_of:
+                notes.append(f"{r.runtime}: {r.status}: {r.error}")
+                note_of[key] = len(notes)
+            note = (note + " " if note else "") + f"[{note_of[key]}]"
         table.add_row(r.model, r.runtime or "-", r.status, f"{p50:.2f}" if p50 else "-",
                       f"{m['latency_ms_p90']:.2f}" if m.get("latency_ms_p90") else "-", str(m.get("runs", "-")),
                       str(m.get("threads", "-")), human(m.get("macs")),

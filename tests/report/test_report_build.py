@@ -209,3 +209,15 @@ def test_published_accuracy_is_labelled_and_a_measured_record_wins(tmp_path):
                         input_shape=[3, 224, 224], dataset="imagenet", metrics={"top1": 70.1}))
     [pt] = collect.latency_points(collect.load(tmp_path / "profiles"))
     assert pt["top1"] == pytest.approx(70.1) and not pt["acc_note"].startswith("published")
+
+
+def test_a_roof_below_a_measured_rate_is_raised_and_says_so():
+    peak = {"fp32_gmacs_per_s": 166.2, "memory_bandwidth_gb_per_s": 35.0}
+    recs = [Record(kind="latency", model="resnet50", runtime="litert", metrics={"achieved_gmacs_per_s": 197.9}),
+            Record(kind="latency", model="resnet18", runtime="torch", metrics={"achieved_gmacs_per_s": 100.8}),
+            Record(kind="latency", model="resnet50", runtime="litert", source="predicted",
+                   metrics={"achieved_gmacs_per_s": 900.0})]  # predictions never move a roof
+    out = collect.raise_to_achieved(peak, recs, "local")
+    assert out == {"fp32_gmacs_per_s": 197.9, "fp32_gmacs_per_s_estimated": 166.2,
+                   "memory_bandwidth_gb_per_s": 35.0}
+    assert collect.raise_to_achieved(peak, recs[1:2], "local") == peak  # below the roof: unchanged

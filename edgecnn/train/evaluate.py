@@ -54,6 +54,7 @@ class EvalResult:
         return Record(kind="accuracy", model=self.model, format=self.format, precision=self.precision,
                       runtime=RUNTIME_OF[self.format], dataset=self.dataset, device=device,
                       input_shape=[3, self.input_size, self.input_size], batch=self.extra.get("batch", 1),
+                      variant=self.extra.get("variant"),
                       metrics={**self.metrics, "target": self.target, "eval_s": self.seconds},
                       env=environment())
 
@@ -143,8 +144,11 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
                                 batch_size)
     finally:
         runner.close()
+    extra: dict[str, Any] = {"batch": fed}
+    if meta.get("format") and meta["format"] != fmt:  # e.g. the TensorRT-ready Q/DQ ONNX, run on ONNX Runtime
+        extra["variant"] = f"{meta['format']}-ready"
     return EvalResult(meta["model"], fmt, precision, ds_name, size, meter.result(), list(test.classes),
-                      time.perf_counter() - t0, str(path), {"batch": fed})
+                      time.perf_counter() - t0, str(path), extra)
 
 
 def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, device, seed, model_name) -> EvalResult:

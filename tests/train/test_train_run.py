@@ -277,3 +277,22 @@ def test_tensorrt_engine_without_tensorrt_is_one_line(main_cli, one_line_error, 
     engine.write_bytes(b"not an engine")
     (tmp_path / "lenet5-32-fp16.engine.json").write_text(json.dumps({"model": "lenet5", "input_size": 32}))
     one_line_error(main_cli("eval", engine, "--no-records", "--subset", "10"), "tensorrt", "install")
+
+
+def test_eval_of_the_tensorrt_ready_onnx_is_its_own_accuracy_record(quick_run, main_cli, cifar10_archive):
+    from edgecnn.export import export_model
+
+    root, summary = quick_run
+    res = export_model("lenet5", to="tensorrt", precision="fp32", out_dir=root / "export-trt",
+                       checkpoint=root / "run" / "last.pt", data_dir=str(cifar10_archive), n_images=20,
+                       profiles=None, prepare_only=True)
+    assert res.ok, res.error
+    prepared = res.path.with_name("lenet5-32-fp32-trt.onnx")
+    assert prepared.exists()
+    out = main_cli("eval", prepared, "--subset", "300", "--data-dir", cifar10_archive,
+                   "--profiles", root / "trt-profiles", "--json")
+    assert out.returncode == 0, out.stderr
+    (rec,) = RecordStore(root / "trt-profiles").load(kind="accuracy")
+    # run on ONNX Runtime here, but not the same artifact as the plain ONNX export: told apart by variant
+    assert (rec.format, rec.runtime, rec.variant) == ("onnx", "onnxruntime", "tensorrt-ready")
+    assert json.loads(out.stdout)["top1"] == pytest.approx(summary["test_top1"], abs=0.34)

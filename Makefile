@@ -29,5 +29,13 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -q -m "not gpu"
 
+# Every benchmark: each prints a table (figures quoted in docs/). About 12 min here.
+bench: setup
+	$(PY) benchmarks/bench_cost.py
+	$(PY) benchmarks/bench_profile.py
+	$(PY) benchmarks/bench_export.py
+	$(PY) benchmarks/bench_train.py --check 40
+	$(PY) benchmarks/bench_report.py --render
+
 clean:
 	rm -rf $(VENV) .pytest_cache .cache

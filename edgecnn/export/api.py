@@ -304,22 +304,9 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
 
     atomic_write_text(meta_path, json.dumps(metadata, indent=2, default=str) + "\n")
     files.append(meta_path)
-    _make_readable(files)
     if store:
         store.append(rec)
     return ExportResult(out.path, to, precision, rec.status, rec, meta_path, files, parity, rec.error, out.notes)
-
-
-def _make_readable(files: list[Path]) -> None:
-    """Atomic writes go through mkstemp (mode 0600); artifacts are for sharing: umask mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for p in files:
-        mode = 0o777 if os.access(p, os.X_OK) else 0o666
-        try:
-            os.chmod(p, mode & ~umask)
-        except OSError:
-            pass
 
 
 def _remove_new(out_dir: Path, before: set[str], stem: str, created: bool = False) -> None:

@@ -53,20 +53,9 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
         raise InvalidOptionError(f"no records for device {device!r} under {profiles_dir}; "
                                  f"devices with records: {', '.join(known)}")
     html = render(data, profiles_dir=str(profiles_dir))
-    path = atomic_write_text(out, html)
-    _readable(path)
+    path = atomic_write_text(out, html)  # 0666 less the umask: a report is for sharing
     return ReportResult(path=Path(path), n_records=len(data.records), skipped=list(data.skipped),
                         build_s=time.perf_counter() - t0, size_bytes=len(html.encode("utf-8")))
-
-
-def _readable(path: Path) -> None:
-    """The temporary file behind the atomic write is 0600; a report is meant to
-    be shared, so give it the usual mode for new files (0644 under umask 022)."""
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def render(data: ReportData, profiles_dir: str = "profiles") -> str:

@@ -12,11 +12,7 @@ from edgecnn.models import create_model, list_models
 
 def build(name: str):
     torch.manual_seed(0)
-    if name in list_models():
-        return create_model(name)
-    import torchvision
-
-    return torchvision.models.get_model(name, weights=None)
+    return create_model(name)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])

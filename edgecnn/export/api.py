@@ -169,12 +169,12 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     fmt = EXPORTERS.get(to)
     opts = fmt.check(precision, options)
     check_counts(batch, n_images, calibration_images, validate)
+    out_dir = Path(out_dir)
+    check_writable(out_dir)  # before the format's precheck, which may import a heavy backend
     if fmt.precheck:
         fmt.precheck(precision, opts)
-    out_dir = Path(out_dir)
     model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes)
     size = int(input_size or model.edgecnn_config.get("input_size") or model.edgecnn_card.input_size)
-    check_writable(out_dir)
     card = model.edgecnn_card
     norm = {"mean": tuple(info.get("mean") or card.mean), "std": tuple(info.get("std") or card.std)}
     n_classes = int(model.edgecnn_config.get("num_classes", card.num_classes))

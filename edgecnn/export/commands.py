@@ -58,6 +58,7 @@ def register(app: typer.Typer) -> None:
 
         from edgecnn.console import console, err_console, print_json, warn
         from edgecnn.export import EXPORTERS, export_model
+        from edgecnn.export.api import check_writable
         from edgecnn.export.tensorrt import tensorrt_available
         from edgecnn.models import get_card
 
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
             EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line
         given = {"opset": opset, "dynamic_batch": dynamic_batch or None, "simplify": False if no_simplify else None,
                  "exporter": exporter, "prepare_only": prepare_only or None, "workspace_mib": workspace_mib}
+        check_writable(Path(out))  # before a format's precheck imports its (slow, chatty) backend
         plan = []
         for fmt in formats:  # check every request before the first export starts
             options = dict(given)

@@ -118,6 +118,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(main_cli, dirs, bad_fi
     assert not out.exists() and not prof.exists()  # not even an empty folder
 
 
+@pytest.mark.tflite
+def test_unwritable_out_is_one_line_before_the_tflite_backend_loads(cli, bad_files):
+    """In a fresh process the first litert import logs to stderr from C++; the folder
+    check comes first, so the user sees only the error line."""
+    pytest.importorskip("litert_torch")
+    r = cli("export", "lenet5", "--to", "tflite", "--out", bad_files / "afile" / "sub")
+    one_line_error(r, "cannot write to output folder", "is a file")
+
+
 def test_unknown_model_suggests_names(main_cli, dirs):
     r = main_cli("export", "mobilenet_v3", "--out", dirs[0])
     one_line_error(r, "unknown model 'mobilenet_v3'", "mobilenet_v3_small")

@@ -107,7 +107,9 @@ def test_ctrl_c_exits_130_and_keeps_what_was_measured(tmp_path):
     out = tmp_path / "profiles"
     proc = subprocess.Popen([sys.executable, "-m", "edgecnn.cli", "profile", "--models", "lenet5,resnet50",
                              "--runtimes", "torch", "--no-separable", "--no-layers", "--no-report", "--min-time", "15",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a test run started in the background inherits SIGINT ignored; a user's terminal does not
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     latency = out / "local" / "latency.jsonl"
     deadline = time.time() + 120
     while not (latency.exists() and latency.read_text().strip()) and time.time() < deadline:

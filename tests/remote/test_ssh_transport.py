@@ -95,6 +95,8 @@ def test_ctrl_c_stops_the_command_on_the_device(sshd_server):
             os.kill(os.getpid(), signal.SIGINT)
 
     done = threading.Event()
+    # a test run started in the background inherits SIGINT ignored; Ctrl-C at a terminal raises
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=ctrl_c_once_running, daemon=True).start()
     t0 = time.monotonic()
     try:
@@ -102,6 +104,7 @@ def test_ctrl_c_stops_the_command_on_the_device(sshd_server):
             t.run("sh -c 'sleep 31.75'; echo never", timeout_s=60)
     finally:
         done.set()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - t0 < 15
     time.sleep(0.5)
     assert "sleep 31.75" not in t.run("ps -eo args").stdout

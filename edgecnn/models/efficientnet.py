@@ -27,6 +27,7 @@ from functools import partial
 
 from torch import nn
 
+from edgecnn.models._classic_blocks import torchvision_reference
 from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
 
 PAPER = "Tan & Le, 2019. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks"
@@ -88,10 +89,7 @@ def _register(variant: str) -> None:
     name = f"efficientnet_{variant}"
     params, gmacs, crop = TORCHVISION[variant]
     resolution = SCALING[variant][2]
-    refs = {(crop, 1000): Reference(
-        params=params, macs=int(round(gmacs * 1e9)), tolerance=0.0,
-        source=f"torchvision EfficientNet_{variant.upper()}_Weights.IMAGENET1K_V1: num_params, {gmacs} GMACs "
-               f"at {crop} px")}
+    refs = {(crop, 1000): torchvision_reference(f"EfficientNet_{variant.upper()}_Weights", params, gmacs)}
     if crop != resolution:
         # the paper rounds to 0.1 GMACs: +-0.05 G
         refs[(resolution, 1000)] = Reference(

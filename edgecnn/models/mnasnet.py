@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._registry import ModelCard, is_cifar_size, register_model
 
 PAPER = "Tan et al., 2019. MnasNet: Platform-Aware Neural Architecture Search for Mobile"
 
@@ -61,9 +62,7 @@ def build_mnasnet(alpha: float, *, num_classes: int, cifar: bool) -> nn.Module:
 
 def _register(name: str) -> None:
     alpha, params, gmacs = VARIANTS[name]
-    ref = Reference(params=params, macs=int(round(gmacs * 1e9)), tolerance=0.0,
-                    source=f"torchvision {name.upper().replace('MNASNET', 'MNASNet')}_Weights.IMAGENET1K_V1: "
-                           f"num_params, {gmacs} GMACs")
+    ref = torchvision_reference(f"{name.upper().replace('MNASNET', 'MNASNet')}_Weights", params, gmacs)
 
     def build(*, num_classes: int, input_size: int) -> nn.Module:
         return build_mnasnet(alpha, num_classes=num_classes, cifar=is_cifar_size(input_size))

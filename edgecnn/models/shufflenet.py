@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._registry import ModelCard, is_cifar_size, register_model
 
 PAPER = "Ma et al., 2018. ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design"
 STAGE_REPEATS = (4, 8, 4)
@@ -56,9 +57,7 @@ def build_shufflenet_v2(width: str, *, num_classes: int, cifar: bool) -> nn.Modu
 def _register(width: str) -> None:
     name = f"shufflenet_v2_{width}"
     params, gmacs = TORCHVISION[width]
-    ref = Reference(params=params, macs=int(round(gmacs * 1e9)), tolerance=0.0,
-                    source=f"torchvision ShuffleNet_V2_{width.upper()}_Weights.IMAGENET1K_V1: num_params, "
-                           f"{gmacs} GMACs")
+    ref = torchvision_reference(f"ShuffleNet_V2_{width.upper()}_Weights", params, gmacs)
 
     def build(*, num_classes: int, input_size: int) -> nn.Module:
         return build_shufflenet_v2(width, num_classes=num_classes, cifar=is_cifar_size(input_size))

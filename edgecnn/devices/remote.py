@@ -237,13 +237,16 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
                    batch: int = 1, input_size: int | None = None, store: RecordStore | None = None,
                    force: bool = False, *, timing: dict[str, Any] | None = None, threads: int | None = None,
                    export_dir: str | Path = "export", exporter: Exporter | None = None,
-                   progress: Progress | None = None, transport: Transport | None = None) -> list[Record]:
+                   progress: Progress | None = None, transport: Transport | None = None,
+                   probed: ProbeResult | None = None) -> list[Record]:
     """Time ``models`` x ``runtimes`` on a remote device (see the module doc).
 
     ``timing`` holds ``timing.measure`` options (``warmup``, ``warmup_s``,
     ``runs``, ``min_time_s``, ``max_time_s``); ``threads`` sets the runtime's
-    CPU threads. Returns the records written in this call (skipped pairs are
-    not repeated)."""
+    CPU threads. ``probed``: a ``probe`` of this device the caller already
+    made (its clock state is read here when it skipped it), so the device is
+    not probed twice. Returns the records written in this call (skipped pairs
+    are not repeated)."""
     name = spec_name(spec)
     t = transport or make_transport(spec)
     exporter = exporter or default_exporter
@@ -283,7 +286,12 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
         return written
 
     _say(progress, f"connecting to {t.describe()}")
-    info = probe(spec, transport=t)
+    info = probed or probe(spec, transport=t)
+    if probed is not None and info.reachable and not info.error and not info.state:
+        try:
+            info.state = device_state.read_state(t)
+        except TransportError as exc:
+            info.error = str(exc)
     if not info.reachable or (info.error and t.name != "adb"):
         err = info.error or f"device {name!r} is unreachable"
         status = "unreachable" if not info.reachable else "failed"

@@ -106,7 +106,7 @@ def profile(models: Sequence[str], device: DeviceSpec, opts: ProfileOptions, sto
             out += predict_records(models, device, opts, store, reason="requested with --predict",
                                    progress=progress)
         return out
-    reason = remote_unreachable_reason(device)
+    probed, reason = probe_remote(device)
     if reason is None:
         from edgecnn.devices import remote
 
@@ -114,7 +114,8 @@ def profile(models: Sequence[str], device: DeviceSpec, opts: ProfileOptions, sto
             out = remote.profile_remote(device, models, opts.runtimes, precision=opts.precision,
                                         batch=opts.batch, input_size=opts.input_size, store=store,
                                         force=opts.force, timing=asdict(opts.timing), threads=opts.threads,
-                                        export_dir=opts.export_dir, progress=lambda m: progress(m))
+                                        export_dir=opts.export_dir, progress=lambda m: progress(m),
+                                        probed=probed)
         except EdgeCNNError as exc:
             reason = f"remote profiling failed: {exc}"
             out = []
@@ -128,18 +129,19 @@ def profile(models: Sequence[str], device: DeviceSpec, opts: ProfileOptions, sto
     return predict_records(models, device, opts, store, reason=reason, progress=progress)
 
 
-def remote_unreachable_reason(device: DeviceSpec) -> Optional[str]:
-    """None when the remote device answers; else one line saying why not."""
+def probe_remote(device: DeviceSpec) -> tuple[Any, Optional[str]]:
+    """(the probe, None) when the remote device answers, for profiling to
+    reuse; else (None, one line saying why not)."""
     from edgecnn.devices import remote
 
     try:
         res = remote.probe(device, timeout_s=float(device.connection.get("connect_timeout_s", 10)),
                            read_state=False)
     except Exception as exc:  # a transport bug must not lose the prediction
-        return f"device {device.name!r} is unreachable: {type(exc).__name__}: {exc}"
+        return None, f"device {device.name!r} is unreachable: {type(exc).__name__}: {exc}"
     if not res.reachable:  # the probe's error names the device and the transport already
-        return res.error or f"device {device.name!r} is unreachable: no answer"
-    return None
+        return None, res.error or f"device {device.name!r} is unreachable: no answer"
+    return res, None
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ the model's parameters (``meta`` works: shapes only, no arithmetic).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence, Union
 
@@ -82,13 +81,8 @@ class CostReport:
     input_shape: list[int]  # one sample, [C, H, W]
     precision: str
     batch: int
-    model_params: int = 0
     conventions: str = field(default="MACs: one multiply-accumulate = 1; conv/linear bias adds not counted; "
                                      "other ops in MAC-equivalents (see edgecnn.cost.formulas)")
-
-    @property
-    def complete(self) -> bool:
-        return not self.unsupported
 
     def to_dict(self) -> dict[str, Any]:
         return {"input_shape": self.input_shape, "precision": self.precision, "batch": self.batch,
@@ -268,8 +262,7 @@ def count_cost(model: nn.Module, input_size: InputSize, precision: str = "fp32",
     rows = tracer.rows
     unsupported = [UnsupportedOp(op, sorted(set(where)), len(where)) for op, where in sorted(tracer.unsupported.items())]
     return CostReport(layers=rows, totals=_totals(rows, tracer.param_ids, bpe), unsupported=unsupported,
-                      input_shape=shape, precision=precision, batch=batch,
-                      model_params=sum(p.numel() for p in model.parameters()))
+                      input_shape=shape, precision=precision, batch=batch)
 
 
 def _totals(rows: list[LayerCost], param_ids: dict[int, int], bpe: int) -> dict[str, Any]:
@@ -294,13 +287,3 @@ def _totals(rows: list[LayerCost], param_ids: dict[int, int], bpe: int) -> dict[
         "bytes_per_element": bpe,
     }
 
-
-def format_macs(macs: float) -> str:
-    """1_234_567 -> '1.235 M' (MACs)."""
-    if macs >= 1e9:
-        return f"{macs / 1e9:.3f} G"
-    if macs >= 1e6:
-        return f"{macs / 1e6:.3f} M"
-    if macs >= 1e3:
-        return f"{macs / 1e3:.3f} k"
-    return f"{macs:.0f}" if math.isfinite(macs) else str(macs)

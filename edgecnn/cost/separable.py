@@ -20,7 +20,7 @@ and output map). ``analytic_ratio`` = ``1/N + 1/Dk^2``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any
 
 from torch import nn
 
@@ -154,7 +154,3 @@ def separable_layer_check(m: int, n: int, dk: int, df: int, stride: int = 1) -> 
         raise RuntimeError(f"counted standard conv {std.totals['conv_linear_macs']} MACs != closed form "
                            f"{pair.macs_standard}")
     return pair
-
-
-def find_pair(pairs: list[SeparablePair], name: str) -> Optional[SeparablePair]:
-    return next((p for p in pairs if name in (p.depthwise, p.pointwise)), None)

@@ -34,7 +34,6 @@ import time
 import traceback
 
 MARK = "EDGECNN-RESULT "
-RUNTIMES = ("onnxruntime", "litert", "tensorrt")
 TIMING_KEYS = ("warmup", "warmup_s", "runs", "min_time_s", "max_time_s", "max_runs")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from edgecnn.devices.predict import Calibration, FUSING_RUNTIMES, fit_calibration, predict_layers
+from edgecnn.devices.predict import Calibration, FUSING_RUNTIMES, fit_calibration, predict_model_ms
 from edgecnn.records import RecordStore
 
 PREFERRED = ("onnxruntime", "torch")
@@ -63,14 +63,14 @@ def prediction_errors(store: RecordStore, runtime: str = "onnxruntime", local: A
     costs = {r.model: r for r in store.latest(kind="cost", device="local").values() if r.ok and r.metrics.get("layers")}
     out = []
     full = calibration_for(store, runtime, local=local)
+    fuse = runtime in FUSING_RUNTIMES
     for model, rec in sorted(lat.items()):
         if model not in costs:
             continue
         rows = costs[model].metrics["layers"]
         loo = calibration_for(store, runtime, exclude_model=model, local=local)
-        fuse = runtime in FUSING_RUNTIMES
-        p_loo = sum(r["predicted_ms"] for r in predict_layers(rows, peak, bw, loo, fuse=fuse))
-        p_in = sum(r["predicted_ms"] for r in predict_layers(rows, peak, bw, full, fuse=fuse))
+        p_loo = predict_model_ms(rows, peak, bw, loo, fuse=fuse)
+        p_in = predict_model_ms(rows, peak, bw, full, fuse=fuse)
         meas = rec.metrics["latency_ms_p50"]
         out.append({"model": model, "runtime": runtime, "measured_ms": meas, "predicted_ms": p_loo,
                     "error": (p_loo - meas) / meas, "predicted_in_sample_ms": p_in,

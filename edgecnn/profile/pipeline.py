@@ -441,12 +441,3 @@ def predict_records(models: Sequence[str], device: DeviceSpec, opts: ProfileOpti
         progress(None, advance=1)
     return written
 
-
-def timing_summary(opts: ProfileOptions) -> str:
-    t = opts.timing
-    return (f"warm-up >= {t.warmup} calls and {t.warmup_s:g} s; >= {t.runs} runs and {t.min_time_s:g} s per "
-            f"runtime, interleaved")
-
-
-def now() -> float:
-    return time.time()

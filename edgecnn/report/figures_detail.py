@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgecnn.report.figures import HEIGHT, PALETTE, _layout, _ms, _si, below, menu_buttons
+from edgecnn.report.figures import PALETTE, _layout, _ms, _si, below, menu_buttons
 
 
 # ---------------------------------------------------------------------------

@@ -29,7 +29,6 @@ machine affects them all alike.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -288,7 +287,3 @@ def random_inputs(shape: Sequence[int], dtype: Any = "float32", count: int = 4, 
         out.append(x)
     return out
 
-
-def percent(a: float, b: float) -> float:
-    """Relative difference of ``a`` to ``b`` in percent (``nan`` if b is 0)."""
-    return (a - b) / b * 100.0 if b else math.nan

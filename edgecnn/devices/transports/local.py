@@ -24,9 +24,6 @@ class LocalTransport(Transport):
     def __init__(self, device: str = "local", workdir: str = "~/.cache/edgecnn/local-device", **kw) -> None:
         super().__init__(device, workdir, **kw)
 
-    def _folder(self) -> Path:
-        return Path(os.path.expanduser(self.workdir))
-
     def _run(self, command: str, timeout_s: float, input_bytes: bytes | None) -> CommandResult:
         t0 = time.perf_counter()
         proc = subprocess.Popen(["sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -19,6 +19,7 @@ Label smoothing lives in the loss (``nn.CrossEntropyLoss(label_smoothing=...)``)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -33,10 +34,17 @@ def _randint(low: int, high: int, n: int, g: torch.Generator, device) -> torch.T
     return torch.randint(low, high, (n,), generator=g, device=g.device).to(device)
 
 
+@functools.lru_cache(maxsize=16)
+def _scaled_mean_std(mean: tuple, std: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # made once per device: a host-to-GPU copy every batch would sync the stream every step
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1) * 255.0
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1) * 255.0
+    return m, s
+
+
 def normalize(x: torch.Tensor, mean, std, channels_last: bool = False) -> torch.Tensor:
     """uint8 (or float in [0, 255]) NCHW -> float32 ``(x / 255 - mean) / std``."""
-    m = torch.tensor(mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1) * 255.0
-    s = torch.tensor(std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1) * 255.0
+    m, s = _scaled_mean_std(tuple(map(float, mean)), tuple(map(float, std)), x.device)
     out = (x.float() - m) / s
     if channels_last:
         out = out.contiguous(memory_format=torch.channels_last)

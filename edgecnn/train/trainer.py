@@ -371,9 +371,10 @@ class Trainer:
                 self.scaler.update()
                 self.scheduler.step()
                 self.global_step += 1
+                # torch.full is a fill kernel; torch.tensor(n, device=cuda) would copy from the host and sync
                 acc += torch.stack([loss.detach().double() * y.numel(),
                                     (out.detach().argmax(1) == y).sum().double(),
-                                    torch.tensor(float(y.numel()), dtype=torch.float64, device=self.device)])
+                                    torch.full((), float(y.numel()), dtype=torch.float64, device=self.device)])
                 if o.checkpoint_every and (step + 1) % o.checkpoint_every == 0 and step + 1 < self.steps_per_epoch:
                     self.position = {"epoch": epoch, "step_in_epoch": step + 1}
                     # sums over all ranks; restored on rank 0 only (the epoch-end all_reduce adds the rest)

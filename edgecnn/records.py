@@ -250,12 +250,16 @@ class RecordStore:
 
     def load(self, report: LoadReport | None = None, **where: Any) -> list[Record]:
         """All records (optionally filtered by field equality, e.g. kind="latency").
-        Unreadable rows are skipped and described in ``report``."""
-        out = []
-        for rec in self.iter(report):
-            if all(getattr(rec, k, rec.metrics.get(k)) == v for k, v in where.items()):
-                out.append(rec)
-        return out
+        Given both ``kind`` and ``device``, only the file ``append`` writes such
+        records to is read, not the whole tree. Unreadable rows are skipped and
+        described in ``report``."""
+        kind, device = where.get("kind"), where.get("device")
+        if isinstance(kind, str) and isinstance(device, str):
+            path = self.root / _safe(device) / f"{kind}.jsonl"
+            rows: Iterable[Record] = read_jsonl_records(path, report) if path.exists() else ()
+        else:
+            rows = self.iter(report)
+        return [rec for rec in rows if all(getattr(rec, k, rec.metrics.get(k)) == v for k, v in where.items())]
 
     def iter(self, report: LoadReport | None = None) -> Iterator[Record]:
         for path in self.files():

@@ -342,9 +342,6 @@ _LAYER_METHOD = {
 
 
 def _has_separable(store: RecordStore, model: str, rt: str, device: str) -> bool:
-    path = store.root / device / "separable.jsonl"
-    if not path.exists():
-        return False
     return any(r.ok and r.source == "measured" and r.runtime == rt
                for r in store.load(kind="separable", model=model, device=device))
 
@@ -397,6 +394,7 @@ def predict_records(models: Sequence[str], device: DeviceSpec, opts: ProfileOpti
     progress(f"{device.name}: {reason}; writing PREDICTED records (roofline, calibrated on this machine)")
     written = []
     listed = device.runtimes
+    cals: dict[str, Any] = {}  # per runtime; fitted on local layer records, which this loop does not write
     for name in models:
         size = input_size_of(name, opts)
         shape = [3, size, size]
@@ -426,7 +424,9 @@ def predict_records(models: Sequence[str], device: DeviceSpec, opts: ProfileOpti
             else:
                 peak, used = device.peak(opts.precision)
                 bw = device.memory_bandwidth_gb_per_s
-                cal = calibration_for(store, rt, exclude_model=None)
+                if rt not in cals:
+                    cals[rt] = calibration_for(store, rt)
+                cal = cals[rt]
                 rows = predict_layers(cost.layers, peak, bw, cal, fuse=rt in FUSING_RUNTIMES, batch=opts.batch)
                 ms = sum(r["predicted_ms"] for r in rows)
                 compute_bound = sum(r["predicted_ms"] for r in rows if r["bound"] == "compute")

@@ -8,10 +8,21 @@ Units: MACs (one multiply-accumulate = 1); a FLOP figure, where shown, is
 
 from __future__ import annotations
 
-from edgecnn.cost.engine import BYTES_PER_ELEMENT, CostReport, LayerCost, UnsupportedOp, count_cost
-from edgecnn.cost.formulas import FORMULAS
-from edgecnn.cost.separable import SeparablePair, separable_layer_check, separable_pairs
-from edgecnn.cost.crosscheck import CrossCheck, cross_check
+from typing import Any
 
 __all__ = ["BYTES_PER_ELEMENT", "CostReport", "CrossCheck", "FORMULAS", "LayerCost", "SeparablePair",
            "UnsupportedOp", "count_cost", "cross_check", "separable_layer_check", "separable_pairs"]
+# where each name lives; loaded on first use (the engine imports torch, which the CLI's
+# start-up should not pay for)
+_HOME = {"BYTES_PER_ELEMENT": "engine", "CostReport": "engine", "LayerCost": "engine", "UnsupportedOp": "engine",
+         "count_cost": "engine", "FORMULAS": "formulas", "SeparablePair": "separable",
+         "separable_layer_check": "separable", "separable_pairs": "separable", "CrossCheck": "crosscheck",
+         "cross_check": "crosscheck"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        import importlib
+
+        return getattr(importlib.import_module(f"edgecnn.cost.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'edgecnn.cost' has no attribute {name!r}")

@@ -229,7 +229,7 @@ class RecordStore:
         self.root = Path(root)
 
     def path_for(self, record: Record) -> Path:
-        return self.root / _safe(record.device) / f"{record.kind}.jsonl"
+        return self.root / safe_name(record.device) / f"{record.kind}.jsonl"
 
     def append(self, record: Record) -> Path:
         path = self.path_for(record)
@@ -255,7 +255,7 @@ class RecordStore:
         described in ``report``."""
         kind, device = where.get("kind"), where.get("device")
         if isinstance(kind, str) and isinstance(device, str):
-            path = self.root / _safe(device) / f"{kind}.jsonl"
+            path = self.root / safe_name(device) / f"{kind}.jsonl"
             rows: Iterable[Record] = read_jsonl_records(path, report) if path.exists() else ()
         else:
             rows = self.iter(report)
@@ -382,5 +382,6 @@ class atomic_output:
         return False
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """``name`` as a file or folder name: anything but letters, digits and ``-_.`` becomes ``_``."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "unknown"

@@ -40,9 +40,9 @@ from edgecnn.devices.trtexec import (EngineBuildError, engine_cache_paths, parse
                                      parse_trtexec_version, tensorrt_engine, trtexec_time_command, trtexec_version)
 from edgecnn.devices.transports import (CommandTimeoutError, Transport, TransportError, connection_settings,
                                         make_transport, spec_name)
-from edgecnn.devices.transports.base import shell_path
+from edgecnn.devices.transports.base import last_line, shell_path
 from edgecnn.errors import EdgeCNNError
-from edgecnn.records import Record, RecordStore, environment
+from edgecnn.records import Record, RecordStore, environment, safe_name
 
 RUNNER = Path(__file__).with_name("device_runner.py")
 TIMING = Path(__file__).resolve().parents[1] / "runtime" / "timing.py"
@@ -152,8 +152,7 @@ def _probe_python(t: Transport, spec: Any, res: ProbeResult, timeout_s: float) -
     res.reachable = True
     answer = parse_result(out.stdout)
     if out.returncode != 0 or answer is None:
-        tail = (out.stderr or out.stdout).strip().splitlines()
-        why = tail[-1] if tail else f"exit code {out.returncode}"
+        why = last_line(out.stderr or out.stdout) or f"exit code {out.returncode}"
         res.error = f"device {res.device!r}: the edgecnn runner could not run with Python {py!r} in {t.workdir}: {why}"
         return
     res.env = answer.get("env", {})
@@ -200,26 +199,12 @@ def default_exporter(model: str, fmt: str, precision: str, input_size: int | Non
     TensorRT the prepared ``...-trt.onnx``, the engine being built on the
     device); else exported without the parity check and without an export
     record (``edgecnn export`` is where export quality is measured)."""
-    from edgecnn.export import EXPORTERS, artifact_stem, export_model
     from edgecnn.models import get_card
+    from edgecnn.profile.artifacts import get_artifact
 
     size = int(input_size or get_card(model).input_size)
-    stem = artifact_stem(model, size, precision, batch)
-    path = Path(out_dir) / (f"{stem}-trt.onnx" if fmt == "tensorrt" else f"{stem}{EXPORTERS.get(fmt).suffix}")
-    if path.exists():
-        return path
-    kwargs: dict[str, Any] = dict(to=fmt, precision=precision, out_dir=str(out_dir), input_size=size, batch=batch,
-                                  validate=False, profiles=None, warn=lambda message: None)
-    if fmt == "tensorrt":
-        kwargs["prepare_only"] = True
-    result = export_model(model, **kwargs)
-    if result.status not in ("ok", "validation_failed"):
-        raise ExportFailed(result.error or f"export to {fmt} ended with status {result.status}")
-    return Path(result.path)
-
-
-class ExportFailed(Exception):
-    pass
+    return get_artifact(model, None, fmt, input_size=size, precision=precision, batch=batch, export_dir=out_dir,
+                        prepare_only=fmt == "tensorrt")
 
 
 # ---------------------------------------------------------------------------
@@ -323,7 +308,7 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
         _say(progress, f"{job.model} / {job.runtime} on {name}: exporting")
         try:
             job.artifact = Path(exporter(job.model, job.record.format, precision, input_size, batch, export_dir))
-        except (ExportFailed, EdgeCNNError) as exc:
+        except EdgeCNNError as exc:
             keep(_failed(job.record, "export_failed", str(exc)))
             continue
         try:
@@ -391,16 +376,15 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                "runtime": job.runtime, "batch": job.record.batch, "input_shape": job.record.input_shape,
                "threads": threads, "seed": 0, **(timing or {})}
     with tempfile.TemporaryDirectory() as tmp:
-        job_file = Path(tmp) / f"job-{_slug(job.model)}-{job.runtime}.json"
+        job_file = Path(tmp) / f"job-{safe_name(job.model)}-{job.runtime}.json"
         job_file.write_text(json.dumps(payload))
         t.push([job_file])
         cmd = f"{shlex.quote(_python(spec))} device_runner.py run {shlex.quote(job_file.name)}"
     out = t.run(cmd)
     answer = parse_result(out.stdout)
     if answer is None:
-        tail = (out.stderr or out.stdout).strip().splitlines()
         return _failed(job.record, "failed", f"the device runner gave no result (exit {out.returncode}): "
-                                             f"{tail[-1] if tail else 'no output'}")
+                                             f"{last_line(out.stderr or out.stdout) or 'no output'}")
     if answer.get("status") == "unsupported" and job.runtime == "tensorrt" and info.extra.get("trtexec"):
         return _time_with_trtexec(t, job, info, artifact, timing, device_env, answer.get("error", ""))
     if answer.get("status") != "ok":
@@ -463,6 +447,3 @@ def model_macs(model: str, input_shape: list[int] | None, precision: str) -> int
             _MACS[key] = None
     return _MACS[key]
 
-
-def _slug(s: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)

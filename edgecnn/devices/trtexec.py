@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgecnn.devices.transports import Transport
+from edgecnn.devices.transports.base import last_line
 from edgecnn.errors import EdgeCNNError
+from edgecnn.records import safe_name
 
-
-def _slug(s: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)
 
 
 def trtexec_version(t: Transport, trtexec: str) -> str | None:
@@ -55,8 +54,8 @@ def engine_cache_paths(device: str, model: str, precision: str, batch: int, trt_
     """Where a device-built engine and its timing cache are kept here, keyed by
     (model, precision, device, TensorRT version) and the ONNX file's content."""
     digest = hashlib.sha256(onnx.read_bytes()).hexdigest()[:12]
-    folder = engine_cache_dir() / _slug(device)
-    stem = f"{_slug(model)}-{precision}-b{batch}-trt{trt_version}-{digest}"
+    folder = engine_cache_dir() / safe_name(device)
+    stem = f"{safe_name(model)}-{precision}-b{batch}-trt{trt_version}-{digest}"
     return folder / f"{stem}.engine", folder / f"{stem}.timing.cache"
 
 
@@ -130,8 +129,7 @@ def tensorrt_engine(t: Transport, device: str, model: str, onnx: Path, precision
     out = t.run(trtexec_build_command(trtexec, r_onnx, r_engine, r_cache, precision, input_size=input_size,
                                       batch=batch), timeout_s=max(t.command_timeout_s, 1800))
     if out.returncode != 0:
-        tail = out.stdout.strip().splitlines()
-        raise EngineBuildError(f"trtexec failed on the device: {tail[-1] if tail else out.returncode}")
+        raise EngineBuildError(f"trtexec failed on the device: {last_line(out.stdout) or out.returncode}")
     got = t.pull([r_engine, r_cache], engine.parent)
     if engine not in got:
         raise EngineBuildError("trtexec reported success but wrote no engine")

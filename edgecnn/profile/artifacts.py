@@ -27,21 +27,26 @@ def runtime_format(runtime: str) -> str | None:
 
 
 def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, precision: str = "fp32",
-                 batch: int = 1, export_dir: str | Path = "export", force: bool = False) -> Any:
+                 batch: int = 1, export_dir: str | Path = "export", force: bool = False,
+                 prepare_only: bool = False) -> Any:
     """What a Runner of format ``fmt`` loads: the module for "pytorch", else a
-    file path ("onnx", "tflite", "engine")."""
+    file path ("onnx", "tflite", "engine"). ``prepare_only`` (TensorRT): the
+    TensorRT-ready ``...-trt.onnx`` instead of an engine, for a device that
+    builds its own."""
     if fmt == "pytorch":
         return model
     from edgecnn.export import EXPORTERS, artifact_stem, export_model
 
     to = "tensorrt" if fmt == "engine" else fmt
-    path = Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{EXPORTERS.get(to).suffix}"
+    suffix = "-trt.onnx" if prepare_only else EXPORTERS.get(to).suffix
+    path = Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{suffix}"
     if path.exists() and not force:
         return path
+    options = {"prepare_only": True} if prepare_only else {}
     try:
         # latency does not depend on the weights: no "random weights" warning here
         res = export_model(model_name, to=to, precision=precision, out_dir=str(export_dir), input_size=input_size,
-                           batch=batch, validate=False, profiles=None, warn=lambda message: None)
+                           batch=batch, validate=False, profiles=None, warn=lambda message: None, **options)
     except EdgeCNNError as exc:
         raise ExportFailed(str(exc)) from exc
     if res.status not in ("ok", "validation_failed"):

@@ -371,7 +371,8 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
         artifact = tensorrt_engine(t, spec_name(spec), job.model, job.artifact, job.record.precision,
                                    job.record.batch, (job.record.input_shape or [3, 224, 224])[-1],
                                    info.runtimes.get("tensorrt"), info.extra.get("trtexec"), progress)
-    t.push([artifact], t.remote_path("artifacts"))
+    else:  # tensorrt_engine leaves the engine on the device already
+        t.push([artifact], t.remote_path("artifacts"))
     payload = {"id": f"{job.model}-{job.runtime}", "artifact": t.remote_path(f"artifacts/{artifact.name}"),
                "runtime": job.runtime, "batch": job.record.batch, "input_shape": job.record.input_shape,
                "threads": threads, "seed": 0, **(timing or {})}

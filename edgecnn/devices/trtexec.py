@@ -112,13 +112,15 @@ def parse_trtexec_timing(text: str) -> dict[str, Any]:
 
 def tensorrt_engine(t: Transport, device: str, model: str, onnx: Path, precision: str, batch: int, input_size: int,
                     trt_version: str | None, trtexec: str | None, progress: Callable[[str], None] | None = None) -> Path:
-    """The engine for ``model`` on ``device``: from the local cache, or built
-    on the device with ``trtexec`` and pulled back (engine + timing cache)."""
+    """The engine for ``model`` on ``device``: from the local cache (pushed to the
+    device's ``artifacts/``), or built there with ``trtexec`` and pulled back
+    (engine + timing cache). Either way the device holds it in ``artifacts/``."""
     say = progress or (lambda msg: None)
     version = trt_version or "unknown"
     engine, cache = engine_cache_paths(device, model, precision, batch, version, onnx)
     if engine.exists():
         say(f"{model}: using the cached TensorRT {version} engine {engine.name}")
+        t.push([engine], t.remote_path("artifacts"))
         return engine
     if not trtexec:
         raise EngineBuildError(f"trtexec is not on device {device!r}; cannot build a TensorRT engine there")

@@ -46,6 +46,16 @@ class ExportContext:
     metadata: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
 
+    def calibration_batches(self) -> list[np.ndarray]:
+        """Calibration arrays in batches of ``batch`` for a static-batch model
+        (with the ``dynamic_batch`` option: as they come, any batch)."""
+        arrays = self.calibration()
+        if self.options.get("dynamic_batch"):
+            return arrays
+        flat = np.concatenate(arrays) if arrays else np.zeros((0,))
+        b = self.batch
+        return [flat[i:i + b] for i in range(0, len(flat) - b + 1, b)]
+
 
 @dataclass
 class ExportOutput:

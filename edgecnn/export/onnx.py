@@ -158,16 +158,6 @@ def quantize_qdq(fp32_path: Path, out_path: Path, batches: list[np.ndarray], *, 
             "activation_type": "int8 symmetric" if symmetric else "uint8 asymmetric"}
 
 
-def calibration_batches(ctx: ExportContext) -> list[np.ndarray]:
-    """Calibration arrays shaped for a static-batch model (dynamic: any batch)."""
-    arrays = ctx.calibration()
-    if ctx.options.get("dynamic_batch"):
-        return arrays
-    flat = np.concatenate(arrays) if arrays else np.zeros((0,))
-    b = ctx.batch
-    return [flat[i:i + b] for i in range(0, len(flat) - b + 1, b)]
-
-
 def opset_range(exporter: str) -> tuple[int, int]:
     """(lowest, highest) opset ``exporter`` writes as asked (torch's own limits)."""
     from torch.onnx import _constants as c
@@ -192,18 +182,25 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
                                  f"{lo}..{hi}{why}")
 
 
-def build(ctx: ExportContext) -> ExportOutput:
+def write_onnx(ctx: ExportContext, path: Path, *, quantize: bool, symmetric: bool) -> dict:
+    """Write ``ctx.model`` to ``path``: the FP32 graph, or (``quantize``) its
+    static Q/DQ INT8 version calibrated on ``ctx``'s real images."""
     opts = ctx.options
     kw = dict(opset=int(opts["opset"]), dynamic_batch=bool(opts["dynamic_batch"]), exporter=opts["exporter"],
               do_simplify=bool(opts["simplify"]))
-    if ctx.precision == "fp32":
-        figures = export_fp32(ctx.model, ctx.sample, ctx.out_path, ctx.metadata, **kw)
-        return ExportOutput(ctx.out_path, "onnxruntime", metrics=figures)
+    if not quantize:
+        return export_fp32(ctx.model, ctx.sample, path, ctx.metadata, **kw)
     with tempfile.TemporaryDirectory(prefix="edgecnn-onnx-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         figures = export_fp32(ctx.model, ctx.sample, fp32, {**ctx.metadata, "precision": "fp32"}, **kw)
-        figures.update(quantize_qdq(fp32, ctx.out_path, calibration_batches(ctx),
-                                    symmetric=bool(opts.get("symmetric", False)), metadata=ctx.metadata))
+        figures.update(quantize_qdq(fp32, path, ctx.calibration_batches(), symmetric=symmetric,
+                                    metadata=ctx.metadata))
+    return figures
+
+
+def build(ctx: ExportContext) -> ExportOutput:
+    figures = write_onnx(ctx, ctx.out_path, quantize=ctx.precision == "int8",
+                         symmetric=bool(ctx.options.get("symmetric", False)))
     return ExportOutput(ctx.out_path, "onnxruntime", metrics=figures)
 
 

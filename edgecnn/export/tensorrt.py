@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -158,17 +157,7 @@ def _precheck(precision: str, options: dict[str, Any]) -> None:
 
 def prepare_onnx(ctx: ExportContext, path: Path) -> dict:
     """Write the TensorRT-ready ONNX: FP32 graph (fp32/fp16) or symmetric Q/DQ (int8)."""
-    opts = ctx.options
-    kw = dict(opset=int(opts["opset"]), dynamic_batch=bool(opts["dynamic_batch"]), exporter=opts["exporter"],
-              do_simplify=bool(opts["simplify"]))
-    if ctx.precision in ("fp32", "fp16"):
-        return onnx_export.export_fp32(ctx.model, ctx.sample, path, ctx.metadata, **kw)
-    with tempfile.TemporaryDirectory(prefix="edgecnn-trt-") as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        figures = onnx_export.export_fp32(ctx.model, ctx.sample, fp32, {**ctx.metadata, "precision": "fp32"}, **kw)
-        figures.update(onnx_export.quantize_qdq(fp32, path, onnx_export.calibration_batches(ctx), symmetric=True,
-                                                metadata=ctx.metadata))
-    return figures
+    return onnx_export.write_onnx(ctx, path, quantize=ctx.precision == "int8", symmetric=True)
 
 
 def build(ctx: ExportContext) -> ExportOutput:

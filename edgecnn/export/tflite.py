@@ -140,9 +140,7 @@ def build(ctx: ExportContext) -> ExportOutput:
     if ctx.precision != "fp32":
         calib = None
         if ctx.precision == "int8":
-            arrays = ctx.calibration()
-            merged = np.concatenate(arrays)
-            calib = [merged[i:i + ctx.batch] for i in range(0, len(merged) - ctx.batch + 1, ctx.batch)]
+            calib = ctx.calibration_batches()  # TFLite graphs have a static batch
         flat = quantize(flat, ctx.precision, calib)
     counts = op_counts(flat)
     atomic_write_bytes(ctx.out_path, flat)

@@ -152,18 +152,14 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
 
 
 def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, device, seed, model_name) -> EvalResult:
-    import torch
-
     from edgecnn.data import load_dataset
     from edgecnn.train.checkpoint import load_checkpoint
     from edgecnn.train.metrics import evaluate_model
     from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
     from edgecnn.train.recipes import get_recipe
+    from edgecnn.train.trainer import resolve_device
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise InvalidOptionError(f"--device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InvalidOptionError("--device cuda asked for, but torch sees no CUDA GPU")
+    dev = resolve_device(device)
     try:
         model, ckpt = load_checkpoint(path, model_name)
     except InvalidOptionError as exc:
@@ -185,7 +181,6 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, device, 
         raise InvalidOptionError(f"{path.name} is a {cfg['num_classes']}-class {cfg['name']}; {ds_name} has "
                                  f"{test.num_classes} classes")
     check_classes(path.name, ckpt.get("classes"), ds_name, list(test.classes))
-    dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     card = model.edgecnn_card
     mean, std = ckpt.get("mean") or card.mean, ckpt.get("std") or card.std
     model.to(dev)
@@ -220,6 +215,7 @@ def _run_numpy(runner, images: np.ndarray, labels: np.ndarray, num_classes: int,
     static batch; the last one is padded up to a static batch."""
     import torch
 
+    from edgecnn.export._runners import run_batches
     from edgecnn.train.pipeline import eval_transform
     from edgecnn.train.recipes import get_recipe
 
@@ -230,13 +226,10 @@ def _run_numpy(runner, images: np.ndarray, labels: np.ndarray, num_classes: int,
     for start in range(0, len(labels), bs):
         x8 = torch.from_numpy(np.ascontiguousarray(images[start:start + bs])).permute(0, 3, 1, 2)
         x = eval_transform(x8, recipe=recipe, input_size=size, mean=mean, std=std).numpy()
-        n = x.shape[0]
-        if fixed and n < fixed:  # pad the last batch of a fixed-batch artifact
-            x = np.concatenate([x, np.repeat(x[-1:], fixed - n, axis=0)])
         if layout == "NHWC":
             x = x.transpose(0, 2, 3, 1)
-        out = np.asarray(runner.infer(np.ascontiguousarray(x, dtype=np.float32)))[:n]
-        meter.update(out.reshape(n, -1), labels[start:start + n])
+        out = run_batches(runner, x, fixed)  # pads the last batch of a fixed-batch artifact
+        meter.update(out, labels[start:start + len(out)])
     return meter, bs
 
 

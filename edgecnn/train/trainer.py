@@ -99,8 +99,8 @@ def resolve_recipe(opts: TrainOptions) -> Recipe:
     return r
 
 
-def _device(opts: TrainOptions) -> torch.device:
-    want = opts.device
+def resolve_device(want: str) -> torch.device:
+    """``--device`` auto | cpu | cuda as a torch device; a clear error for anything else."""
     if want not in ("auto", "cpu", "cuda"):
         raise InvalidOptionError(f"--device must be auto, cpu or cuda, got {want!r}")
     if want == "cuda" and not torch.cuda.is_available():
@@ -145,7 +145,7 @@ class Trainer:
         self.opts, self.log = opts, log
         self.recipe = resolve_recipe(opts)
         card = get_card(opts.model)  # unknown model: one line with suggestions, before any data loads
-        self.device = _device(opts)
+        self.device = resolve_device(opts.device)
         self.dist = D.setup(self.device.type)
         if self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)

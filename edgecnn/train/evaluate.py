@@ -113,6 +113,7 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
     ``model_name`` is needed only for a bare state dict (a checkpoint without
     its model name)."""
     from edgecnn.data import load_dataset
+    from edgecnn.train.trainer import resolve_device
 
     path = Path(target)
     if not path.exists():
@@ -121,9 +122,10 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
         raise InvalidOptionError(f"--batch-size must be >= 1, got {batch_size}")
     if subset is not None and subset < 1:
         raise InvalidOptionError(f"--subset must be >= 1, got {subset}")
+    dev = resolve_device(device)  # checked for every target; only a checkpoint runs on it
     fmt = format_of(path)
     if fmt == "pytorch":
-        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, device, seed, model_name)
+        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name)
     meta = read_metadata(path)
     ds_name = dataset or meta.get("dataset") or "cifar10"
     size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
@@ -151,15 +153,13 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
                       time.perf_counter() - t0, str(path), extra)
 
 
-def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, device, seed, model_name) -> EvalResult:
+def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name) -> EvalResult:
     from edgecnn.data import load_dataset
     from edgecnn.train.checkpoint import load_checkpoint
     from edgecnn.train.metrics import evaluate_model
     from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
     from edgecnn.train.recipes import get_recipe
-    from edgecnn.train.trainer import resolve_device
 
-    dev = resolve_device(device)
     try:
         model, ckpt = load_checkpoint(path, model_name)
     except InvalidOptionError as exc:

@@ -263,7 +263,11 @@ def test_unknown_model_recipe_and_bad_numbers(main_cli, one_line_error, tmp_path
                             "--no-records"), "no residual blocks")
     one_line_error(main_cli("train", "lenet5", "--shake-shake", "--subset", "64", "--out", run, "--no-records"),
                    "Shake-Shake")
+    one_line_error(main_cli("train", "lenet5", "--device", "tpu", "--out", run, "--no-records"), "--device must be")
     assert not run.exists()
+    artifact = tmp_path / "m.onnx"  # --device is checked for artifacts too, though only checkpoints use it
+    artifact.write_bytes(b"")
+    one_line_error(main_cli("eval", artifact, "--device", "tpu", "--no-records"), "--device must be")
 
 
 def test_tensorrt_engine_without_tensorrt_is_one_line(main_cli, one_line_error, tmp_path):

@@ -117,12 +117,12 @@ def _plain_litert(path: Path, threads: int):
 
 def plain_check(model: str, export_dir: str, rounds: int, seconds: float) -> None:
     """edgecnn runner + timing loop vs a bare loop over the runtime's own API."""
-    from edgecnn.models import create_model
+    from edgecnn.models import get_card
     from edgecnn.profile.artifacts import get_artifact
     from edgecnn.runtime import RUNNERS
     from edgecnn.runtime.timing import TimingConfig, measure
 
-    size = create_model(model).edgecnn_card.input_size
+    size = get_card(model).input_size
     print(f"3. {model}: edgecnn vs a plain script on the same artifact, {rounds} alternated rounds "
           f"of ~{seconds:g} s each")
     print(f"{'runtime':<12} {'edgecnn ms':>11} {'plain ms':>9} {'diff':>7}  within {AGREE:.0%}?")

@@ -121,14 +121,12 @@ def conv_handler(ndim: int, transposed: bool = False) -> Handler:
     def handle(call: OpCall) -> OpCost:
         x, w, b = call.arg(0, "input"), call.arg(1, "weight"), call.arg(2, "bias")
         out = _first_out(call)
+        groups = int(call.arg(6, "groups", 1))  # the same position in conv and conv_transpose
+        stride = _pair(call.arg(3, "stride", 1), ndim)
         if transposed:
-            groups = int(call.arg(6, "groups", 1))
-            stride = _pair(call.arg(3, "stride", 1), ndim)
             # each input element is multiplied into C_out/groups * K outputs
             macs = _numel(x) * (w.shape[1]) * math.prod(w.shape[2:])
         else:
-            groups = int(call.arg(6, "groups", 1))
-            stride = _pair(call.arg(3, "stride", 1), ndim)
             # w: [C_out, C_in/groups, *K]; work per output element = C_in/groups * prod(K)
             macs = _numel(out) * math.prod(w.shape[1:])
         return OpCost(macs=int(macs), category="conv", kernel=[int(k) for k in w.shape[2:]], stride=stride,

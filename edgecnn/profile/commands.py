@@ -113,8 +113,7 @@ def register(app: typer.Typer) -> None:
 
         rows = []
         for name, cls in RUNNERS.items():
-            dev = "cuda" if name == "tensorrt" else "cpu"
-            reason = cls.unavailable_reason(dev)
+            reason = cls.unavailable_reason()  # each runner defaults to its own device
             rows.append({"runtime": name, "format": cls.format, "available": reason is None, "reason": reason,
                          "extra": cls.extra or None})
         if json_out:

@@ -80,7 +80,7 @@ def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Op
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for rt in runtimes:
         cls = RUNNERS.get(rt)
-        reason = cls.unavailable_reason("cuda" if rt == "tensorrt" else "cpu")
+        reason = cls.unavailable_reason()  # each runner defaults to its own device
         if rt == "tensorrt" and not reason:
             reason = "the separable check builds no TensorRT engines (time them with trtexec on the device)"
         if reason:

@@ -132,16 +132,28 @@ def register(app: typer.Typer) -> None:
 def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Optional[int], per_layer: bool,
                    separable: bool, precision: str, json_out: bool, cross: bool, record: bool,
                    profiles: str) -> None:
+    import torch
+
     from edgecnn.console import console, print_json, warn
     from edgecnn.cost.engine import count_cost
     from edgecnn.cost.separable import pairs_from_report
+    from edgecnn.errors import InvalidOptionError
     from edgecnn.models import create_model
 
     side = None if size is None else size[-2] if len(size) >= 2 else size[0]
-    model = create_model(name, input_size=side, num_classes=num_classes)
+    # on the meta device (shapes only: the same table, faster) unless fvcore needs real tensors
+    with torch.device("cpu" if cross else "meta"):
+        model = create_model(name, input_size=side, num_classes=num_classes)
     cfg = model.edgecnn_config
     count_size: Any = size if size is not None and len(size) > 1 else cfg["input_size"]
-    report = count_cost(model, count_size, precision=precision)
+    try:
+        report = count_cost(model, count_size, precision=precision)
+    except InvalidOptionError:
+        if cross:
+            raise
+        # meta kernels word shape errors tersely; the same failure on real tensors says what does not fit
+        model = create_model(name, input_size=side, num_classes=num_classes)
+        report = count_cost(model, count_size, precision=precision)
     pairs = pairs_from_report(report) if separable else []
     check = None
     if cross:

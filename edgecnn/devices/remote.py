@@ -437,12 +437,9 @@ def model_macs(model: str, input_shape: list[int] | None, precision: str) -> int
     key = (model, tuple(input_shape or ()), precision)
     if key not in _MACS:
         try:
-            from edgecnn.cost import count_cost
-            from edgecnn.models import create_model
+            from edgecnn.cost.engine import count_model
 
-            size = input_shape[-1] if input_shape else None
-            cost = count_cost(create_model(model, input_size=size), input_shape,
-                              precision=precision if precision in ("fp32", "fp16", "int8") else "fp32", batch=1)
+            cost = count_model(model, input_shape[-1] if input_shape else None, precision)
             _MACS[key] = int(cost.totals["conv_linear_macs"])
         except Exception:
             _MACS[key] = None

@@ -383,7 +383,7 @@ def predict_records(models: Sequence[str], device: DeviceSpec, opts: ProfileOpti
     machine's per-layer records in ``store``. A device whose TOML has no peak
     figures cannot be predicted: the error says why it was not measured either."""
     from edgecnn.devices.predict import FUSING_RUNTIMES, predict_layers
-    from edgecnn.models import create_model, get_card
+    from edgecnn.models import get_card
     from edgecnn.profile.calibrate import calibration_for
 
     try:
@@ -399,10 +399,9 @@ def predict_records(models: Sequence[str], device: DeviceSpec, opts: ProfileOpti
         size = input_size_of(name, opts)
         shape = [3, size, size]
         try:
-            from edgecnn.cost import count_cost
+            from edgecnn.cost.engine import count_model
 
-            cost = count_cost(create_model(name, input_size=size), shape, precision=opts.precision
-                              if opts.precision in ("fp32", "fp16", "int8") else "fp32", batch=1)
+            cost = count_model(name, size, opts.precision)
         except Exception as exc:
             for rt in opts.runtimes:
                 rec = _fail(_tmpl("latency", name, rt, device.name, opts, shape, "predicted", "predicted"),

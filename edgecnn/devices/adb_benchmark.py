@@ -230,15 +230,15 @@ def run_benchmark_model(transport, spec, template, artifact, info, timing: dict 
     from edgecnn.records import Record
 
     timing = timing or {}
-    binary = str(connection_settings(spec).get("benchmark_model") or info.extra.get("benchmark_model")
-                 or transport.remote_path("benchmark_model"))
+    conn = connection_settings(spec)
+    binary = str(info.extra["benchmark_model"])  # where the probe found it (connection.benchmark_model or the workdir)
     transport.push([artifact], transport.remote_path("artifacts"))
     graph = transport.remote_path(f"artifacts/{artifact.name}")
     if not threads:  # edgecnn's default, as on other devices: the cores, at most 4
         threads = max(1, min(4, int(device_env.get("cpu_count") or 4)))
     cmd = benchmark_command(binary, graph, num_threads=threads, num_runs=int(timing.get("runs") or 50),
                             warmup_runs=int(timing.get("warmup") or 10), op_profiling=True,
-                            extra=list(connection_settings(spec).get("benchmark_model_args") or []),
+                            extra=list(conn.get("benchmark_model_args") or []),
                             min_secs=timing.get("min_time_s"), max_secs=timing.get("max_time_s"),
                             warmup_min_secs=timing.get("warmup_s"))
     out = transport.run(cmd)

@@ -10,6 +10,7 @@ Usage on the device (edgecnn runs these over the transport)::
 
     python3 device_runner.py probe             # JSON: python, numpy, runtimes, host
     python3 device_runner.py run JOB.json      # time one artifact, JSON result
+    python3 device_runner.py run - < JOB.json  # the same, the job on stdin (what edgecnn sends)
 
 Every JSON answer is printed on one stdout line that starts with
 ``EDGECNN-RESULT `` so log noise from runtimes never breaks parsing.
@@ -307,8 +308,11 @@ def main(argv=None) -> int:
     if argv[0] == "probe":
         _emit({"status": "ok", "env": environment(), "runtimes": runtime_versions()})
         return 0
-    with open(argv[1]) as fh:
-        job = json.load(fh)
+    if argv[1:] == ["-"]:
+        job = json.load(sys.stdin)
+    else:
+        with open(argv[1]) as fh:
+            job = json.load(fh)
     try:
         result = run_job(job)
     except Exception as exc:  # one failed model must not lose the others' results

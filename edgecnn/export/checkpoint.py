@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from edgecnn.errors import InvalidOptionError
-
 
 INFO_KEYS = ("mean", "std", "classes", "dataset")
 
@@ -54,13 +52,10 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None, **cr
 def load_into(model: Any, path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint's weights into an existing zoo module (its name must
     match); returns ``checkpoint_info`` of the file."""
-    from edgecnn.train.checkpoint import load_weights, read_checkpoint
+    from edgecnn.train.checkpoint import check_model_name, load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path)
-    name = getattr(model, "edgecnn_config", {}).get("name")
-    stored = ckpt.get("model")
-    if stored and name and stored != name:
-        raise InvalidOptionError(f"checkpoint {path} is for {stored}, not {name}")
+    check_model_name(ckpt, path, getattr(model, "edgecnn_config", {}).get("name"))
     load_weights(model, ckpt["state_dict"], f"checkpoint {path}")
     model.eval()
     return checkpoint_info(ckpt)

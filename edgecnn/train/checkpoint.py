@@ -90,6 +90,13 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     raise CorruptFileError(f"{p} is not an edgecnn checkpoint or a state dict")
 
 
+def check_model_name(ckpt: dict[str, Any], path: str | os.PathLike, name: str | None) -> None:
+    """One line when a full checkpoint names another model than ``name``."""
+    stored = ckpt.get("model")
+    if name and stored and name != stored:
+        raise InvalidOptionError(f"checkpoint {path} is for {stored}, not {name}")
+
+
 def load_checkpoint(path: str | os.PathLike, model_name: str | None = None, *, num_classes: int | None = None,
                     input_size: int | None = None, map_location: str | torch.device = "cpu",
                     **options: Any) -> tuple[nn.Module, dict[str, Any]]:
@@ -102,10 +109,8 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None, *, n
     from edgecnn.models import create_model
 
     ckpt = read_checkpoint(path, map_location)
-    stored = ckpt.get("model")
-    if model_name and stored and model_name != stored:
-        raise InvalidOptionError(f"checkpoint {path} is for {stored}, not {model_name}")
-    name = model_name or stored
+    check_model_name(ckpt, path, model_name)
+    name = model_name or ckpt.get("model")
     if not name:
         raise InvalidOptionError(f"{path} is a bare state dict; say which model it is for")
     cfg = dict(ckpt.get("config") or {})

@@ -38,21 +38,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from torch import nn
 
 from edgecnn.errors import InvalidOptionError
 from edgecnn.models.shake_shake import ShakeShakeBlock, shake_shake  # noqa: F401  (re-exported)
-
-
-def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Zero whole samples of a residual branch with probability ``p`` and scale
-    the rest by ``1 / (1 - p)`` (identity when not training or ``p == 0``)."""
-    if not training or p <= 0.0:
-        return x
-    keep = 1.0 - p
-    mask = torch.empty((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
-    return x * mask / keep
 
 
 def _branch_end_table() -> list[tuple[type, Callable[[nn.Module], nn.Module | None]]]:
@@ -97,7 +86,10 @@ def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module]]:
 
 
 def _drop_hook(module: nn.Module, inputs, output):
-    return drop_path(output, module.edgecnn_drop_prob, module.training)
+    # whole samples of the branch dropped with probability p, the rest scaled by 1 / (1 - p)
+    from torchvision.ops import stochastic_depth
+
+    return stochastic_depth(output, module.edgecnn_drop_prob, "row", module.training)
 
 
 def apply_stochastic_depth(model: nn.Module, drop_prob: float) -> int:

@@ -147,6 +147,22 @@ def _caller(fn: Callable, inputs: Optional[Sequence[Any]]) -> Callable[[int], An
     return lambda i: fn(pool[i % len(pool)])
 
 
+def _warm_up(call: Callable[[int], Any], sync: Optional[Callable[[], Any]], cfg: TimingConfig,
+             clock: Clock) -> int:
+    """Call until both ``warmup`` calls and ``warmup_s`` seconds are done (at
+    most ``max_runs``); returns the number of calls (the next input index)."""
+    i = 0
+    start = clock()
+    while i < cfg.warmup or clock() - start < cfg.warmup_s:
+        call(i)
+        if sync is not None:
+            sync()
+        i += 1
+        if i >= cfg.max_runs:
+            break
+    return i
+
+
 def measure(
     fn: Callable,
     *,
@@ -165,15 +181,7 @@ def measure(
     cfg = _config(config, overrides)
     call = _caller(fn, inputs)
     done = lambda: sync() if sync is not None else None  # noqa: E731
-    i = 0
-    start = clock()
-    while i < cfg.warmup or clock() - start < cfg.warmup_s:
-        call(i)
-        done()
-        i += 1
-        if i >= cfg.max_runs:
-            break
-    warm = i
+    i = warm = _warm_up(call, sync, cfg, clock)
     samples: List[float] = []
     t_begin = clock()
     while True:
@@ -217,20 +225,9 @@ def interleave(
     names = list(fns)
     calls = {k: _caller(fns[k], (inputs or {}).get(k)) for k in names}
     sync_of = {k: (syncs or {}).get(k) for k in names}
-    counter = {k: 0 for k in names}
     samples: Dict[str, List[float]] = {k: [] for k in names}
-    warm = {k: 0 for k in names}
-
-    for k in names:  # warm-up of each, by count and time
-        start = clock()
-        while counter[k] < cfg.warmup or clock() - start < cfg.warmup_s:
-            calls[k](counter[k])
-            if sync_of[k]:
-                sync_of[k]()
-            counter[k] += 1
-            if counter[k] >= cfg.max_runs:
-                break
-        warm[k] = counter[k]
+    warm = {k: _warm_up(calls[k], sync_of[k], cfg, clock) for k in names}  # each, by count and time
+    counter = dict(warm)
 
     t_begin = clock()
     rnd = 0

@@ -62,12 +62,12 @@ def row(model: str, fmt: str, precision: str, status: str, m: dict[str, Any], la
     def f(key: str, spec: str) -> str:
         return format(m[key], spec) if m.get(key) is not None else "-"
 
-    top1 = f"{m['top1']:.1%}/{m['top1_reference']:.1%}" if m.get("top1") is not None else "-"
+    top1 = f"{m['top1']:.1f}/{m['top1_reference']:.1f}%" if m.get("top1") is not None else "-"
     mb = f"{m['file_bytes'] / 1e6:.2f}" if m.get("file_bytes") else "-"
     p50 = f"{lat['latency_ms_p50']:.2f}" if lat else "-"
     p90 = f"{lat['latency_ms_p90']:.2f}{'*' if lat['noisy'] else ' '}" if lat else "- "
     return (f"{model:<20} {fmt:<9} {precision:<12} {status:<17} {f('export_s', '.1f'):>8} {mb:>7} "
-            f"{f('max_abs_diff', '.1e'):>8} {f('cosine', '.5f'):>8} {f('top1_agreement', '.3f'):>6} {top1:>15} "
+            f"{f('max_abs_diff', '.1e'):>8} {f('cosine', '.5f'):>8} {f('top1_agreement', '.1f'):>6} {top1:>15} "
             f"{p50:>8} {p90:>9} {runtime}")
 
 

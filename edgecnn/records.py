@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-SCHEMA_VERSION = 1
+from edgecnn.schema import SCHEMA_VERSION, field_of, upgrade, validate
 
 KINDS = (
     "cost",  # analytic per-model cost (MACs, params, bytes), per-layer rows in `layers`
@@ -41,6 +41,7 @@ KINDS = (
     "accuracy",  # evaluation of a checkpoint or artifact on a dataset
     "train",  # one training run's summary
     "train_epoch",  # one epoch of a training run (the training curve)
+    "prediction_error",  # a validation of the latency predictor against measurements (bench_predict.py)
 )
 
 STATUSES = (
@@ -48,6 +49,7 @@ STATUSES = (
     "failed",  # attempted and failed (error says why)
     "export_failed",
     "validation_failed",
+    "prepared",  # built for a runtime this machine cannot run (TensorRT here); parity from parity_runtime
     "unsupported",  # the runtime/format cannot do this here (error says why)
     "unreachable",  # the device could not be reached
 )
@@ -110,6 +112,13 @@ class Record:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def metric(self, name: str) -> Any:
+        """The figure ``name`` (None when absent). ``name`` must be declared for
+        this record's kind in ``edgecnn.schema``: readers cannot ask for a field
+        no writer writes."""
+        field_of(self.kind, name)
+        return self.metrics.get(name)
 
     # -- (de)serialisation: a flat row ----------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -232,12 +241,18 @@ class RecordStore:
         return self.root / safe_name(record.device) / f"{record.kind}.jsonl"
 
     def append(self, record: Record) -> Path:
+        """Validate ``record`` against ``edgecnn.schema`` (a mismatch is a bug in
+        the writer: ``RecordSchemaError``) and append it as one line."""
+        validate(record)
         path = self.path_for(record)
         append_jsonl(path, [record.to_json()])
         return path
 
     def extend(self, records: Iterable[Record]) -> None:
         by_path: dict[Path, list[str]] = {}
+        records = list(records)
+        for r in records:
+            validate(r)
         for r in records:
             by_path.setdefault(self.path_for(r), []).append(r.to_json())
         for path, lines in by_path.items():
@@ -292,9 +307,9 @@ def read_jsonl_records(path: Path, report: LoadReport | None = None) -> Iterator
                 if not isinstance(row, dict):
                     raise ValueError("not a JSON object")
                 version = row.get("schema_version", 0)
-                if version > SCHEMA_VERSION:
+                if not isinstance(version, int) or version > SCHEMA_VERSION:
                     raise ValueError(f"schema_version {version} is newer than this edgecnn ({SCHEMA_VERSION})")
-                yield Record.from_dict(row)
+                yield Record.from_dict(upgrade(row))
             except (ValueError, TypeError) as exc:
                 if report is not None:
                     report.skipped.append(f"{path}:{lineno}: {exc}")

@@ -70,7 +70,9 @@ def test_concurrent_appends_do_not_interleave(tmp_path):
     code = (
         "import sys; from edgecnn.records import Record, RecordStore\n"
         "s = RecordStore(sys.argv[1])\n"
-        "for i in range(200): s.append(Record(kind='cost', model=f'm{sys.argv[2]}_{i}', metrics={'pad': 'x'*500}))\n"
+        "pad = [{'op': 'x' * 500, 'layers': [], 'count': 1}]\n"
+        "for i in range(200): s.append(Record(kind='cost', model=f'm{sys.argv[2]}_{i}', source='analytic',\n"
+        "                                     metrics={'macs': i, 'params': i, 'unsupported_ops': pad}))\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(k)]) for k in range(3)]
     assert all(p.wait(60) == 0 for p in procs)

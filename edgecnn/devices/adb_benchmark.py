@@ -16,8 +16,10 @@ space-separated, and older builds have a ``[start]`` column; the parser reads
 the column header row to find each field.
 
 benchmark_model reports mean, min, max and standard deviation, not a median:
-the record keeps those (``latency_ms_mean`` ...) and leaves
-``latency_ms_p50`` unset rather than invent it.
+the record keeps those (``latency_ms_mean`` ...), says so with
+``latency_statistic = "mean"`` and leaves ``latency_ms_p50`` unset rather than
+invent it. Op rows use the record schema's layer-row names (``type``,
+``time_ms`` = benchmark_model's average ms per run), as every other runtime's.
 """
 
 from __future__ import annotations
@@ -63,9 +65,12 @@ class BenchmarkOutput:
             "warmup_runs": int(self.warmup["count"]) if "count" in self.warmup else None,
             "warmup_ms_mean": self.warmup.get("mean_ms"), "init_ms": self.init_ms,
             "first_inference_ms": self.first_inference_ms, "memory_init_mb": self.memory_init_mb,
-            "memory_overall_mb": self.memory_overall_mb, "peak_memory_mb": self.peak_memory_mb,
-            "timing_method": "benchmark_model",
+            "memory_added_mb": self.memory_overall_mb, "memory_peak_mb": self.peak_memory_mb,
+            "timing_method": "benchmark_model", "latency_statistic": "mean",
         }
+        if self.memory_overall_mb is not None or self.peak_memory_mb is not None:
+            m["memory_method"] = ("benchmark_model: footprint delta from the tool's start (added) and its periodic "
+                                  "peak monitor (peak)")
         if self.delegates:
             m["delegates"] = self.delegates
         return {k: v for k, v in m.items() if v is not None}
@@ -191,14 +196,14 @@ def _parse_tables(lines: list[str]) -> tuple[list[dict], list[dict]]:
         if table == "run":
             name = row.get("name", "")
             m = re.match(r"^(.*):(\d+)$", name)
-            ops.append({"node_type": row.get("node type"), "name": m.group(1) if m else name,
+            ops.append({"type": row.get("node type"), "name": m.group(1) if m else name,
                         "node_index": int(m.group(2)) if m else None,
-                        "first_ms": _num(row.get("first", "")), "avg_ms": _num(row.get("avg ms", "")),
+                        "first_ms": _num(row.get("first", "")), "time_ms": _num(row.get("avg ms", "")),
                         "percent": _num(row.get("%", "")), "times_called": int(_num(row.get("times called", "1")) or 1),
                         "mem_kb": _num(row.get("mem kb", ""))})
         else:
-            types.append({"node_type": row.get("node type"), "count": int(_num(row.get("count", "0")) or 0),
-                          "avg_ms": _num(row.get("avg ms", "")), "percent": _num(row.get("avg %", "")),
+            types.append({"type": row.get("node type"), "count": int(_num(row.get("count", "0")) or 0),
+                          "time_ms": _num(row.get("avg ms", "")), "percent": _num(row.get("avg %", "")),
                           "times_called": int(_num(row.get("times called", "1")) or 1)})
     return ops, types
 
@@ -248,10 +253,15 @@ def run_benchmark_model(transport, spec, template, artifact, info, timing: dict 
         parsed = parse_benchmark_output(out.stdout + "\n" + out.stderr)
     except ValueError as exc:
         return [Record.from_dict({**base, "status": "failed", "error": str(exc)})]
-    latency = Record.from_dict({**base, **parsed.metrics(), "threads": threads, "artifact": artifact.name})
+    from edgecnn.devices.remote import _unit_peaks
+
+    peaks = _unit_peaks(spec, "litert")
+    latency = Record.from_dict({**base, **parsed.metrics(), "threads": threads, "artifact": artifact.name,
+                                "artifact_bytes": artifact.stat().st_size, "device_peaks": peaks,
+                                "isolation": "benchmark_model alone on the phone"})
     records = [latency]
     if parsed.ops:
         layer = {**base, "kind": "layer_latency", "layers": parsed.ops, "op_types": parsed.op_types,
-                 "timing_method": "benchmark_model --enable_op_profiling"}
+                 "timing_method": "benchmark_model --enable_op_profiling", "device_peaks": peaks}
         records.append(Record.from_dict(layer))
     return records

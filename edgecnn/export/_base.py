@@ -69,6 +69,9 @@ class ExportOutput:
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # checks of the artifact itself (fail validation)
     validate_as: str | None = None  # precision whose tolerances apply to what runs here (default: the export's)
+    # built for a runtime this machine cannot run (a TensorRT-ready ONNX without TensorRT): the record's status
+    # is ``prepared`` and its parity figures are labelled with ``runtime``, the runtime that produced them
+    prepared: bool = False
 
 
 @dataclass(frozen=True)

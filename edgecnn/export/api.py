@@ -41,7 +41,7 @@ class ExportResult:
     path: Path | None  # the artifact (None when the export failed)
     format: str
     precision: str
-    status: str  # ok | validation_failed | export_failed
+    status: str  # ok | prepared | validation_failed | export_failed
     record: Record
     metadata_path: Path | None = None
     files: list[Path] = field(default_factory=list)  # every file written (artifact, metadata, scripts)
@@ -51,7 +51,9 @@ class ExportResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """The artifact asked for exists and passed its check (a ``prepared``
+        TensorRT build counts: its engine is built on the target)."""
+        return self.status in ("ok", "prepared")
 
 
 def _noop(_: str) -> None:
@@ -259,7 +261,6 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         _remove_new(out_dir, before, stem, created)
         raise
     export_s = time.perf_counter() - t0
-    rec.runtime = out.runtime
     files = [out.path, *out.extra_files]
     rec.metrics.update({"export_s": export_s, "file_bytes": out.path.stat().st_size, "path": str(out.path),
                         **{k: v for k, v in out.metrics.items()}})
@@ -284,6 +285,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
             failures.append(f"could not run the artifact on {out.runtime}: {type(exc).__name__}: {exc}"[:500])
         rec.metrics["parity_s"] = time.perf_counter() - t1
         rec.metrics["parity_precision"] = checked_as
+        rec.metrics["parity_runtime"] = out.runtime
         log(f"parity on {len(parity_set)} {dataset} test images ({out.runtime}): "
             f"{parity.summary if parity else 'not run'}")
         judged = parity.metrics.get("judged_by", ()) if parity is not None else ()
@@ -295,9 +297,11 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                              f"{dataset} has {parity_set.num_classes}")
     if failures:
         rec.status, rec.error = "validation_failed", "; ".join(failures)
+    elif out.prepared:
+        rec.status = "prepared"
     metadata["parity"] = {k: rec.metrics.get(k) for k in ("n_images", "max_abs_diff", "mean_abs_diff", "cosine",
                                                           "top1_agreement", "top1", "top1_reference",
-                                                          "parity_precision", "judged_by")} if parity else None
+                                                          "parity_precision", "parity_runtime", "judged_by")} if parity else None
     metadata["status"] = rec.status
     meta_path = out.path.with_name(out.path.name + ".json")
     import json

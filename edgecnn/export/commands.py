@@ -103,13 +103,13 @@ def register(app: typer.Typer) -> None:
                                  overflow="fold")
             for r in results:
                 m = r.record.metrics
-                top1 = f"{m['top1']:.1%}/{m['top1_reference']:.1%}" if m.get("top1") is not None else "-"
+                top1 = f"{m['top1']:.1f}/{m['top1_reference']:.1f}%" if m.get("top1") is not None else "-"
                 table.add_row(r.format, r.precision, r.status,
                               f"{m['file_bytes'] / 1e6:.2f}" if m.get("file_bytes") else "-",
                               f"{m.get('export_s', 0):.1f}",
                               f"{m['max_abs_diff']:.1e}" if m.get("max_abs_diff") is not None else "-",
                               f"{m['cosine']:.5f}" if m.get("cosine") is not None else "-",
-                              f"{m['top1_agreement']:.3f}" if m.get("top1_agreement") is not None else "-", top1)
+                              f"{m['top1_agreement']:.1f}%" if m.get("top1_agreement") is not None else "-", top1)
             console.print(table)
             console.print("max|d|: largest logit difference vs PyTorch; cos: mean cosine similarity; agree: "
                           "top-1 agreement with PyTorch; top-1: accuracy of the artifact / of PyTorch on the "

@@ -6,20 +6,21 @@ normalised with its mean/std). Figures, all over the N x classes logits:
 
 * ``max_abs_diff`` / ``mean_abs_diff``: absolute logit differences (logit units);
 * ``cosine``: mean over images of the cosine similarity of the two logit vectors;
-* ``top1_agreement``: fraction of images where both pick the same class;
-* ``top1`` / ``top1_reference``: accuracy (fraction, 0..1) of the artifact and of
-  PyTorch against the labels, when labels are known; ``top1_drop`` = reference - artifact.
+* ``top1_agreement``: percent of images where both pick the same class;
+* ``top1`` / ``top1_reference``: accuracy (percent, 0-100, as in every record) of
+  the artifact and of PyTorch against the labels, when labels are known;
+  ``top1_drop`` = reference - artifact, in points.
 
 Tolerances per precision (``TOLERANCES``), chosen from what each precision
 can promise:
 
 * fp32: ``max_abs_diff <= 1e-4``; the same arithmetic in another kernel order
   differs by rounding only (measured 1e-7..5e-5 here).
-* fp16: ``top1_agreement >= 0.98`` and ``cosine >= 0.999``; half-precision
+* fp16: ``top1_agreement >= 98 %`` and ``cosine >= 0.999``; half-precision
   weights move logits by ~1e-3 relative, so only near-ties may flip.
-* int8 / int8_dynamic: ``top1_agreement >= 0.90`` and ``cosine >= 0.98``;
+* int8 / int8_dynamic: ``top1_agreement >= 90 %`` and ``cosine >= 0.98``;
   8-bit activations move logits by a few percent; a broken quantisation
-  (wrong scales, an FP16 overflow) gives agreement near chance (0.1 on
+  (wrong scales, an FP16 overflow) gives agreement near chance (10 % on
   CIFAR-10). The accuracy drop against FP32 is recorded beside (the target is
   <= 2 points for a trained checkpoint); it is judged by the caller, because
   on a few hundred images one image is already a fraction of a point.
@@ -47,9 +48,9 @@ RANDOM_WEIGHTS_CRITERIA = ("max_abs_diff", "cosine")  # what is judged for rando
 
 TOLERANCES: dict[str, dict[str, float]] = {
     "fp32": {"max_abs_diff": 1e-4},
-    "fp16": {"top1_agreement": 0.98, "cosine": 0.999},
-    "int8": {"top1_agreement": 0.90, "cosine": 0.98},
-    "int8_dynamic": {"top1_agreement": 0.90, "cosine": 0.98},
+    "fp16": {"top1_agreement": 98.0, "cosine": 0.999},  # agreement in percent
+    "int8": {"top1_agreement": 90.0, "cosine": 0.98},
+    "int8_dynamic": {"top1_agreement": 90.0, "cosine": 0.98},
 }
 
 
@@ -63,9 +64,9 @@ class ParityResult:
     def summary(self) -> str:
         m = self.metrics
         txt = (f"max|d|={m['max_abs_diff']:.2e} mean|d|={m['mean_abs_diff']:.2e} cos={m['cosine']:.6f} "
-               f"agree={m['top1_agreement']:.3f}")
+               f"agree={m['top1_agreement']:.1f}%")
         if m.get("top1") is not None:
-            txt += f" top1={m['top1']:.3f} (torch {m['top1_reference']:.3f})"
+            txt += f" top1={m['top1']:.2f}% (torch {m['top1_reference']:.2f}%)"
         return txt
 
 
@@ -90,7 +91,7 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray, labels: np.ndar
         "max_abs_diff": float(diff.max()) if diff.size else 0.0,
         "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
         "cosine": float(cos.mean()) if cos.size else 0.0,
-        "top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),
+        "top1_agreement": 100.0 * float((ref.argmax(1) == got.argmax(1)).mean()),
         "reference_logit_absmax": float(np.abs(ref).max()) if ref.size else 0.0,
         "top1": None,
         "top1_reference": None,
@@ -99,8 +100,8 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray, labels: np.ndar
         m["max_abs_diff"] = float("inf")
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
-        m["top1"] = float((got.argmax(1) == labels).mean())
-        m["top1_reference"] = float((ref.argmax(1) == labels).mean())
+        m["top1"] = 100.0 * float((got.argmax(1) == labels).mean())
+        m["top1_reference"] = 100.0 * float((ref.argmax(1) == labels).mean())
         m["top1_drop"] = m["top1_reference"] - m["top1"]
     failures = []
     if m["reference_logit_absmax"] < DEGENERATE_LOGITS:

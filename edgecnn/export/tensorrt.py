@@ -188,7 +188,7 @@ def build(ctx: ExportContext) -> ExportOutput:
             notes.append("parity was checked on the FP32 ONNX with ONNX Runtime; FP16 is a TensorRT builder "
                          "flag, so FP16 figures come from the engine on the target")
         return ExportOutput(trt_onnx, "onnxruntime", extra_files=[script], metrics=figures, validate_as=checked_as,
-                            notes=notes)
+                            notes=notes, prepared=True)
     data = build_engine(trt_onnx, ctx.precision, input_size=ctx.input_size, batch=ctx.batch,
                         dynamic_batch=bool(opts["dynamic_batch"]), max_batch=int(opts["max_batch"]),
                         workspace_mib=int(opts["workspace_mib"]), timing_cache=cache)

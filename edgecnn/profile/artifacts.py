@@ -49,7 +49,7 @@ def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, prec
                            batch=batch, validate=False, profiles=None, warn=lambda message: None, **options)
     except EdgeCNNError as exc:
         raise ExportFailed(str(exc)) from exc
-    if res.status not in ("ok", "validation_failed"):
+    if res.status not in ("ok", "prepared", "validation_failed"):
         raise ExportFailed(f"export {res.status}: {res.error or res.status}")
     return Path(res.path)
 

@@ -23,7 +23,7 @@ def test_fp32_matches_pytorch_on_real_images(model, export_kw, dirs, warned):
     assert res.status == "ok", res.error
     m = res.record.metrics
     assert m["n_images"] == 50 and m["max_abs_diff"] <= 1e-4
-    assert m["cosine"] > 0.99999 and m["top1_agreement"] == 1.0
+    assert m["cosine"] > 0.99999 and m["top1_agreement"] == 100.0
     assert m["reference_logit_absmax"] > 1e-3  # BatchNorm re-estimated: the figures mean something
     assert m["bn_recalibrated_layers"] > 0 and m["weights"] == "random"
     assert len(warned) == 1 and "random weights" in warned[0] and "BatchNorm statistics re-estimated" in warned[0]
@@ -108,7 +108,7 @@ def test_checkpoints_full_and_state_dict(export_kw, tmp_path):
     assert meta["weights"] == "checkpoint" and meta["mean"] == mean and meta["std"] == std
     assert meta["classes"][0] == "c0"
     # the class names differ from CIFAR-10's: agreement is measured, accuracy is not claimed
-    assert res.record.metrics["top1"] is None and res.record.metrics["top1_agreement"] == 1.0
+    assert res.record.metrics["top1"] is None and res.record.metrics["top1_agreement"] == 100.0
 
     res2 = export_model("lenet5", to="onnx", checkpoint=bare, **export_kw)
     card_mean = list(get_card("lenet5").mean)  # a bare state dict: the ModelCard's normalisation

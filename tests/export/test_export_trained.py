@@ -29,7 +29,7 @@ def trained_lenet5(tmp_path_factory, cifar10_archive):
 # the 2 points (measured 0.1-0.6). TFLite full-integer also quantises the logits to int8
 # (scale ~0.024 for this model): most of its flips are exact ties of two int8 logits, and it measured
 # 1.3 points with 128 calibration images, 2.0-2.7 with 64 or 512, so it gets 3.
-MAX_DROP = {"onnx": 0.02, "tensorrt": 0.02, "tflite": 0.03}
+MAX_DROP = {"onnx": 2.0, "tensorrt": 2.0, "tflite": 3.0}  # points
 
 
 @pytest.mark.parametrize("to, options", [("onnx", {}), ("tensorrt", {"prepare_only": True}), ("tflite", {})],
@@ -46,6 +46,6 @@ def test_int8_of_a_trained_model_keeps_its_accuracy(trained_lenet5, to, options,
     assert res.ok, res.error
     m = res.record.metrics
     assert m["weights"] == "checkpoint" and m["judged_by"] == ["cosine", "top1_agreement"]
-    assert m["n_images"] == 1000 and m["top1_reference"] > 0.35
+    assert m["n_images"] == 1000 and m["top1_reference"] > 35
     assert m["top1_drop"] <= MAX_DROP[to] + 1e-9, (m["top1_reference"], m["top1"])
-    assert m["top1_agreement"] >= 0.9 and m["cosine"] >= 0.98
+    assert m["top1_agreement"] >= 90 and m["cosine"] >= 0.98

@@ -4,10 +4,6 @@ command construction through a fake ``adb`` on PATH that logs its argv."""
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ from edgecnn.devices.adb_benchmark import benchmark_command, parse_benchmark_out
 from edgecnn.devices.remote import RemoteError, profile_remote
 from edgecnn.devices.transports import AdbTransport, UnreachableError, make_transport
 from edgecnn.records import RecordStore
+from adb_helpers import PHONE, install_fake_adb, tflite_exporter
 
 DATA = Path(__file__).parent / "data"
 
@@ -28,16 +25,16 @@ def test_parse_xnnpack_output_with_op_profile():
     assert (m["latency_ms_min"], m["latency_ms_max"], m["latency_ms_std"]) == pytest.approx((5.418, 7.205, 0.297))
     assert m["runs"] == 106 and m["warmup_runs"] == 51
     assert m["init_ms"] == pytest.approx(41.274) and m["first_inference_ms"] == pytest.approx(14.927)
-    assert m["memory_overall_mb"] == pytest.approx(45.2109) and m["peak_memory_mb"] == pytest.approx(52.6484)
+    assert m["memory_added_mb"] == pytest.approx(45.2109) and m["memory_peak_mb"] == pytest.approx(52.6484)
     assert "latency_ms_p50" not in m, "benchmark_model prints no median; none is invented"
     assert any("XNNPACK" in d for d in m["delegates"])
     # the Run Order table, not the init table nor the Top-by-time repeat
     assert len(out.ops) == 64
     first = out.ops[0]
-    assert first["node_type"] == "Convolution (NHWC, F32) IGEMM" and first["node_index"] == 0
-    assert first["avg_ms"] == pytest.approx(0.412) and first["percent"] == pytest.approx(7.427)
-    assert sum(o["avg_ms"] for o in out.ops) == pytest.approx(5.547, abs=0.01)
-    types = {t["node_type"]: t for t in out.op_types}
+    assert first["type"] == "Convolution (NHWC, F32) IGEMM" and first["node_index"] == 0
+    assert first["time_ms"] == pytest.approx(0.412) and first["percent"] == pytest.approx(7.427)
+    assert sum(o["time_ms"] for o in out.ops) == pytest.approx(5.547, abs=0.01)
+    types = {t["type"]: t for t in out.op_types}
     assert types["Convolution (NHWC, F32) DWConv"]["count"] == 17
     assert sum(t["percent"] for t in out.op_types) == pytest.approx(100, abs=0.05)
 
@@ -47,10 +44,10 @@ def test_parse_legacy_tab_separated_output():
     assert out.inference["mean_ms"] == pytest.approx(0.12593) and out.inference["count"] == 7901
     assert out.warmup["count"] == 3874
     assert out.peak_memory_mb == pytest.approx(2.05078)
-    assert [o["node_type"] for o in out.ops] == ["CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "RESHAPE",
+    assert [o["type"] for o in out.ops] == ["CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "RESHAPE",
                                                  "FULLY_CONNECTED", "FULLY_CONNECTED", "FULLY_CONNECTED"]
-    assert out.ops[2]["name"] == "[lenet5/conv2/Conv2D;lenet5/relu2]" and out.ops[2]["avg_ms"] == pytest.approx(0.038)
-    assert {t["node_type"]: t["count"] for t in out.op_types} == {"CONV_2D": 2, "FULLY_CONNECTED": 3,
+    assert out.ops[2]["name"] == "[lenet5/conv2/Conv2D;lenet5/relu2]" and out.ops[2]["time_ms"] == pytest.approx(0.038)
+    assert {t["type"]: t["count"] for t in out.op_types} == {"CONV_2D": 2, "FULLY_CONNECTED": 3,
                                                                    "MAX_POOL_2D": 2, "RESHAPE": 1}
 
 
@@ -66,58 +63,12 @@ def test_benchmark_command_line():
                    "--num_threads=4 --num_runs=100 --warmup_runs=20 --enable_op_profiling=true 2>&1")
 
 
-FAKE_ADB = r'''#!{python}
-"""A fake adb: logs argv, answers like a phone that has benchmark_model."""
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_ADB_LOG"], "a") as fh:
-    fh.write(json.dumps(args) + "\n")
-serial = args[1] if args[:1] == ["-s"] else None
-rest = args[2:] if serial else args
-if os.environ.get("FAKE_ADB_MODE") == "nodevice":
-    sys.stderr.write(f"error: device '{{serial}}' not found\n" if serial else "error: no devices/emulators found\n")
-    sys.exit(1)
-if rest[0] == "push":
-    print(f"{{rest[1]}}: 1 file pushed, 0 skipped. 41.3 MB/s (1024 bytes in 0.000s)")
-elif rest[0] == "shell":
-    cmd = rest[1]
-    if "getprop" in cmd:
-        print("Pixel 7\n14\narm64-v8a\nBM=yes\nCPUS=8")
-    elif "benchmark_model --graph" in cmd:
-        sys.stdout.write(open(os.environ["FAKE_ADB_OUTPUT"]).read())
-    elif "scaling_governor" in cmd:
-        for c in range(4):
-            print(f"@@edgecnn-state governor cpu{{c}} schedutil 1803000")
-sys.exit(0)
-'''
-
-
 @pytest.fixture
 def fake_adb(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    adb = bin_dir / "adb"
-    adb.write_text(FAKE_ADB.format(python=sys.executable))
-    adb.chmod(adb.stat().st_mode | stat.S_IXUSR)
-    log = tmp_path / "adb.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_ADB_LOG", str(log))
-    monkeypatch.setenv("FAKE_ADB_OUTPUT", str(DATA / "benchmark_model_xnnpack_mobilenet_v2.txt"))
-    return lambda: [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return install_fake_adb(tmp_path, monkeypatch)
 
 
-PHONE = {"name": "pixel-7", "connection": {"transport": "adb", "serial": "28031FDH2000QX",
-                                           "workdir": "/data/local/tmp/edgecnn", "retries": 0},
-         "runtimes": {"available": ["litert"]}}
-
-
-def _tflite(tmp_path: Path):
-    """The artifact the exporter would write (its bytes do not matter to the fake phone)."""
-    def export(model, fmt, precision, input_size, batch, out_dir):
-        p = tmp_path / f"{model}-224-{precision}.tflite"
-        p.write_bytes(b"TFL3" + bytes(64))
-        return p
-    return export
+_tflite = tflite_exporter
 
 
 def test_profile_over_fake_adb_builds_commands_and_parses_records(fake_adb, tmp_path):
@@ -133,7 +84,7 @@ def test_profile_over_fake_adb_builds_commands_and_parses_records(fake_adb, tmp_
     assert lat.env["device_state"]["clocks_fixed"] is False
     assert any("clocks are not fixed" in m for m in msgs)
     layers = by[("layer_latency", "litert")]
-    assert len(layers.metrics["layers"]) == 64 and layers.metrics["layers"][0]["avg_ms"] == pytest.approx(0.412)
+    assert len(layers.metrics["layers"]) == 64 and layers.metrics["layers"][0]["time_ms"] == pytest.approx(0.412)
     assert by[("latency", "onnxruntime")].status == "unsupported"
     calls = fake_adb()
     assert all(c[:2] == ["-s", "28031FDH2000QX"] for c in calls)

@@ -1,0 +1,445 @@
+"""The record schema: every metric field of every record kind, declared once.
+
+Writers and readers share these declarations. ``RecordStore.append`` (every
+writer goes through it) calls ``validate`` and refuses a record with an
+undeclared field, a missing required field, a value of the wrong type or out
+of its range: that is a programming error the tests catch, never a silently
+skipped row. Readers (the report, ``select``) read figures with
+``Record.metric(name)``, which refuses a name that is not declared for the
+record's kind, so a reader cannot ask for a field no writer writes.
+
+Conventions: the unit is in the field name where it has one (``_ms``,
+``_bytes``, ``_mb``, ``_s``, ``gmacs_per_s``); top-1/top-5 and agreement
+rates are **percent, 0-100, everywhere**; MACs count one multiply-accumulate.
+
+Versions: rows carry ``schema_version``. ``upgrade`` turns a row of an older
+version into the current one (renamed fields, fractions to percent), so old
+record files keep loading.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+SCHEMA_VERSION = 2
+
+
+class RecordSchemaError(ValueError):
+    """A record does not match its kind's declaration (a bug in the writer)."""
+
+
+# value types ---------------------------------------------------------------
+NUM, INT, STR, BOOL, LIST, DICT, ANY = "number", "integer", "string", "boolean", "list", "object", "any"
+
+
+def _type_ok(value: Any, typ: str) -> bool:
+    if typ == ANY:
+        return True
+    if typ == NUM:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if typ == INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ == STR:
+        return isinstance(value, str)
+    if typ == BOOL:
+        return isinstance(value, bool)
+    if typ == LIST:
+        return isinstance(value, (list, tuple))
+    if typ == DICT:
+        return isinstance(value, dict)
+    raise ValueError(f"unknown field type {typ!r}")
+
+
+# when a field is required --------------------------------------------------
+Rule = Callable[[Any], bool]  # record -> is the field required on it?
+
+
+def ok(rec: Any) -> bool:
+    return rec.status == "ok"
+
+
+def ok_measured(rec: Any) -> bool:
+    return rec.status == "ok" and rec.source == "measured"
+
+
+def ok_predicted(rec: Any) -> bool:
+    return rec.status == "ok" and rec.source == "predicted"
+
+
+def parity_ran(rec: Any) -> bool:
+    return rec.status in ("ok", "validation_failed", "prepared") and rec.dataset is not None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One metric field: its unit ("" when it has none), value type, when it is
+    required, and its allowed range (inclusive; None = open)."""
+
+    name: str
+    unit: str
+    type: str
+    doc: str = ""
+    required: Optional[Rule] = None
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+
+    def check(self, value: Any) -> Optional[str]:
+        """None when ``value`` fits, else what is wrong (``None`` values fit:
+        an optional figure that is unknown)."""
+        if value is None:
+            return None
+        if not _type_ok(value, self.type):
+            return f"{self.name} must be a {self.type}, got {type(value).__name__} {value!r:.60}"
+        if self.type in (NUM, INT):
+            if self.lo is not None and value < self.lo:
+                return f"{self.name} = {value} is below {self.lo} ({self.unit or 'no unit'})"
+            if self.hi is not None and value > self.hi:
+                return f"{self.name} = {value} is above {self.hi} ({self.unit or 'no unit'})"
+        return None
+
+
+def _fields(*fields: Field) -> dict[str, Field]:
+    out: dict[str, Field] = {}
+    for f in fields:
+        if f.name in out:
+            raise ValueError(f"field {f.name!r} declared twice")
+        out[f.name] = f
+    return out
+
+
+def ms(name: str, doc: str = "", required: Optional[Rule] = None) -> Field:
+    return Field(name, "ms", NUM, doc, required, lo=0.0)
+
+
+def pct(name: str, doc: str = "", required: Optional[Rule] = None) -> Field:
+    return Field(name, "%", NUM, doc, required, lo=0.0, hi=100.0)
+
+
+def count(name: str, doc: str = "", required: Optional[Rule] = None) -> Field:
+    return Field(name, "count", INT, doc, required, lo=0)
+
+
+# shared groups -------------------------------------------------------------
+LATENCY_STATS = (
+    ms("latency_ms_p50", "median of the timed runs: the headline figure"),
+    ms("latency_ms_p10"), ms("latency_ms_p90"), ms("latency_ms_p99"),
+    ms("latency_ms_mean", "mean after dropping outliers beyond Q3 + 3 IQR (benchmark_model: its mean)"),
+    ms("latency_ms_std"), ms("latency_ms_min"), ms("latency_ms_max"),
+    count("runs", "timed calls"), count("warmup_runs"), count("outliers", "samples beyond Q3 + 3 IQR"),
+    Field("spread", "ratio", NUM, "(p90 - p10) / median", lo=0.0),
+    Field("drift", "ratio", NUM, "relative change between the medians of the first and last third", lo=0.0),
+    Field("noisy", "", BOOL, "spread > 0.25 or drift > 0.10"),
+    Field("timing_s", "s", NUM, "wall time of the timed part", lo=0.0),
+)
+
+MEMORY = (
+    Field("memory_peak_mb", "MB", NUM, "peak resident memory of the process that ran the model (VmHWM; "
+          "benchmark_model: its periodic peak)", lo=0.0),
+    Field("memory_added_mb", "MB", NUM, "resident memory added by loading and running the model: peak minus the "
+          "resident memory before the artifact was loaded (benchmark_model: its overall footprint delta)", lo=0.0),
+    Field("memory_load_mb", "MB", NUM, "resident memory added by loading the artifact alone", lo=0.0),
+    Field("memory_method", "", STR, "how the memory figures were taken"),
+    Field("artifact_bytes", "bytes", INT, "size on disk of what the runtime loaded", lo=0),
+)
+
+DEVICE_PEAKS = Field("device_peaks", "", DICT, "the measuring device's roof when this was measured: compute unit, "
+                     "peak GMAC/s per precision, memory bandwidth GB/s, and the kind of each figure")
+
+PREDICTION = (
+    Field("predicted", "", BOOL, "always true on predicted records"),
+    Field("prediction_reason", "", STR, "why a prediction was written", required=ok_predicted),
+    Field("peak_gmacs_per_s", "GMAC/s", NUM, "compute peak of the unit used", lo=0.0),
+    Field("peak_precision_used", "", STR, "the precision whose peak was used"),
+    Field("memory_bandwidth_gb_per_s", "GB/s", NUM, lo=0.0),
+    Field("peak_kind", "", DICT, "figure -> vendor | derived | estimated | measured"),
+    Field("compute_unit", "", STR, "cpu | gpu | npu: the unit the runtime runs on", required=ok_predicted),
+    Field("compute_bound_share", "ratio", NUM, "share of the predicted time in compute-bound layers", lo=0.0, hi=1.0),
+    Field("calibration", "", DICT, "the per-op-class fit used, and the device it was fitted on"),
+    Field("calibration_device", "", STR, "device the calibration was fitted on (None: pure roofline)"),
+    Field("error_band", "", DICT, "expected relative error from the latest validation of this kind "
+          "(edgecnn/predict validation): share within 10 % / 25 %, median and p90 |error|"),
+)
+
+LAYERS = Field("layers", "", LIST, "per-layer rows (see ROW_FIELDS)")
+
+# per-layer rows (cost rows, joined timed rows, predicted rows, benchmark_model op rows)
+ROW_FIELDS = _fields(
+    Field("name", "", STR, "PyTorch module name (or the runtime's node name when it matches none)"),
+    Field("type", "", STR, "module class or runtime op type"),
+    Field("op", "", STR), Field("category", "", STR), Field("op_class", "", STR),
+    Field("input_shape", "", LIST), Field("output_shape", "", LIST), Field("kernel", "", LIST),
+    Field("stride", "", LIST), Field("groups", "count", INT), Field("in_channels", "count", INT),
+    Field("out_channels", "count", INT),
+    Field("macs", "MACs", INT, lo=0), Field("params", "count", INT, lo=0),
+    Field("bytes_read", "bytes", INT, lo=0), Field("bytes_written", "bytes", INT, lo=0),
+    Field("bytes", "bytes", INT, lo=0), Field("arithmetic_intensity", "MACs/byte", NUM, lo=0.0),
+    ms("time_ms", "measured time of this layer"), Field("runtime_op", "", STR), Field("fused_into", "", STR),
+    Field("matched", "", BOOL, "the timed node was joined to a cost row"),
+    Field("achieved_gmacs_per_s", "GMAC/s", NUM, lo=0.0), Field("node", "", STR), ms("call_overhead_ms"),
+    ms("compute_ms", "roofline compute time"), ms("memory_ms", "roofline memory time"),
+    Field("bound", "", STR), Field("fused", "", BOOL), ms("predicted_ms"),
+    Field("node_index", "count", INT), ms("first_ms"), Field("percent", "%", NUM, lo=0.0, hi=100.0),
+    count("times_called"), Field("mem_kb", "KB", NUM, lo=0.0), Field("share", "ratio", NUM, lo=0.0, hi=1.0),
+)
+
+PARITY = (
+    count("n_images", "test images the artifact was checked on"),
+    Field("max_abs_diff", "logit", NUM, "max |artifact - PyTorch| over all logits", lo=0.0),
+    Field("mean_abs_diff", "logit", NUM, lo=0.0),
+    Field("cosine", "ratio", NUM, "cosine similarity of the logits", lo=-1.0, hi=1.0),
+    pct("top1_agreement", "images where artifact and PyTorch pick the same class"),
+    Field("reference_logit_absmax", "logit", NUM, lo=0.0),
+    pct("top1", "top-1 of the artifact against the labels"), pct("top1_reference", "PyTorch's top-1, same images"),
+    Field("top1_drop", "points", NUM, "top1_reference - top1", lo=-100.0, hi=100.0),
+    Field("judged_by", "", LIST, "the criteria the verdict used"),
+    Field("parity_s", "s", NUM, lo=0.0), Field("parity_precision", "", STR, "tolerances applied"),
+    Field("parity_runtime", "", STR, "the runtime that produced the parity figures", required=parity_ran),
+)
+
+_LATENCY_ANY = Field("latency_statistic", "", STR, "which statistic the headline is: p50, or mean where the tool "
+                     "reports no median (benchmark_model)")
+
+
+KINDS: dict[str, dict[str, Field]] = {
+    "cost": _fields(
+        Field("macs", "MACs", INT, "conv + linear MACs of one inference", ok, lo=0),
+        Field("other_macs", "MACs", INT, "element-wise, pooling, BN ops in MAC-equivalents", lo=0),
+        Field("total_macs", "MACs", INT, lo=0),
+        Field("params", "count", INT, required=ok, lo=0),
+        Field("bytes", "bytes", INT, lo=0), Field("bytes_read", "bytes", INT, lo=0),
+        Field("bytes_written", "bytes", INT, lo=0), Field("arithmetic_intensity", "MACs/byte", NUM, lo=0.0),
+        Field("unsupported_ops", "", LIST, "ops without a cost formula (never counted as zero)"), LAYERS,
+    ),
+    "latency": _fields(
+        *LATENCY_STATS, *MEMORY, *PREDICTION, DEVICE_PEAKS, LAYERS, _LATENCY_ANY,
+        count("threads", "CPU threads of the runtime"), Field("macs", "MACs", INT, lo=0),
+        Field("achieved_gmacs_per_s", "GMAC/s", NUM, "MACs x batch / p50", lo=0.0),
+        Field("interleaved_with", "", LIST, "runtimes whose rounds alternated with this one"),
+        Field("isolation", "", STR, "how other runtimes were kept from disturbing this timing"),
+        Field("runner", "", DICT, "the runner's settings (threads, provider, precision that ran, ...)"),
+        Field("timing_config", "", DICT), Field("timing_method", "", STR, "edgecnn (default), benchmark_model, "
+                                                                          "trtexec"),
+        Field("timing_note", "", STR), ms("load_ms", "loading the artifact"), Field("input_dtype", "", STR),
+        Field("runtime_version", "", STR), Field("artifact", "", STR, "artifact file name"),
+        ms("warmup_ms_mean"), ms("init_ms"), ms("first_inference_ms"), Field("memory_init_mb", "MB", NUM, lo=0.0),
+        Field("delegates", "", LIST), Field("gpu_compute_ms_p50", "ms", NUM, lo=0.0),
+        *(ms(f"gpu_compute_ms_{s}") for s in ("min", "max", "mean", "p90", "p99")),
+        Field("throughput_qps", "1/s", NUM, lo=0.0),
+    ),
+    "layer_latency": _fields(
+        LAYERS, DEVICE_PEAKS, Field("summary", "", DICT, "time per op class"), Field("macs", "MACs", INT, lo=0),
+        count("layer_runs"), count("threads"), Field("method", "", STR, "how per-layer times were taken"),
+        Field("op_types", "", LIST, "benchmark_model's summary by node type"), Field("timing_method", "", STR),
+    ),
+    "separable": _fields(
+        count("m", "input channels", ok), count("n", "output channels", ok), count("dk", "kernel side", ok),
+        count("df", "output side"), count("df_in", "input side"), count("stride"),
+        Field("shape", "", STR), Field("depthwise_layer", "", STR), Field("pointwise_layer", "", STR),
+        Field("analytic_ratio", "ratio", NUM, "1/N + 1/Dk^2", ok, lo=0.0),
+        Field("counted_ratio", "ratio", NUM, "counted MACs separable / standard", lo=0.0),
+        Field("measured_ratio", "ratio", NUM, "latency separable / standard (p50)", ok_measured, lo=0.0),
+        ms("separable_ms_p50", "depthwise + pointwise pair, median", ok_measured),
+        ms("standard_ms_p50", "the standard conv it replaces, median", ok_measured),
+        ms("separable_ms_p90"), ms("standard_ms_p90"), count("runs"), Field("noisy", "", BOOL), count("threads"),
+        count("blocks", "blocks a collapsed unsupported record stands for"),
+        *(Field(f"macs_{w}", "MACs", INT, lo=0) for w in ("separable", "standard", "depthwise", "pointwise")),
+        count("depth_multiplier"), Field("isolation", "", STR),
+    ),
+    "export": _fields(
+        *PARITY,
+        Field("weights", "", STR, "checkpoint | random | given | a weight name", ok),
+        Field("checkpoint", "", STR), count("num_classes"), count("bn_recalibrated_layers"), count("threads"),
+        Field("export_s", "s", NUM, lo=0.0), Field("file_bytes", "bytes", INT, "artifact size", lo=0),
+        Field("path", "", STR), Field("opset", "", INT), count("nodes"), Field("exporter", "", STR),
+        Field("simplified", "", BOOL), Field("trtexec", "", STR, "the command that builds the engine"),
+        Field("prepared_only", "", BOOL), count("transpose_ops"), count("conv_ops"), count("ops"),
+        Field("op_counts", "", DICT), count("calibration_images"), count("qdq_nodes"),
+        Field("activation_type", "", STR), Field("inference_precision", "", STR, "the precision the runtime "
+                                                                                  "computed in"),
+    ),
+    "accuracy": _fields(
+        pct("top1", "top-1 accuracy", ok), pct("top5"), Field("loss", "nats", NUM, lo=0.0),
+        count("n_images"), Field("per_class_top1", "%", LIST, "percent per class, dataset order"),
+        Field("confusion", "count", LIST, "rows: true class, columns: predicted"),
+        Field("checkpoint", "", STR), Field("target", "", STR, "what was evaluated"), Field("eval_s", "s", NUM, lo=0.0),
+        Field("reference", "", STR, "citation of a published figure", required=lambda r: r.source == "published"),
+        Field("split", "", STR), count("num_classes"), Field("weights", "", STR),
+    ),
+    "train": _fields(
+        Field("run_dir", "", STR), Field("run_id", "", STR), count("epochs", required=ok),
+        pct("test_top1", required=ok), pct("test_top5"), Field("test_loss", "nats", NUM, lo=0.0),
+        pct("best_test_top1"), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),
+        Field("wall_s", "s", NUM, lo=0.0), Field("train_s_total", "s", NUM, lo=0.0),
+        Field("images_per_s", "images/s", NUM, lo=0.0), Field("seed", "", INT), Field("recipe", "", STR),
+        count("world_size"), Field("last", "", STR), Field("best", "", STR), count("rank"),
+        Field("param_checksum", "", STR), Field("recipe_settings", "", DICT), count("subset"),
+        count("test_subset"),
+    ),
+    "prediction_error": _fields(
+        Field("method", "", STR, "how the predictions were validated", ok),
+        count("models", "models predicted", ok), Field("configs", "", LIST, "configurations fitted on / predicted"),
+        pct("within_10_pct", "share of predictions within +-10 % of the measurement", ok),
+        pct("within_25_pct", "share within +-25 %", ok),
+        Field("median_abs_error", "ratio", NUM, "median |predicted - measured| / measured", ok, lo=0.0),
+        Field("p90_abs_error", "ratio", NUM, lo=0.0),
+        Field("spearman", "ratio", NUM, "rank correlation of predicted and measured latency", lo=-1.0, hi=1.0),
+        Field("compute_unit", "", STR, "the unit kind the validation covers", ok),
+        Field("rows", "", LIST, "one row per prediction: model, config, measured_ms, predicted_ms, error"),
+    ),
+    "train_epoch": _fields(
+        count("epoch", required=ok), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),
+        Field("test_loss", "nats", NUM, lo=0.0), pct("test_top1"), pct("test_top5"), Field("lr", "", NUM, lo=0.0),
+        Field("epoch_s", "s", NUM, lo=0.0), Field("train_s", "s", NUM, lo=0.0), Field("eval_s", "s", NUM, lo=0.0),
+        Field("images_per_s", "images/s", NUM, lo=0.0), count("step"), Field("resumed", "", BOOL),
+    ),
+}
+
+# fields that hold per-layer rows, checked against ROW_FIELDS
+ROW_LISTS = ("layers",)
+
+
+def declared(kind: str) -> dict[str, Field]:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise RecordSchemaError(f"unknown record kind {kind!r}") from None
+
+
+def field_of(kind: str, name: str) -> Field:
+    """The declaration of ``name`` for ``kind``; a name no writer may write is a
+    programming error in the reader."""
+    fields = declared(kind)
+    if name not in fields:
+        raise RecordSchemaError(f"{kind} records have no field {name!r} (edgecnn/schema.py declares: "
+                                f"{', '.join(sorted(fields))})")
+    return fields[name]
+
+
+def problems(rec: Any, strict: bool = True) -> list[str]:
+    """What is wrong with ``rec`` against its kind's declaration (empty: fine).
+    ``strict`` also reports undeclared fields and layer-row fields (writers);
+    readers pass False and only check the fields they will use."""
+    out: list[str] = []
+    fields = declared(rec.kind)
+    for name, value in rec.metrics.items():
+        f = fields.get(name)
+        if f is None:
+            if strict:
+                out.append(f"undeclared field {name!r}")
+            continue
+        bad = f.check(value)
+        if bad:
+            out.append(bad)
+        if strict and name in ROW_LISTS and isinstance(value, (list, tuple)):
+            out.extend(_row_problems(name, value))
+    for f in fields.values():
+        if f.required is not None and f.required(rec) and rec.metrics.get(f.name) is None:
+            out.append(f"missing required field {f.name!r}")
+    if rec.kind == "latency":
+        out.extend(_check_latency(rec))
+    return out
+
+
+def _row_problems(list_name: str, rows: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            out.append(f"{list_name}[{i}] is not an object")
+            continue
+        for k, v in row.items():
+            f = ROW_FIELDS.get(k)
+            if f is None:
+                out.append(f"{list_name}[{i}] has undeclared field {k!r}")
+            elif (bad := f.check(v)):
+                out.append(f"{list_name}[{i}]: {bad}")
+        if "name" not in row:
+            out.append(f"{list_name}[{i}] has no name")
+        if len(out) > 5:
+            break
+    return out
+
+
+def _check_latency(rec: Any) -> list[str]:
+    """An ok latency record has a headline: the p50, or (benchmark_model, which
+    prints no median) the mean with ``latency_statistic = "mean"``."""
+    if rec.status != "ok":
+        return []
+    m = rec.metrics
+    if m.get("latency_ms_p50") is not None:
+        return [] if m.get("latency_statistic") in (None, "p50") else ["latency_statistic must be p50 when a "
+                                                                        "latency_ms_p50 is given"]
+    if m.get("latency_statistic") == "mean" and m.get("latency_ms_mean") is not None:
+        return []
+    return ["an ok latency record needs latency_ms_p50 (or latency_ms_mean with latency_statistic = 'mean')"]
+
+
+def validate(rec: Any) -> None:
+    """Raise ``RecordSchemaError`` unless ``rec`` matches its declaration exactly."""
+    found = problems(rec, strict=True)
+    if found:
+        raise RecordSchemaError(f"{rec.kind} record of {rec.model!r} ({rec.status}, {rec.source}) does not match "
+                                f"edgecnn/schema.py: " + "; ".join(found[:8]))
+
+
+def row_value(row: Mapping[str, Any], name: str) -> Any:
+    """A per-layer row's field ``name`` (None when absent); ``name`` must be a
+    declared row field."""
+    if name not in ROW_FIELDS:
+        raise RecordSchemaError(f"layer rows have no field {name!r} (edgecnn/schema.py ROW_FIELDS)")
+    return row.get(name)
+
+
+def headline_latency(rec: Any) -> tuple[Optional[float], str]:
+    """(latency in ms, statistic): the p50, else the mean a tool reported instead."""
+    p50 = rec.metric("latency_ms_p50")
+    if _type_ok(p50, NUM):
+        return float(p50), "p50"
+    mean = rec.metric("latency_ms_mean")
+    if rec.metric("latency_statistic") == "mean" and _type_ok(mean, NUM):
+        return float(mean), "mean"
+    return None, "none"
+
+
+# ---------------------------------------------------------------------------
+# upgrades of older rows
+# ---------------------------------------------------------------------------
+_PERCENT_V1 = {"export": ("top1", "top1_reference", "top1_drop", "top1_agreement")}
+_RENAMED_V1 = {"separable": {"latency_ms_separable": "separable_ms_p50", "latency_ms_standard": "standard_ms_p50"},
+               "latency": {"memory_overall_mb": "memory_added_mb", "peak_memory_mb": "memory_peak_mb"}}
+_ROW_RENAMED_V1 = {"avg_ms": "time_ms", "node_type": "type"}
+
+
+def upgrade(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of an older schema version, in the current one (a new dict).
+
+    Version 1 (before the schema was declared): export records held top-1
+    figures as fractions (now percent); benchmark_model rows used ``avg_ms`` /
+    ``node_type`` (now ``time_ms`` / ``type``) and named memory figures
+    differently; prepared TensorRT builds were ``ok`` (now ``prepared``)."""
+    out = dict(row)
+    version = out.get("schema_version", 1) or 1
+    if version >= SCHEMA_VERSION:
+        return out
+    kind = out.get("kind")
+    for name in _PERCENT_V1.get(kind, ()):
+        v = out.get(name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[name] = v * 100.0
+    for old, new in _RENAMED_V1.get(kind, {}).items():
+        if old in out and new not in out:
+            out[new] = out.pop(old)
+    if kind == "latency" and out.get("timing_method") == "benchmark_model" and out.get("latency_ms_p50") is None:
+        out.setdefault("latency_statistic", "mean")
+    if isinstance(out.get("layers"), list):
+        out["layers"] = [{_ROW_RENAMED_V1.get(k, k): v for k, v in r.items()} if isinstance(r, dict) else r
+                         for r in out["layers"]]
+    if kind == "export" and out.get("n_images") and "parity_runtime" not in out:
+        out["parity_runtime"] = "onnxruntime" if out.get("prepared_only") else out.get("runtime")
+    if kind == "export" and out.get("prepared_only"):
+        out["runtime"] = "tensorrt"  # v1 named the runtime that checked the prepared ONNX
+        if out.get("status") == "ok":
+            out["status"] = "prepared"
+    out["schema_version"] = SCHEMA_VERSION
+    return out

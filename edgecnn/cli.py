@@ -57,36 +57,78 @@ for _mod in COMMAND_MODULES:
     importlib.import_module(_mod).register(app)
 
 
+def _click_types(name: str) -> tuple[type, ...]:
+    """``name`` (ClickException, UsageError, Exit, Abort, NoArgsIsHelpError) from
+    every click that may be in play: typer >= 0.29 vendors its own copy as
+    ``typer._click``, older typers use the ``click`` package."""
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def usage_line(exc: Exception, argv: list[str] | None = None) -> str:
+    """A click/typer usage error as one line: the message, the command's usage
+    and where to find help."""
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:  # raised while parsing, before a context existed: name the command from argv
+        args = list(sys.argv[1:] if argv is None else argv)
+        command = next((a for a in args if not a.startswith("-")), None)
+        where = f"edgecnn {command}" if command else "edgecnn"
+        return f"error: {message} (see '{where} --help')"
+    usage = " ".join(ctx.get_usage().split())
+    usage = usage[len("Usage: "):] if usage.startswith("Usage: ") else usage
+    return f"error: {message} (usage: {usage}; see '{ctx.command_path} --help')"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point. User errors become one line and exit code 2."""
+    """Console entry point. User errors and usage errors (unknown option, missing
+    argument or value, value out of range or of the wrong type) become one
+    ``error:`` line on stderr and exit code 2; Ctrl-C exits 130."""
     from edgecnn.errors import EdgeCNNError
 
+    usage_errors, other_click = _click_types("UsageError"), _click_types("ClickException")
+    click_exits, aborts = _click_types("Exit"), _click_types("Abort")
+    no_args = _click_types("NoArgsIsHelpError")
     try:
-        rv = app(args=argv, standalone_mode=False)
+        rv = app(args=argv, prog_name="edgecnn", standalone_mode=False)
         # typer turns Ctrl-C and typer.Exit into a returned exit code here
         if isinstance(rv, int) and rv != 0:
             if rv == 130:
                 print("error: interrupted; results written so far are kept", file=sys.stderr)
             return rv
     except EdgeCNNError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split()) if chr(10) in str(exc) else exc}", file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        print("error: aborted", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
         print("error: interrupted; results written so far are kept", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            print(f"error: {exc.format_message()}", file=sys.stderr)
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
+    except Exception as exc:
+        if no_args and isinstance(exc, no_args):  # `edgecnn` alone: the help, as asked
+            ctx = getattr(exc, "ctx", None)
+            text = ctx.get_help() if ctx is not None else str(exc)  # typer's rich help prints itself
+            if text:
+                print(text)
+            return 0
+        if usage_errors and isinstance(exc, usage_errors):
+            print(usage_line(exc, argv), file=sys.stderr)
+            return 2
+        if other_click and isinstance(exc, other_click):
+            print(f"error: {' '.join(str(exc.format_message()).split())}", file=sys.stderr)  # type: ignore[attr-defined]
+            return 2
+        if click_exits and isinstance(exc, click_exits):
+            return int(getattr(exc, "exit_code", 0) or 0)
+        if (aborts and isinstance(exc, aborts)) or isinstance(exc, typer.Abort):
+            print("error: aborted", file=sys.stderr)
+            return 130
         raise
     return 0
 

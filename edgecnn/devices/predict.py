@@ -5,7 +5,9 @@ Per layer (a row of ``edgecnn.cost.count_cost``)::
     compute_ms = macs / (peak GMAC/s of the precision)      (x 1e-6)
     memory_ms  = (bytes_read + bytes_written) / (GB/s)      (x 1e-6)
     roof_ms    = max(compute_ms, memory_ms)
-    time_ms    = slowdown[op] * roof_ms + overhead_ms[op]
+    time_ms    = max(roof_ms, slowdown[op] * roof_ms + overhead_ms[op])
+
+(never below the roof: no predicted layer runs faster than its unit allows).
 
 ``slowdown`` (1 / efficiency: how far from the roof real kernels run) and
 ``overhead_ms`` (per-op dispatch cost) are fitted per op class on a machine
@@ -185,7 +187,7 @@ def predict_layers(cost_rows: Sequence[Any], peak_gmacs_per_s: float, bandwidth_
         from edgecnn.errors import InvalidOptionError
 
         raise InvalidOptionError("a roofline prediction needs the device's memory bandwidth "
-                                 "([peak] memory_bandwidth_gb_per_s in its TOML)")
+                                 "(memory_bandwidth_gb_per_s of its [peak.cpu] / [peak.gpu] in its TOML)")
     skip = fused_rows(cost_rows) if fuse else set()
     out = []
     for i, r in enumerate(cost_rows):
@@ -194,7 +196,10 @@ def predict_layers(cost_rows: Sequence[Any], peak_gmacs_per_s: float, bandwidth_
         nbytes = float((_get(r, "bytes_read") or 0) + (_get(r, "bytes_written") or 0)) * batch
         comp, mem = roofline_ms(macs, nbytes, peak_gmacs_per_s, bandwidth_gb_per_s)
         fit = calibration.fits.get(cls) or OpFit(1.0, 0.0)
-        t = 0.0 if i in skip else fit.slowdown * max(comp, mem) + fit.overhead_ms
+        roof = max(comp, mem)
+        # a calibration fitted elsewhere (a slowdown below 1 on an underestimated peak) must never make a layer
+        # faster than this unit's roofline bound
+        t = 0.0 if i in skip else max(roof, fit.slowdown * roof + fit.overhead_ms)
         out.append({"name": _get(r, "name"), "type": _get(r, "type"), "op_class": cls, "macs": int(macs),
                     "bytes": int(nbytes), "compute_ms": comp, "memory_ms": mem,
                     "bound": "compute" if comp >= mem else "memory", "fused": i in skip, "predicted_ms": t})

@@ -7,9 +7,16 @@ candidates and an unknown name gets "did you mean". Folders searched: those in
 ``$EDGECNN_DEVICES`` (``:``-separated, first wins), then the checkout's
 ``devices/``.
 
-``local`` is this machine: its CPU name, cores and peak figures are detected
-when loaded (``detect_local``); compute peaks are *estimated* from CPU flags
-and clock, memory bandwidth is *measured* (cached); ``peak_kind`` says which.
+Peaks are per compute unit (``[peak.cpu]``, ``[peak.gpu]``, ``[peak.npu]``),
+each figure ``{ value = ..., kind = "vendor" | "derived", how = "..." }``: a
+datasheet number, or one computed from cores, clocks and widths with the
+arithmetic written in ``how``. A runtime runs on one unit
+(``DeviceSpec.unit_of``: the file's ``[runtimes.units]``, else the runtime
+table in ``edgecnn.runtime``), and predictions use that unit's figures.
+
+``local`` is this machine: ``[peak.cpu] detect = true`` fills its CPU unit
+when loaded (``detect_local``): compute peaks *derived* from CPU flags and
+clock, memory bandwidth *measured* (cached).
 """
 
 from __future__ import annotations
@@ -28,23 +35,52 @@ from edgecnn.registry import Registry, UnknownNameError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TRANSPORTS = ("local", "ssh", "adb")
+UNITS = ("cpu", "gpu", "npu")
+KINDS = ("vendor", "derived", "measured")  # datasheet number | computed from cores x clock x width | measured here
 REPO_DEVICES = Path(__file__).resolve().parents[2] / "devices"
 
 
 @dataclass
+class ComputeUnit:
+    """One compute unit of a device (its CPU, GPU or NPU): peak MAC rates per
+    precision in GMAC/s (1e9 multiply-accumulates per second) and memory
+    bandwidth in GB/s, each figure with its kind (``vendor``: a datasheet
+    number; ``derived``: computed from cores, clocks and widths, the arithmetic
+    in ``how``; ``measured``: measured on this machine)."""
+
+    name: str
+    peak_gmacs_per_s: dict[str, float] = field(default_factory=dict)
+    memory_bandwidth_gb_per_s: Optional[float] = None
+    kind: dict[str, str] = field(default_factory=dict)  # "fp32" / "memory_bandwidth" -> vendor|derived|measured
+    how: dict[str, str] = field(default_factory=dict)  # the arithmetic or datasheet line behind each figure
+    sources: list[str] = field(default_factory=list)
+
+    def peak(self, precision: str = "fp32") -> tuple[float, str]:
+        """(GMAC/s, precision actually used): falls back to fp16 then fp32 when a
+        precision has no figure (e.g. int8 on a Maxwell Jetson)."""
+        for p in (precision, "fp16", "fp32"):
+            if self.peak_gmacs_per_s.get(p):
+                return float(self.peak_gmacs_per_s[p]), p
+        raise InvalidOptionError(f"compute unit {self.name!r} has no peak compute figure")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as records carry them (``device_peaks``)."""
+        return {"unit": self.name, "gmacs_per_s": dict(self.peak_gmacs_per_s),
+                "memory_bandwidth_gb_per_s": self.memory_bandwidth_gb_per_s, "kind": dict(self.kind),
+                "how": dict(self.how), "sources": list(self.sources)}
+
+
+@dataclass
 class DeviceSpec:
-    """One device. Peak rates in GMAC/s (1e9 multiply-accumulates per second)
-    per precision; memory bandwidth in GB/s (1e9 bytes per second)."""
+    """One device: how to reach it, its runtimes, and its compute units."""
 
     name: str
     description: str = ""
     transport: str = "local"
     connection: dict[str, Any] = field(default_factory=dict)
     runtimes: list[str] = field(default_factory=list)
-    peak_gmacs_per_s: dict[str, float] = field(default_factory=dict)
-    memory_bandwidth_gb_per_s: Optional[float] = None
-    sources: list[str] = field(default_factory=list)
-    peak_kind: dict[str, str] = field(default_factory=dict)  # figure -> vendor|estimated|measured
+    units: dict[str, ComputeUnit] = field(default_factory=dict)
+    runtime_units: dict[str, str] = field(default_factory=dict)  # [runtimes.units] overrides: runtime -> unit
     aliases: list[str] = field(default_factory=list)
     detected: dict[str, Any] = field(default_factory=dict)  # local only: cpu, cores, flags, measured figures
     path: Optional[str] = None
@@ -54,27 +90,75 @@ class DeviceSpec:
     def is_local(self) -> bool:
         return self.transport == "local"
 
-    def peak(self, precision: str = "fp32") -> tuple[float, str]:
-        """(GMAC/s, precision actually used): falls back to fp16 then fp32 when a
-        precision has no figure (e.g. int8 on a Maxwell Jetson)."""
-        for p in (precision, "fp16", "fp32"):
-            if self.peak_gmacs_per_s.get(p):
-                return float(self.peak_gmacs_per_s[p]), p
-        raise InvalidOptionError(f"device {self.name!r} has no peak compute figure (a [peak] "
-                                 f"fp32_gmacs_per_s in {self.path}), so its latency cannot be predicted")
+    @property
+    def sources(self) -> list[str]:
+        return [src for u in self.units.values() for src in u.sources]
+
+    def unit(self, name: str) -> ComputeUnit:
+        """The compute unit ``name`` (cpu | gpu | npu); one line when the file has none."""
+        if name not in self.units:
+            have = ", ".join(self.units) or "none"
+            raise InvalidOptionError(f"device {self.name!r} has no [peak.{name}] figures in {self.path} "
+                                     f"(it has: {have}), so latency on its {name} cannot be predicted")
+        return self.units[name]
+
+    def unit_of(self, runtime: str, accel: str = "cpu") -> str:
+        """The compute unit ``runtime`` runs on here: the file's [runtimes.units]
+        entry, else the runtime table's rule (edgecnn.runtime.compute_unit)."""
+        if runtime in self.runtime_units:
+            return self.runtime_units[runtime]
+        from edgecnn.runtime import compute_unit
+
+        return compute_unit(runtime, accel)
+
+    def peak(self, precision: str = "fp32", unit: str = "cpu") -> tuple[float, str]:
+        return self.unit(unit).peak(precision)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "transport": self.transport,
                 "connection": dict(self.connection), "runtimes": list(self.runtimes),
-                "peak_gmacs_per_s": dict(self.peak_gmacs_per_s),
-                "memory_bandwidth_gb_per_s": self.memory_bandwidth_gb_per_s, "peak_kind": dict(self.peak_kind),
-                "sources": list(self.sources), "aliases": list(self.aliases), "detected": dict(self.detected),
-                "path": self.path}
+                "runtime_units": dict(self.runtime_units),
+                "units": {k: u.to_dict() for k, u in self.units.items()}, "aliases": list(self.aliases),
+                "detected": dict(self.detected), "path": self.path}
 
 
 # ---------------------------------------------------------------------------
 # parsing
 # ---------------------------------------------------------------------------
+def _figure(value: Any, where: str, bad) -> tuple[float, str, str]:
+    """``{ value = 72.0, kind = "derived", how = "..." }`` -> (value, kind, how)."""
+    if not isinstance(value, dict):
+        raise bad(f"{where} must be a table {{ value = ..., kind = \"vendor\" | \"derived\", how = \"...\" }}, "
+                  f"got {value!r}")
+    v, kind, how = value.get("value"), value.get("kind"), value.get("how", "")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise bad(f"{where}.value must be a positive number, got {v!r}")
+    if kind not in KINDS:
+        raise bad(f"{where}.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "derived" and not how:
+        raise bad(f"{where} is derived: write the arithmetic in its `how`")
+    return float(v), str(kind), str(how)
+
+
+def parse_unit(name: str, table: Any, where: str, bad) -> ComputeUnit:
+    if not isinstance(table, dict):
+        raise bad(f"[peak.{name}] must be a table")
+    unit = ComputeUnit(name=name, sources=[str(s) for s in table.get("sources", [])])
+    for p in PRECISIONS:
+        key = f"{p}_gmacs_per_s"
+        if key in table:
+            unit.peak_gmacs_per_s[p], unit.kind[p], unit.how[p] = _figure(table[key], f"{where} peak.{name}.{key}", bad)
+    if "memory_bandwidth_gb_per_s" in table:
+        bw, unit.kind["memory_bandwidth"], unit.how["memory_bandwidth"] = _figure(
+            table["memory_bandwidth_gb_per_s"], f"{where} peak.{name}.memory_bandwidth_gb_per_s", bad)
+        unit.memory_bandwidth_gb_per_s = bw
+    unknown = set(table) - {f"{p}_gmacs_per_s" for p in PRECISIONS} - {"memory_bandwidth_gb_per_s", "sources",
+                                                                       "detect"}
+    if unknown:
+        raise bad(f"[peak.{name}] has unknown key(s) {sorted(unknown)}")
+    return unit
+
+
 def parse_device(data: dict[str, Any], path: Optional[str] = None) -> DeviceSpec:
     """A DeviceSpec from the TOML schema (as a dict); raises CorruptFileError
     naming the file and field on a bad value."""
@@ -92,31 +176,28 @@ def parse_device(data: dict[str, Any], path: Optional[str] = None) -> DeviceSpec
     transport = conn.get("transport", "local")
     if transport not in TRANSPORTS:
         raise bad(f"connection.transport {transport!r} is not one of {', '.join(TRANSPORTS)}")
-    runtimes = data.get("runtimes", {}).get("available", [])
+    rt_table = data.get("runtimes", {})
+    runtimes = rt_table.get("available", [])
     if not isinstance(runtimes, list) or not all(isinstance(r, str) for r in runtimes):
         raise bad("runtimes.available must be a list of names")
+    runtime_units = rt_table.get("units", {})
+    if not isinstance(runtime_units, dict) or not all(v in UNITS for v in runtime_units.values()):
+        raise bad(f"runtimes.units maps runtimes to one of {', '.join(UNITS)}")
     peak_tbl = data.get("peak", {})
-    peaks: dict[str, float] = {}
-    kind: dict[str, str] = {}
-    for p in PRECISIONS:
-        v = peak_tbl.get(f"{p}_gmacs_per_s")
-        if v is not None:
-            if not isinstance(v, (int, float)) or v <= 0:
-                raise bad(f"peak.{p}_gmacs_per_s must be a positive number, got {v!r}")
-            peaks[p] = float(v)
-            kind[f"{p}_gmacs_per_s"] = "vendor"
-    bw = peak_tbl.get("memory_bandwidth_gb_per_s")
-    if bw is not None:
-        if not isinstance(bw, (int, float)) or bw <= 0:
-            raise bad(f"peak.memory_bandwidth_gb_per_s must be a positive number, got {bw!r}")
-        kind["memory_bandwidth_gb_per_s"] = "vendor"
+    if not isinstance(peak_tbl, dict):
+        raise bad("[peak] must be a table")
+    flat = sorted(k for k in peak_tbl if k not in UNITS)
+    if flat:
+        raise bad(f"[peak] holds {', '.join(flat)} directly; figures belong to a compute unit: [peak.cpu], "
+                  f"[peak.gpu] or [peak.npu], each figure {{ value = ..., kind = \"vendor\" | \"derived\", "
+                  f"how = \"...\" }} (see docs/profile.md)")
+    units = {u: parse_unit(u, peak_tbl[u], where, bad) for u in UNITS if u in peak_tbl}
     aliases = data.get("aliases", [])
     spec = DeviceSpec(name=name, description=str(data.get("description", "")), transport=transport,
-                      connection=dict(conn), runtimes=list(runtimes), peak_gmacs_per_s=peaks,
-                      memory_bandwidth_gb_per_s=float(bw) if bw else None,
-                      sources=list(peak_tbl.get("sources", [])), peak_kind=kind, aliases=list(aliases),
+                      connection=dict(conn), runtimes=list(runtimes), units=units,
+                      runtime_units={str(k): str(v) for k, v in runtime_units.items()}, aliases=list(aliases),
                       path=path, raw=dict(data))
-    if peak_tbl.get("detect"):
+    if isinstance(peak_tbl.get("cpu"), dict) and peak_tbl["cpu"].get("detect"):
         fill_detected(spec)
     return spec
 
@@ -250,6 +331,10 @@ def detect_local() -> dict[str, Any]:
     if ghz:
         fp32 = cores * ghz * fp32_per_cycle
         out["estimated_gmacs_per_s"] = {"fp32": fp32, "fp16": fp32 * fp16_mult, "int8": fp32 * int8_mult}
+        base = f"{cores} cores x {ghz:.2f} GHz x {lanes} {simd} fp32 lanes x {fma} FMA units"
+        out["how"] = {"fp32": base, "fp16": base + (f" x {fp16_mult} (half-precision arithmetic)" if fp16_mult > 1
+                                                    else " (no half-precision arithmetic: as fp32)"),
+                      "int8": base + f" x {int8_mult} ({'VNNI / dot product' if int8_mult == 4 else 'no VNNI'})"}
     return out
 
 
@@ -303,8 +388,9 @@ def measure_local(force: bool = False) -> dict[str, float]:
 
 
 def fill_detected(spec: DeviceSpec) -> None:
-    """Fill a ``detect = true`` spec from this machine; figures already in the
-    file win. Marks each figure ``estimated`` or ``measured``."""
+    """Fill a ``[peak.cpu] detect = true`` unit from this machine; figures already
+    in the file win. Peaks are ``derived`` (cores x clock x SIMD lanes x FMA
+    units, the arithmetic in ``how``), the bandwidth ``measured``."""
     det = detect_local()
     measured = measure_local()
     det["measured"] = measured
@@ -312,13 +398,18 @@ def fill_detected(spec: DeviceSpec) -> None:
     if not spec.description or "detected" in spec.description:
         spec.description = f"{det['cpu']}, {det['cores']} cores available" + (
             f", {det['clock_ghz']:.2f} GHz, {det['simd']}" if det.get("clock_ghz") else "")
+    cpu = spec.units.setdefault("cpu", ComputeUnit("cpu"))
     for p, v in det.get("estimated_gmacs_per_s", {}).items():
-        if p not in spec.peak_gmacs_per_s:
-            spec.peak_gmacs_per_s[p] = float(v)
-            spec.peak_kind[f"{p}_gmacs_per_s"] = "estimated"
-    if "fp32" not in spec.peak_gmacs_per_s:  # no clock known: fall back to the measured GEMM rate
-        spec.peak_gmacs_per_s["fp32"] = measured["sgemm_gmacs_per_s"]
-        spec.peak_kind["fp32_gmacs_per_s"] = "measured"
-    if spec.memory_bandwidth_gb_per_s is None:
-        spec.memory_bandwidth_gb_per_s = measured["memory_bandwidth_gb_per_s"]
-        spec.peak_kind["memory_bandwidth_gb_per_s"] = "measured"
+        if p not in cpu.peak_gmacs_per_s:
+            cpu.peak_gmacs_per_s[p] = float(v)
+            cpu.kind[p] = "derived"
+            cpu.how[p] = det["how"][p]
+    if "fp32" not in cpu.peak_gmacs_per_s:  # no clock known: the measured GEMM rate stands in
+        cpu.peak_gmacs_per_s["fp32"] = measured["sgemm_gmacs_per_s"]
+        cpu.kind["fp32"] = "measured"
+        cpu.how["fp32"] = "numpy float32 1024x1024 matmul, best of 5 (no CPU clock readable)"
+    if cpu.memory_bandwidth_gb_per_s is None:
+        cpu.memory_bandwidth_gb_per_s = measured["memory_bandwidth_gb_per_s"]
+        cpu.kind["memory_bandwidth"] = "measured"
+        cpu.how["memory_bandwidth"] = "numpy copy of 64 MiB, read + write bytes, best of 5 (cached)"
+    cpu.sources = cpu.sources or ["/proc/cpuinfo flags and clock, os.sched_getaffinity"]

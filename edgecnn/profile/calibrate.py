@@ -40,9 +40,9 @@ def calibration_for(store: RecordStore, runtime: str, exclude_model: Optional[st
     if chosen is None:
         return Calibration.uncalibrated()
     local = local or load_device("local")
-    peak, _ = local.peak("fp32")
+    peak, _ = local.peak("fp32", "cpu")
     rows = [row for r in recs for row in r.metrics["layers"] if row.get("matched") and row.get("macs") is not None]
-    cal = fit_calibration(rows, peak, local.memory_bandwidth_gb_per_s, device="local", runtime=chosen,
+    cal = fit_calibration(rows, peak, local.unit("cpu").memory_bandwidth_gb_per_s, device="local", runtime=chosen,
                           models=sorted({r.model for r in recs}))
     if chosen != runtime:
         cal.note = f"no local per-layer records for {runtime}; calibrated on {chosen}"
@@ -55,8 +55,8 @@ def prediction_errors(store: RecordStore, runtime: str = "onnxruntime", local: A
     from edgecnn.devices.spec import load_device
 
     local = local or load_device("local")
-    peak, _ = local.peak("fp32")
-    bw = local.memory_bandwidth_gb_per_s
+    peak, _ = local.peak("fp32", "cpu")
+    bw = local.unit("cpu").memory_bandwidth_gb_per_s
     lat = {r.model: r for r in store.latest(kind="latency", device="local", runtime=runtime).values()
            if r.ok and r.source == "measured" and r.batch == 1 and r.variant is None}
     layer_recs = {r.model: r for r in _local_layer_records(store, runtime)}
@@ -77,3 +77,23 @@ def prediction_errors(store: RecordStore, runtime: str = "onnxruntime", local: A
                     "error_in_sample": (p_in - meas) / meas, "calibrated_on": loo.models,
                     "has_layers": model in layer_recs})
     return out
+
+
+def error_band(store: RecordStore, runtime: str, unit: str, calibration: Calibration) -> dict[str, Any]:
+    """The expected error of a prediction, from the latest ``prediction_error``
+    record of ``runtime`` on this machine (``benchmarks/bench_predict.py``): the
+    share within +-10 % / +-25 %, the median and p90 |error|. Without a
+    calibration, or without a validation, the band says so instead."""
+    if not calibration.runtime:
+        return {"validated": False, "note": f"pure roofline on the {unit}: no measured calibration or validation "
+                                            f"covers it; expect it to be optimistic"}
+    checks = [r for r in store.load(kind="prediction_error", device="local")
+              if r.ok and r.runtime == calibration.runtime and r.metric("compute_unit") == unit]
+    if not checks:
+        return {"validated": False, "note": "no validation of this runtime's predictions yet: run "
+                                            "benchmarks/bench_predict.py"}
+    last = max(checks, key=lambda r: str(r.created_at))
+    band = {k: last.metric(k) for k in ("within_10_pct", "within_25_pct", "median_abs_error", "p90_abs_error",
+                                        "spearman", "models")}
+    return {"validated": True, **band, "validated_at": last.created_at, "method": last.metric("method"),
+            "note": "validated on this machine's CPU; another CPU adds error not measured here"}

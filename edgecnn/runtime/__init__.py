@@ -21,10 +21,20 @@ RUNNERS.add("litert", LiteRTRunner)
 RUNNERS.add("tensorrt", TensorRTRunner)
 
 
+def compute_unit(runtime: str, accel: str = "cpu") -> str:
+    """The compute unit (cpu | gpu) ``runtime`` runs on, from its Runner's
+    ``unit(accel)`` rule: TensorRT on the GPU; torch and ONNX Runtime on the
+    GPU when ``accel`` is cuda (ONNX Runtime's CUDA provider), else the CPU;
+    LiteRT (XNNPACK) on the CPU. An unknown runtime is assumed to run on the CPU."""
+    cls = RUNNERS.get(runtime) if runtime in RUNNERS else None
+    return cls.unit(accel) if cls is not None else "cpu"
+
+
 def get_runner(name: str) -> type[Runner]:
     """The Runner class registered as ``name`` (did-you-mean on a miss)."""
     return RUNNERS.get(name)
 
 
-__all__ = ["RUNNERS", "Runner", "RunnerLoadError", "RunnerUnsupported", "default_threads", "get_runner",
+__all__ = ["RUNNERS", "Runner", "RunnerLoadError", "RunnerUnsupported", "compute_unit", "default_threads",
+           "get_runner",
            "TorchRunner", "OnnxRuntimeRunner", "LiteRTRunner", "TensorRTRunner"]

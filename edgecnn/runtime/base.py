@@ -62,6 +62,11 @@ class Runner:
         self.input_dtype: np.dtype = np.dtype(np.float32)
         self.loaded = False
 
+    @classmethod
+    def unit(cls, accel: str = "cpu") -> str:
+        """The compute unit this runtime runs on (cpu | gpu) for ``accel``."""
+        return "gpu" if accel.startswith("cuda") else "cpu"
+
     # -- availability ------------------------------------------------------------
     @classmethod
     def unavailable_reason(cls, device: str = "cpu") -> Optional[str]:

@@ -35,6 +35,10 @@ class LiteRTRunner(Runner):
     precisions = ("fp32", "fp16", "int8")  # whatever the artifact holds
 
     @classmethod
+    def unit(cls, accel: str = "cpu") -> str:
+        return "cpu"
+
+    @classmethod
     def unavailable_reason(cls, device: str = "cpu") -> Optional[str]:
         if device != "cpu":
             return f"litert runner times the CPU (XNNPACK) only, not {device!r}"

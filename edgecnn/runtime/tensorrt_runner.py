@@ -26,6 +26,10 @@ class TensorRTRunner(Runner):
                          **options)
 
     @classmethod
+    def unit(cls, accel: str = "cpu") -> str:
+        return "gpu"
+
+    @classmethod
     def unavailable_reason(cls, device: str = "cuda") -> Optional[str]:
         try:
             import tensorrt  # noqa: F401

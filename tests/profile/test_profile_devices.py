@@ -13,31 +13,49 @@ REQUIRED = ["local", "desktop-gpu", "jetson-nano", "jetson-orin-nano", "jetson-a
 
 
 @pytest.mark.parametrize("name", REQUIRED)
-def test_every_required_device_loads_with_cited_peaks(name):
+def test_every_required_device_loads_with_cited_peaks_per_unit(name):
     spec = load_device(name)
-    assert spec.name == name and spec.runtimes
-    assert spec.peak("fp32")[0] > 0 and spec.memory_bandwidth_gb_per_s > 0
-    assert spec.sources, f"{name} cites no source"
+    assert spec.name == name and spec.runtimes and spec.units
+    for unit in spec.units.values():
+        assert unit.peak("fp32")[0] > 0 and unit.memory_bandwidth_gb_per_s > 0
+        assert unit.sources, f"{name} {unit.name} cites no source"
+        assert set(unit.kind.values()) <= {"vendor", "derived", "measured"}
+        # a derived figure shows its arithmetic
+        assert all(unit.how.get(fig) for fig, kind in unit.kind.items() if kind == "derived")
     if name != "local":
         assert spec.transport in ("ssh", "adb")
-        assert all(spec.peak_kind[k] == "vendor" for k in spec.peak_kind)
-        assert all(s.startswith("https://") for s in spec.sources)
+        assert all(src.startswith("https://") for src in spec.sources)
+        assert not any("brojogopalsapui" in src for src in spec.sources)  # vendor sources, no personal blogs
+        assert "measured" not in {k for u in spec.units.values() for k in u.kind.values()}
+    for rt in spec.runtimes:  # every runtime the file lists runs on a unit the file has figures for
+        if rt != "tensorrt" or "gpu" in spec.units:
+            assert spec.unit_of(rt) in spec.units, (name, rt)
+
+
+def test_runtimes_run_on_their_declared_units():
+    orin = load_device("jetson-orin-nano")
+    assert orin.unit_of("onnxruntime") == "cpu" and orin.unit_of("litert") == "cpu"
+    assert orin.unit_of("tensorrt") == "gpu"
+    assert orin.peak("fp32", "cpu")[0] == pytest.approx(6 * 1.5 * 8)  # the CPU's peak, not the GPU's 640
+    assert load_device("desktop-gpu").unit_of("onnxruntime") == "gpu"  # its [runtimes.units] says so
+    assert load_device("local").unit_of("torch", accel="cuda") == "gpu"
 
 
 def test_local_is_detected_and_says_how():
     spec = load_device("local")
+    cpu = spec.unit("cpu")
     assert spec.is_local and spec.detected["cores"] >= 1 and spec.detected["cpu"]
-    assert spec.peak_kind["memory_bandwidth_gb_per_s"] == "measured"
-    assert spec.peak_kind["fp32_gmacs_per_s"] in ("estimated", "measured")
+    assert cpu.kind["memory_bandwidth"] == "measured"
+    assert cpu.kind["fp32"] in ("derived", "measured") and cpu.how["fp32"]
     assert spec.detected["measured"]["sgemm_gmacs_per_s"] > 0
 
 
 def test_vendor_figures_relate_as_documented():
-    # precision ladders and derived figures from the files' comments
-    pi = load_device("raspberry-pi-5")
+    # precision ladders and derived figures from the files' `how`
+    pi = load_device("raspberry-pi-5").unit("cpu")
     assert pi.peak_gmacs_per_s["fp32"] == pytest.approx(4 * 2.4 * 8)
     assert pi.memory_bandwidth_gb_per_s == pytest.approx(4.267 * 4, rel=0.01)
-    nano = load_device("jetson-nano")
+    nano = load_device("jetson-nano").unit("gpu")
     assert "int8" not in nano.peak_gmacs_per_s and nano.peak("int8") == (236.0, "fp16")
 
 
@@ -54,7 +72,8 @@ def test_name_resolution_exact_alias_prefix_ambiguous_unknown():
 
 def test_user_device_folder_comes_first(tmp_path, monkeypatch):
     (tmp_path / "my-board.toml").write_text('name = "my-board"\n[connection]\ntransport = "ssh"\nhost = "b"\n'
-                                            '[peak]\nfp32_gmacs_per_s = 10.0\nmemory_bandwidth_gb_per_s = 4.0\n')
+                                            '[peak.cpu]\nfp32_gmacs_per_s = { value = 10.0, kind = "vendor" }\n'
+                                            'memory_bandwidth_gb_per_s = { value = 4.0, kind = "vendor" }\n')
     monkeypatch.setenv("EDGECNN_DEVICES", str(tmp_path))
     spec = load_device("my-board")
     assert spec.peak("int8") == (10.0, "fp32") and spec.connection["host"] == "b"
@@ -63,8 +82,12 @@ def test_user_device_folder_comes_first(tmp_path, monkeypatch):
 @pytest.mark.parametrize("data, msg", [
     ({"connection": {}}, "missing `name`"),
     ({"name": "x", "connection": {"transport": "telnet"}}, "transport 'telnet'"),
-    ({"name": "x", "peak": {"fp32_gmacs_per_s": -1}}, "positive number"),
+    ({"name": "x", "peak": {"cpu": {"fp32_gmacs_per_s": {"value": -1, "kind": "vendor"}}}}, "positive number"),
+    ({"name": "x", "peak": {"cpu": {"fp32_gmacs_per_s": {"value": 9, "kind": "blog"}}}}, "kind must be one of"),
+    ({"name": "x", "peak": {"cpu": {"fp32_gmacs_per_s": {"value": 9, "kind": "derived"}}}}, "write the arithmetic"),
+    ({"name": "x", "peak": {"fp32_gmacs_per_s": 9}}, r"belong to a compute unit: \[peak.cpu\]"),
     ({"name": "x", "runtimes": {"available": "onnxruntime"}}, "list of names"),
+    ({"name": "x", "runtimes": {"available": [], "units": {"litert": "dsp"}}}, "runtimes.units"),
 ])
 def test_bad_device_files_name_the_field(data, msg):
     with pytest.raises(CorruptFileError, match=msg):

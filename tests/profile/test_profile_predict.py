@@ -60,3 +60,54 @@ def test_prediction_scales_with_the_target_roof():
     slow = predict_layers(layer, 50, 10, cal)[0]["predicted_ms"]
     fast = predict_layers(layer, 500, 10, cal)[0]["predicted_ms"]
     assert slow == pytest.approx(40.0) and fast == pytest.approx(4.0)
+
+
+def test_no_layer_is_predicted_faster_than_its_roof():
+    """A calibration fitted on a CPU whose peak was underestimated (slowdown < 1)
+    must not push a layer past the target unit's roofline bound."""
+    fast = Calibration(fits={c: OpFit(slowdown=0.2, overhead_ms=0.0) for c in
+                             ("conv", "depthwise", "pointwise", "linear", "elementwise")})
+    rows = [{**CONV, "macs": 1e9, "bytes_read": 1e6, "bytes_written": 0},
+            {**DW, "macs": 1e6, "bytes_read": 4e7, "bytes_written": 0}]
+    out = predict_layers(rows, 100.0, 10.0, fast, fuse=False)
+    for r in out:
+        assert r["predicted_ms"] >= max(r["compute_ms"], r["memory_ms"]) - 1e-12
+    assert out[0]["predicted_ms"] == pytest.approx(10.0)  # 1e9 MACs / 100 GMAC/s, not 2 ms
+
+
+def test_predicted_records_use_the_runtime_unit_and_never_beat_its_peak(tmp_path):
+    from edgecnn.devices.spec import load_device
+    from edgecnn.profile.pipeline import ProfileOptions
+    from edgecnn.profile.predicted import predict_records
+    from edgecnn.records import Record, RecordStore
+
+    store = RecordStore(tmp_path)
+    # a validation of the predictor, as benchmarks/bench_predict.py writes it
+    store.append(Record(kind="prediction_error", model="10 zoo models", runtime="onnxruntime", device="local",
+                        metrics={"method": "leave one model out", "models": 10, "within_10_pct": 40.0,
+                                 "within_25_pct": 80.0, "median_abs_error": 0.12, "p90_abs_error": 0.3,
+                                 "spearman": 0.95, "compute_unit": "cpu"}))
+    opts = ProfileOptions(runtimes=["onnxruntime", "tensorrt", "litert"])
+    recs = predict_records(["resnet18", "mobilenet_v2"], load_device("jetson-orin-nano"), opts, store,
+                           reason="requested with --predict")
+    lat = [r for r in recs if r.kind == "latency"]
+    assert {(r.runtime, r.metrics["compute_unit"]) for r in lat} == {
+        ("onnxruntime", "cpu"), ("tensorrt", "gpu"), ("litert", "cpu")}
+    for r in lat:
+        m = r.metrics
+        assert m["achieved_gmacs_per_s"] <= m["peak_gmacs_per_s"] + 1e-9
+        assert all(row["predicted_ms"] >= max(row["compute_ms"], row["memory_ms"]) - 1e-12
+                   for row in m["layers"] if not row["fused"])  # a fused BN/activation costs nothing extra
+    cpu = next(r for r in lat if r.runtime == "onnxruntime" and r.model == "resnet18")
+    gpu = next(r for r in lat if r.runtime == "tensorrt" and r.model == "resnet18")
+    assert cpu.metrics["peak_gmacs_per_s"] == 72.0 and gpu.metrics["peak_gmacs_per_s"] == 640.0
+    assert cpu.metrics["latency_ms_p50"] != gpu.metrics["latency_ms_p50"]  # TensorRT rows no longer equal ORT's
+    assert gpu.metrics["calibration_device"] is None and "pure roofline" in gpu.metrics["calibration"]["note"]
+    assert not gpu.metrics["error_band"]["validated"] and "pure roofline" in gpu.metrics["error_band"]["note"]
+    # with a calibration of this runtime, the band is the latest validation's
+    from edgecnn.devices.predict import Calibration
+    from edgecnn.profile.calibrate import error_band
+
+    band = error_band(store, "onnxruntime", "cpu", Calibration(fits={}, runtime="onnxruntime"))
+    assert band["validated"] and band["within_25_pct"] == 80.0 and band["median_abs_error"] == 0.12
+    assert not error_band(store, "litert", "cpu", Calibration(fits={}, runtime="litert"))["validated"]

@@ -22,8 +22,6 @@ own input shape and dtype (``timing.random_inputs``), timed by
 ``timing.measure`` exactly as local profiling does.
 """
 
-from __future__ import annotations
-
 import importlib
 import json
 import os
@@ -82,7 +80,7 @@ def _package_version(pkg: str) -> str:
     if v not in (None, "unknown"):
         return v
     try:
-        from importlib import metadata
+        from importlib import metadata  # novermin (3.8+; the except below covers older Pythons)
 
         return metadata.version(pkg.replace("_", "-"))
     except Exception:
@@ -268,22 +266,59 @@ def run_job(job: dict) -> dict:
     if not os.path.exists(path):
         return {**result, "status": "failed", "error": f"artifact {path} is not on the device"}
     threads = int(job.get("threads") or default_threads())
+    try:
+        _import_runtime(runtime)
+    except Unsupported as exc:
+        return dict(result, status="unsupported", error=str(exc))
+    rss_before = _status_mb("VmRSS")
     t0 = time.perf_counter()
     try:
         infer, shape, dtype, sync, version, settings = LOADERS[runtime](path, threads)
     except Unsupported as exc:
-        return {**result, "status": "unsupported", "error": str(exc)}
+        return dict(result, status="unsupported", error=str(exc))
     load_ms = (time.perf_counter() - t0) * 1e3
+    rss_loaded = _status_mb("VmRSS")
     shape = concrete_shape(shape, int(job.get("batch") or 1), job.get("input_shape"))
     timing = _timing()
     inputs = timing.random_inputs(shape, dtype, count=int(job.get("input_pool", 4)), seed=int(job.get("seed", 0)))
     y = infer(inputs[0])  # one call outside the timed region: errors surface here
     kwargs = {k: job[k] for k in TIMING_KEYS if job.get(k) is not None}
     stats = timing.measure(infer, inputs=inputs, sync=sync, **kwargs).to_metrics()
-    return {**result, "status": "ok", "runtime_version": version, "threads": threads, "settings": settings,
-            "input_shape": [int(v) for v in shape],
-            "input_dtype": dtype, "output_shape": [int(v) for v in np.shape(y)], "load_ms": load_ms,
-            "stats": stats}
+    memory = {"rss_before_mb": rss_before, "rss_loaded_mb": rss_loaded, "peak_rss_mb": _status_mb("VmHWM")}
+    return dict(result, status="ok", runtime_version=version, threads=threads, settings=settings,
+                input_shape=[int(v) for v in shape], input_dtype=dtype, output_shape=[int(v) for v in np.shape(y)],
+                load_ms=load_ms, stats=stats, memory=memory, artifact_bytes=os.path.getsize(path))
+
+
+def _status_mb(key):
+    """VmRSS / VmHWM of this process in MB from /proc/self/status (None elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _import_runtime(runtime):
+    """Import the runtime's library before the first memory reading, so the
+    memory figures count the model, not the library."""
+    if runtime == "onnxruntime":
+        try:
+            import onnxruntime  # noqa: F401
+        except Exception as exc:
+            raise Unsupported("onnxruntime is not importable on this device ({})".format(exc))
+    elif runtime == "litert":
+        if _litert_module()[0] is None:
+            raise Unsupported("LiteRT is not importable on this device (pip install ai-edge-litert, or "
+                              "tflite-runtime)")
+    elif runtime == "tensorrt":
+        try:
+            import tensorrt  # noqa: F401
+        except Exception as exc:
+            raise Unsupported("the tensorrt Python package is not importable on this device ({})".format(exc))
 
 
 def concrete_shape(shape, batch: int, sample_shape=None) -> list:

@@ -395,7 +395,11 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                    achieved_gmacs_per_s=macs * job.record.batch / (p50 * 1e6) if macs and p50 else None,
                    load_ms=answer.get("load_ms"), input_dtype=answer.get("input_dtype"),
                    runtime_version=answer.get("runtime_version"), artifact=artifact.name, runner=runner,
-                   timing_config={k: v for k, v in (timing or {}).items()})
+                   timing_config={k: v for k, v in (timing or {}).items()},
+                   artifact_bytes=answer.get("artifact_bytes") or artifact.stat().st_size,
+                   isolation="one process per runtime on the device (device_runner.py), runtimes timed one "
+                             "after another", device_peaks=_unit_peaks(spec, job.runtime),
+                   **_remote_memory(answer.get("memory") or {}))
     env = dict(device_env)
     env.update({k: v for k, v in (answer.get("env") or {}).items() if k not in ("versions",)})
     d = job.record.to_dict()
@@ -417,6 +421,25 @@ def _time_with_trtexec(t: Transport, job: _Job, info: ProbeResult, engine: Path,
              timing_note=f"timed by trtexec, not edgecnn's loop ({why_not_python})")
     d["env"] = {**device_env, "trtexec_command": cmd}
     return Record.from_dict(d)
+
+
+def _remote_memory(mem: dict[str, Any]) -> dict[str, Any]:
+    """The device runner's memory readings as record fields (as local workers report them)."""
+    from edgecnn.runtime.workers import memory_figures
+
+    out = memory_figures({"rss_before_mb": mem.get("rss_before_mb"), "rss_loaded_mb": mem.get("rss_loaded_mb")},
+                         {"peak_rss_mb": mem.get("peak_rss_mb")})
+    out["memory_method"] = "device_runner.py on the device: " + out["memory_method"].split(": ", 1)[1]
+    return out
+
+
+def _unit_peaks(spec: Any, runtime: str) -> dict[str, Any] | None:
+    """The roof of the unit ``runtime`` runs on, as measured records carry it."""
+    units = getattr(spec, "units", None)
+    if not units:
+        return None
+    unit = spec.unit_of(runtime)
+    return {**units[unit].to_dict(), "device": spec.name} if unit in units else None
 
 
 _MACS: dict[tuple, int | None] = {}

@@ -37,7 +37,10 @@ def register(app: typer.Typer) -> None:
                                        help="Time each separable block against its standard conv."),
         shape: list[str] = typer.Option([], "--shape", help="Extra separable check shape M,N,Dk,Df[,stride] "
                                         "(Df = input side); repeatable."),
-        predict: bool = typer.Option(False, "--predict", help="Also write roofline-predicted records."),
+        predict: bool = typer.Option(False, "--predict", help="Also write roofline-predicted records (for an "
+                                     "unreachable device: the only way to get figures for it)."),
+        isolate: bool = typer.Option(True, "--isolate/--in-process", help="Time each runtime in a process of its "
+                                     "own, rounds alternating (default), or all in this process."),
         force: bool = typer.Option(False, "--force", help="Re-measure what is already in the records."),
         out: str = typer.Option("profiles", "--out", help="Records folder (profiles/<device>/<kind>.jsonl)."),
         export_dir: str = typer.Option("export", "--export-dir", help="Where artifacts are written and reused."),
@@ -47,8 +50,10 @@ def register(app: typer.Typer) -> None:
         """Time models on PyTorch, ONNX Runtime, LiteRT (and TensorRT) on a device.
 
         Latency is the median of interleaved runs (p90, p99, spread recorded);
-        per-layer times are joined to MACs and bytes; unreachable devices get
-        roofline predictions, marked as predicted."""
+        per-layer times are joined to MACs and bytes; each runtime runs in a
+        process of its own; peak memory and artifact size are recorded. An
+        unreachable device is an error unless --predict asks for roofline
+        predictions, marked as predicted."""
         from edgecnn.console import console, err_console, print_json, warn
         from edgecnn.devices.spec import load_device
         from edgecnn.errors import InvalidOptionError
@@ -78,14 +83,15 @@ def register(app: typer.Typer) -> None:
         rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
         if not rts:
             raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
-        settings = {**DEFAULT_TIMING.__dict__, **{k: v for k, v in (
+        settings = {**DEFAULT_TIMING.to_dict(), **{k: v for k, v in (
             ("runs", runs), ("min_time_s", min_time), ("warmup", warmup)) if v is not None}}
         settings["max_time_s"] = max(settings["max_time_s"], settings["min_time_s"] * 2)
         timing = TimingConfig(**settings)
         opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
                               threads=threads, accel=accel, channels_last=channels_last,
                               cuda_graphs=cuda_graphs, timing=timing, layers=layers, separable=separable,
-                              shapes=shapes, export_dir=export_dir, force=force, predict=predict)
+                              shapes=shapes, export_dir=export_dir, force=force, predict=predict,
+                              isolate=isolate)
         store = RecordStore(out)
         written = []
         with _progress(err_console, len(names)) as progress:
@@ -163,6 +169,7 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
 
     from edgecnn.console import human
     from edgecnn.profile.pipeline import measurement_variant
+    from edgecnn.schema import headline_latency
 
     latest = store.latest(kind="latency", device=device)
     rows = []
@@ -177,16 +184,19 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
     table = Table(title=f"latency on {device} ({opts.precision}, batch {opts.batch}); median is the headline")
     for col, just in (("model", "left"), ("runtime", "left"), ("status", "left"), ("median ms", "right"),
                       ("p90 ms", "right"), ("runs", "right"), ("thr", "right"), ("MACs", "right"),
-                      ("GMAC/s", "right"), ("note", "left")):
+                      ("GMAC/s", "right"), ("+mem MB", "right"), ("peak MB", "right"), ("file MB", "right"),
+                      ("note", "left")):
         table.add_column(col, justify=just, no_wrap=col != "note")
     notes: list[str] = []  # one footnote per distinct (runtime, status, error), however many models share it
     note_of: dict[tuple, int] = {}
     for r in rows:
         m = r.metrics
-        p50 = m.get("latency_ms_p50")
-        note = ""
+        p50, stat = headline_latency(r)
+        note = "" if stat in ("p50", "none") else f"{stat} (no median)"
         if r.source == "predicted":
-            note = "PREDICTED"
+            band = m.get("error_band") or {}
+            note = "PREDICTED" + (f", {band['within_25_pct']:.0f}% of validated within +-25%"
+                                  if band.get("validated") else ", error not validated")
         elif m.get("noisy"):
             note = "noisy"
         if r.error:
@@ -199,7 +209,8 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
                       f"{m['latency_ms_p90']:.2f}" if m.get("latency_ms_p90") else "-", str(m.get("runs", "-")),
                       str(m.get("threads", "-")), human(m.get("macs")),
                       f"{m['achieved_gmacs_per_s']:.1f}" if m.get("achieved_gmacs_per_s") else "-",
-                      escape(note))
+                      _mb(m.get("memory_added_mb")), _mb(m.get("memory_peak_mb")),
+                      _mb(m["artifact_bytes"] / 2**20 if m.get("artifact_bytes") else None), escape(note))
     console.print(table)
     for i, n in enumerate(notes, 1):
         console.print(f"[{i}] {n}", markup=False, highlight=False)
@@ -212,7 +223,13 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
         _separable_summary(console, sep)
     n_fail = sum(1 for r in written if not r.ok)
     console.print(f"{len(written)} records written to {store.root}/{device}/ ({n_fail} not ok); "
-                  "a rerun skips what is measured (use --force to redo).", highlight=False)
+                  "a rerun skips what is measured (use --force to redo). +mem: resident memory the runtime added "
+                  "to load and run the model; peak: its process's peak; file: the artifact on disk.",
+                  highlight=False)
+
+
+def _mb(v) -> str:
+    return "-" if v is None else f"{v:.1f}"
 
 
 def _separable_summary(console, recs) -> None:

@@ -140,7 +140,8 @@ def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], 
 
 
 def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes: Sequence[str], *,
-                      device: str, input_shape: Optional[list[int]] = None) -> list[Record]:
+                      device: str, input_shape: Optional[list[int]] = None,
+                      isolation: Optional[str] = None) -> list[Record]:
     """One ``separable`` record per (pair, runtime); ``pairs`` are
     ``edgecnn.cost.SeparablePair`` (variant = depthwise layer name) or Shapes
     given on the command line (variant = the shape)."""
@@ -181,6 +182,8 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
                                 "standard_ms_p50": std.median_ms, "separable_ms_p90": sep.p90_ms,
                                 "standard_ms_p90": std.p90_ms, "runs": min(sep.runs, std.runs),
                                 "noisy": sep.noisy or std.noisy, "threads": res["threads"]})
+                if isolation:
+                    metrics["isolation"] = isolation
             recs.append(Record(kind="separable", model=model, status=res["status"], source="measured",
                                device=device, runtime=rt, format=runtime_format(rt), precision="fp32",
                                batch=1, input_shape=input_shape, variant=variant, error=res.get("error"),

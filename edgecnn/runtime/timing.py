@@ -1,7 +1,10 @@
 """The one timing loop: warm-up, repeats, device sync, statistics.
 
 This module imports only the standard library and numpy: it is pushed to
-remote devices (a Jetson, a Pi, a phone) beside ``device_runner.py``.
+remote devices (a Jetson, a Pi, a phone) beside ``device_runner.py``, so it
+must parse and run under Python 3.6 (JetPack 4.6) with an old numpy: no
+dataclasses, no postponed annotations, no ``np.random.default_rng``
+(``tests/remote/test_device_python.py`` checks it with vermin).
 
 Method (every latency edgecnn reports goes through here):
 
@@ -27,10 +30,7 @@ Times are milliseconds. ``interleave`` times several callables round-robin
 machine affects them all alike.
 """
 
-from __future__ import annotations
-
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -42,46 +42,51 @@ MIN_RUNS = 3  # the time cap never stops a series shorter than this
 Clock = Callable[[], float]
 
 
-@dataclass
 class TimingConfig:
     """How long to warm up and how many repeats (seconds, counts)."""
 
-    warmup: int = 5  # at least this many warm-up calls
-    warmup_s: float = 0.2  # and at least this long warming up
-    runs: int = 20  # at least this many timed calls
-    min_time_s: float = 1.0  # and at least this long timing
-    max_time_s: float = 30.0  # stop here once `runs` is reached
-    max_runs: int = 100000  # hard cap on timed calls
+    FIELDS = ("warmup", "warmup_s", "runs", "min_time_s", "max_time_s", "max_runs")
 
-    def __post_init__(self) -> None:
+    def __init__(self, warmup: int = 5, warmup_s: float = 0.2, runs: int = 20, min_time_s: float = 1.0,
+                 max_time_s: float = 30.0, max_runs: int = 100000) -> None:
+        self.warmup = warmup  # at least this many warm-up calls
+        self.warmup_s = warmup_s  # and at least this long warming up
+        self.runs = runs  # at least this many timed calls
+        self.min_time_s = min_time_s  # and at least this long timing
+        self.max_time_s = max_time_s  # stop here once `runs` is reached
+        self.max_runs = max_runs  # hard cap on timed calls
         if self.runs < 1:
-            raise ValueError(f"runs must be >= 1, got {self.runs}")
+            raise ValueError("runs must be >= 1, got {}".format(self.runs))
         if self.warmup < 0 or self.warmup_s < 0 or self.min_time_s < 0:
             raise ValueError("warm-up and minimum time must be >= 0")
         if self.max_time_s < self.min_time_s:
-            raise ValueError(f"max_time_s ({self.max_time_s}) < min_time_s ({self.min_time_s})")
+            raise ValueError("max_time_s ({}) < min_time_s ({})".format(self.max_time_s, self.min_time_s))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TimingConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return "TimingConfig({})".format(", ".join("{}={!r}".format(k, v) for k, v in self.to_dict().items()))
 
 
-@dataclass
 class LatencyStats:
     """Statistics of one timed series (milliseconds)."""
 
-    median_ms: float
-    p10_ms: float
-    p90_ms: float
-    p99_ms: float
-    mean_ms: float
-    std_ms: float
-    min_ms: float
-    max_ms: float
-    runs: int
-    warmup_runs: int
-    outliers: int
-    spread: float
-    drift: float
-    noisy: bool
-    total_s: float = 0.0
-    samples_ms: List[float] = field(default_factory=list, repr=False)
+    FIELDS = ("median_ms", "p10_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "runs",
+              "warmup_runs", "outliers", "spread", "drift", "noisy", "total_s", "samples_ms")
+
+    def __init__(self, median_ms: float, p10_ms: float, p90_ms: float, p99_ms: float, mean_ms: float,
+                 std_ms: float, min_ms: float, max_ms: float, runs: int, warmup_runs: int, outliers: int,
+                 spread: float, drift: float, noisy: bool, total_s: float = 0.0,
+                 samples_ms: Optional[List[float]] = None) -> None:
+        self.median_ms, self.p10_ms, self.p90_ms, self.p99_ms = median_ms, p10_ms, p90_ms, p99_ms
+        self.mean_ms, self.std_ms, self.min_ms, self.max_ms = mean_ms, std_ms, min_ms, max_ms
+        self.runs, self.warmup_runs, self.outliers = runs, warmup_runs, outliers
+        self.spread, self.drift, self.noisy, self.total_s = spread, drift, noisy, total_s
+        self.samples_ms = list(samples_ms or [])
 
     def to_metrics(self, keep_samples: bool = False) -> Dict[str, Any]:
         """Record metric names (``latency_ms_p50`` is the median)."""
@@ -101,13 +106,16 @@ class LatencyStats:
             "drift": self.drift,
             "noisy": self.noisy,
             "timing_s": self.total_s,
-        }
+        }  # type: Dict[str, Any]
         if keep_samples:
             out["samples_ms"] = list(self.samples_ms)
         return out
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+    def __repr__(self) -> str:
+        return "LatencyStats(median_ms={:.4g}, runs={})".format(self.median_ms, self.runs)
 
 
 def compute_stats(samples_ms: Sequence[float], warmup_runs: int = 0, total_s: float = 0.0) -> LatencyStats:
@@ -257,10 +265,10 @@ def interleave(
 
 
 def _config(config: Optional[TimingConfig], overrides: Dict[str, Any]) -> TimingConfig:
-    base = asdict(config) if config is not None else {}
-    unknown = set(overrides) - set(TimingConfig.__dataclass_fields__)
+    base = config.to_dict() if config is not None else {}
+    unknown = set(overrides) - set(TimingConfig.FIELDS)
     if unknown:
-        raise TypeError(f"unknown timing option(s): {sorted(unknown)}")
+        raise TypeError("unknown timing option(s): {}".format(sorted(unknown)))
     base.update({k: v for k, v in overrides.items() if v is not None})
     return TimingConfig(**base)
 
@@ -268,13 +276,14 @@ def _config(config: Optional[TimingConfig], overrides: Dict[str, Any]) -> Timing
 def random_inputs(shape: Sequence[int], dtype: Any = "float32", count: int = 4, seed: int = 0) -> List[np.ndarray]:
     """``count`` fresh random inputs, never all-zero: normal floats (zeros
     replaced by 0.5) or integers over the whole dtype range excluding 0."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # not default_rng: numpy 1.13 on a Jetson Nano has none
     dt = np.dtype(dtype)
     out = []
     for _ in range(max(1, count)):
         if np.issubdtype(dt, np.integer):
             info = np.iinfo(dt)
-            x = rng.integers(info.min, info.max, size=tuple(shape), dtype=dt, endpoint=True)
+            high = int(info.max) + 1 if dt.itemsize < 8 else int(info.max)  # randint's high is exclusive
+            x = rng.randint(int(info.min), high, size=tuple(shape), dtype=np.int64).astype(dt)
             x[x == 0] = 1
         elif dt == np.bool_:
             x = np.ones(tuple(shape), dtype=dt)

@@ -61,8 +61,9 @@ def _closed_loopback_port() -> int:
         return s.getsockname()[1]  # closed again when the socket is: connections are refused
 
 
-def test_unreachable_device_gets_predicted_records(cli, tmp_path):
+def test_unreachable_device_is_an_error_unless_predictions_are_asked_for(cli, tmp_path):
     from edgecnn.devices.spec import REPO_DEVICES
+    from edgecnn.records import RecordStore
 
     # the committed Jetson file, pointed at a closed loopback port: tests reach no other address
     devices = tmp_path / "devices"
@@ -71,16 +72,26 @@ def test_unreachable_device_gets_predicted_records(cli, tmp_path):
     toml = toml.replace('host = "jetson"', 'host = "127.0.0.1"').replace("port = 22", f"port = {_closed_loopback_port()}")
     (devices / "jetson-orin-nano.toml").write_text(toml)
     out = tmp_path / "profiles"
+    env = {"EDGECNN_DEVICES": str(devices)}
     r = cli("profile", "--models", "lenet5", "--device", "jetson", "--runtimes", "onnxruntime,torch",
-            "--out", str(out), "--json", *FAST, env={"EDGECNN_DEVICES": str(devices)})
+            "--out", str(out), *FAST, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    [line] = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert "unreachable" in line and "--predict" in line
+    recs = RecordStore(out).load(kind="latency")
+    assert {x.status for x in recs} == {"unreachable"} and all(x.source == "measured" for x in recs)
+
+    r = cli("profile", "--models", "lenet5", "--device", "jetson", "--runtimes", "onnxruntime,torch",
+            "--out", str(out), "--json", "--predict", *FAST, env=env)
     assert r.returncode == 0, r.stderr
     assert "PREDICTED" in r.stderr
     recs = json.loads(r.stdout)
-    lat = {x["runtime"]: x for x in recs if x["kind"] == "latency"}
-    assert lat["onnxruntime"]["source"] == "predicted" and lat["onnxruntime"]["device"] == "jetson-orin-nano"
-    assert lat["onnxruntime"]["latency_ms_p50"] > 0 and lat["onnxruntime"]["variant"] == "predicted"
-    assert "unreachable" in lat["onnxruntime"]["prediction_reason"] or "not available" in \
-        lat["onnxruntime"]["prediction_reason"]
+    lat = {x["runtime"]: x for x in recs if x["kind"] == "latency" and x["source"] == "predicted"}
+    assert lat["onnxruntime"]["device"] == "jetson-orin-nano" and lat["onnxruntime"]["variant"] == "predicted"
+    assert lat["onnxruntime"]["latency_ms_p50"] > 0 and lat["onnxruntime"]["compute_unit"] == "cpu"
+    assert lat["onnxruntime"]["peak_gmacs_per_s"] == 72.0  # the Orin Nano's CPU, not its GPU
+    assert lat["onnxruntime"]["achieved_gmacs_per_s"] <= 72.0
+    assert "--predict" in lat["onnxruntime"]["prediction_reason"]
     assert lat["torch"]["status"] == "unsupported"  # the Orin Nano TOML does not list torch
 
 

@@ -17,7 +17,7 @@ TIMING = TimingConfig(warmup=2, warmup_s=0, runs=10, min_time_s=0, max_time_s=1)
 
 
 def _opts(**kw):
-    base = dict(runtimes=["fake"], timing=TIMING, layers=False, separable=False, clock=CLOCK)
+    base = dict(runtimes=["fake"], timing=TIMING, layers=False, separable=False, clock=CLOCK, isolate=False)
     base.update(kw)
     return ProfileOptions(**base)
 

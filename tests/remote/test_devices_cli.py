@@ -82,15 +82,19 @@ def test_unknown_device_suggests(cli):
 
 def test_profile_unreachable_device_with_half_a_peak_table_is_an_error_not_a_traceback(sshd_server, closed_port,
                                                                                        tmp_path, cli):
-    """No measurement and no roofline prediction possible (no memory bandwidth):
-    exit 2, the reason the device failed, one error line."""
+    """No measurement (unreachable) and, with --predict, no roofline prediction
+    possible (no memory bandwidth): exit 2, the reason, one error line each time."""
     toml = sshd_server.device_toml(tmp_path / "devices", "half-box", port=closed_port, connect_timeout_s=2)
-    toml.write_text(toml.read_text() + "[peak]\nfp32_gmacs_per_s = 100.0\n")
-    res = cli("profile", "--models", "lenet5", "--runtimes", "onnxruntime", "--device", "half-box", "--out",
-              str(tmp_path / "profiles"), "--export-dir", str(tmp_path / "export"), "--no-report",
-              env={"EDGECNN_DEVICES": str(tmp_path / "devices")}, timeout=120)
+    toml.write_text(toml.read_text() + '[peak.cpu]\nfp32_gmacs_per_s = { value = 100.0, kind = "vendor" }\n')
+    args = ["profile", "--models", "lenet5", "--runtimes", "onnxruntime", "--device", "half-box", "--out",
+            str(tmp_path / "profiles"), "--export-dir", str(tmp_path / "export"), "--no-report"]
+    env = {"EDGECNN_DEVICES": str(tmp_path / "devices")}
+    res = cli(*args, env=env, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "unreachable" in res.stderr and "Connection refused" in " ".join(res.stderr.split())  # rich wraps lines
+    [error] = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert "unreachable" in error and "Connection refused" in error and "--predict" in error
+    res = cli(*args, "--predict", env=env, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
     assert errors == ["error: a roofline prediction needs the device's memory bandwidth "
-                      "([peak] memory_bandwidth_gb_per_s in its TOML)"]
+                      "(memory_bandwidth_gb_per_s of its [peak.cpu] / [peak.gpu] in its TOML)"]

@@ -1,0 +1,397 @@
+"""The local profiling step: build, count, make artifacts, time, per layer, separable.
+
+Per model: the model is built and counted (a ``cost`` record), each runtime
+gets its artifact, and the runtimes are timed in a **session**:
+
+- ``WorkerSession`` (the default, ``ProfileOptions.isolate``): each runtime in
+  a process of its own, rounds alternating between them
+  (``edgecnn.runtime.workers``), so no runtime's threads disturb another's
+  timing; latency records carry the worker's memory figures;
+- ``InProcessSession`` (``isolate=False``): every runner in this process,
+  timed round-robin by ``edgecnn.runtime.timing.interleave``; for fake runners
+  and an injected clock in tests.
+
+Then per-layer times and the separable check run in the same session, one
+runtime at a time. Every outcome is a record: ``unsupported`` (the runtime
+cannot run here), ``export_failed`` (no artifact), ``failed`` (with the error).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from edgecnn.errors import EdgeCNNError
+from edgecnn.profile.artifacts import ExportFailed, get_artifact
+from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
+from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
+from edgecnn.records import Record, RecordStore
+from edgecnn.runtime import RUNNERS, RunnerUnsupported
+from edgecnn.runtime.timing import interleave, random_inputs
+from edgecnn.runtime.workers import (ISOLATION, RuntimeWorker, WorkerError, artifact_bytes, interleave_workers,
+                                     memory_figures)
+
+Keep = Callable[[Record], None]
+
+LAYER_METHOD = {
+    "torch": "forward pre/post hooks on leaf modules (median of runs)",
+    "litert": ISOLATED_METHOD,
+    "onnxruntime": "ONNX Runtime profiler node kernel times (median of runs); fused Conv+BN+activation "
+                   "timed as the conv",
+}
+
+
+def device_of(rt: str, accel: str) -> str:
+    """The runner's device argument: torch and ONNX Runtime follow ``--accel``."""
+    return accel if rt in ("torch", "onnxruntime") else ("cuda" if rt == "tensorrt" else "cpu")
+
+
+# ---------------------------------------------------------------------------
+# sessions: where the runners live
+# ---------------------------------------------------------------------------
+class InProcessSession:
+    """Every runner in this process (tests with fake runners and clocks)."""
+
+    isolation = "none: every runtime in one process, timed round-robin in blocks of 3 calls"
+
+    def __init__(self, opts: Any) -> None:
+        self.opts = opts
+        self.runners: dict[str, Any] = {}
+        self.inputs: dict[str, list] = {}
+
+    def load(self, rt: str, cls: Any, kwargs: dict[str, Any], target: Any, batch: int, size: int) -> dict:
+        runner = cls(**kwargs).load(target)
+        self.runners[rt] = runner
+        shape = runner.input_shape or [batch, 3, size, size]
+        wanted = [batch, 3, size, size]
+        shape = [d if (d is not None and d > 0) else wanted[i] for i, d in enumerate(shape)]
+        self.inputs[rt] = random_inputs(shape, dtype=runner.input_dtype, count=4)
+        runner.infer(self.inputs[rt][0])  # a runtime that cannot run this model fails here, alone
+        return {"threads": runner.threads, "describe": runner.describe()}
+
+    def time(self, rts: Sequence[str]) -> dict[str, Any]:
+        return interleave({rt: self.runners[rt].infer for rt in rts}, inputs={rt: self.inputs[rt] for rt in rts},
+                          syncs={rt: self.runners[rt].sync for rt in rts}, config=self.opts.timing,
+                          clock=self.opts.clock or time.perf_counter)
+
+    def memory(self, rt: str) -> dict[str, Any]:
+        return {}
+
+    def layer_times(self, rt: str, model_file: Optional[str], input_shape: list[int]) -> list[dict]:
+        from edgecnn.profile.isolated import ISOLATED_FORMATS, isolated_layer_times
+
+        runner = self.runners[rt]
+        if rt in ISOLATED_FORMATS:
+            import torch
+
+            model = torch.load(model_file, map_location="cpu", weights_only=False)
+            return isolated_layer_times(model, input_shape, type(runner), threads=runner.threads,
+                                        runs=self.opts.layer_runs)
+        return runner.layer_times(self.inputs[rt], runs=self.opts.layer_runs)
+
+    def separable(self, rt: str, shapes: list, progress: Callable[[str], None]) -> dict:
+        from edgecnn.profile.separable import time_shapes
+
+        return time_shapes(shapes, [rt], threads=self.opts.threads, progress=progress)
+
+    def close(self) -> None:
+        for r in self.runners.values():
+            r.close()
+        self.runners.clear()
+
+
+class WorkerSession:
+    """Each runtime in its own process (``edgecnn.runtime.workers``)."""
+
+    isolation = ISOLATION
+
+    def __init__(self, opts: Any) -> None:
+        self.opts = opts
+        self.workers: dict[str, RuntimeWorker] = {}
+        self.info: dict[str, dict] = {}
+
+    def start(self, specs: dict[str, dict[str, Any]]) -> None:
+        for rt, kwargs in specs.items():  # start them all at once: interpreters start in parallel
+            self.workers[rt] = RuntimeWorker(rt, kwargs).start()
+
+    def load(self, rt: str, cls: Any, kwargs: dict[str, Any], target: Any, batch: int, size: int) -> dict:
+        if rt not in self.workers:
+            self.workers[rt] = RuntimeWorker(rt, kwargs).start()
+        try:
+            info = self.workers[rt].request("load", artifact=str(target), batch=batch, size=size)
+        except WorkerError as exc:
+            raise _as_local_error(exc) from None
+        self.info[rt] = info
+        return info
+
+    def time(self, rts: Sequence[str]) -> dict[str, Any]:
+        return interleave_workers({rt: self.workers[rt] for rt in rts}, self.opts.timing)
+
+    def memory(self, rt: str) -> dict[str, Any]:
+        return memory_figures(self.info.get(rt, {}), self.workers[rt].request("memory"))
+
+    def layer_times(self, rt: str, model_file: Optional[str], input_shape: list[int]) -> list[dict]:
+        try:
+            return self.workers[rt].request("layer_times", runs=self.opts.layer_runs, model_path=model_file,
+                                            input_shape=input_shape)
+        except WorkerError as exc:
+            raise _as_local_error(exc) from None
+
+    def separable(self, rt: str, shapes: list, progress: Callable[[str], None]) -> dict:
+        from edgecnn.profile.separable import time_shapes
+
+        if rt == "tensorrt" or RUNNERS.get(rt).unavailable_reason():  # nothing is timed: no worker needed
+            return time_shapes(shapes, [rt], threads=self.opts.threads)
+        progress(f"separable check on {rt}, {len(set(shapes))} shapes (in its worker)")
+        if rt not in self.workers:  # a runtime whose model timing was skipped: a worker for the sweep alone
+            self.workers[rt] = RuntimeWorker(rt, {}).start()
+        return self.workers[rt].request("call", function="edgecnn.profile.separable.time_shapes",
+                                        args=(list(shapes), [rt]), kwargs={"threads": self.opts.threads})
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.close()
+        self.workers.clear()
+
+
+def _as_local_error(exc: WorkerError) -> EdgeCNNError:
+    """A worker's error as the exception the caller turns into a record status."""
+    if exc.kind == "RunnerUnsupported":
+        return RunnerUnsupported(str(exc))
+    return exc
+
+
+def new_session(opts: Any) -> Any:
+    return WorkerSession(opts) if opts.isolate else InProcessSession(opts)
+
+
+# ---------------------------------------------------------------------------
+# the step
+# ---------------------------------------------------------------------------
+def _noop(message: Optional[str] = None, advance: int = 0) -> None:
+    pass
+
+
+def profile_local(models: Sequence[str], device: Any, opts: Any, store: RecordStore,
+                  progress: Callable[..., None] = _noop) -> list[Record]:
+    """Profile ``models`` on this machine (see the module doc); returns the
+    records written, each appended to ``store`` as soon as it exists."""
+    written: list[Record] = []
+
+    def keep(rec: Record) -> None:
+        store.append(rec)
+        written.append(rec)
+
+    for name in models:
+        try:
+            _profile_one(name, device, opts, store, keep, progress)
+        finally:
+            progress(None, advance=1)
+    return written
+
+
+def _has_separable(store: RecordStore, model: str, rt: str, device: str) -> bool:
+    return any(r.ok and r.source == "measured" and r.runtime == rt
+               for r in store.load(kind="separable", model=model, device=device))
+
+
+def _profile_one(name: str, device: Any, opts: Any, store: RecordStore, keep: Keep, progress) -> None:
+    from edgecnn.models import create_model
+    from edgecnn.profile.pipeline import input_size_of
+
+    size = input_size_of(name, opts)
+    shape = [3, size, size]
+    lat_t = {rt: template("latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
+    lay_t = {rt: template("layer_latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
+    todo_lat = [rt for rt in opts.runtimes if opts.force or not store.has_ok(lat_t[rt])]
+    todo_lay = [rt for rt in opts.runtimes if opts.layers and (opts.force or not store.has_ok(lay_t[rt]))]
+    todo_sep = [rt for rt in opts.runtimes if opts.separable and opts.batch == 1 and
+                (opts.force or not _has_separable(store, name, rt, device.name))]
+    if not (todo_lat or todo_lay or todo_sep):
+        progress(f"{name}: already measured (use --force to redo)")
+        return
+    progress(f"{name}: building and counting")
+    try:
+        model = create_model(name, input_size=size)
+        from edgecnn.cost import count_cost
+
+        cost = count_cost(model, shape, precision=opts.precision if opts.precision in ("fp32", "fp16", "int8")
+                          else "fp32", batch=1)
+    except Exception as exc:
+        err = f"cannot build/count {name}: {type(exc).__name__}: {exc}"
+        for rt in todo_lat:
+            keep(fail(lat_t[rt], "failed", err))
+        return
+    macs = int(cost.totals["conv_linear_macs"])
+    cost_tmpl = Record(kind="cost", model=name, source="analytic", device=device.name, precision=cost.precision,
+                       batch=1, input_shape=shape)
+    if opts.force or not store.has_ok(cost_tmpl):
+        keep(cost.to_record(name, device=device.name))
+    published = published_accuracy(name, size, model.edgecnn_config["num_classes"], device.name)
+    if published is not None and not store.has_ok(published):
+        keep(published)
+    peaks = device_peaks(device)
+
+    session = new_session(opts)
+    with tempfile.TemporaryDirectory(prefix="edgecnn-profile-") as tmp:
+        model_file = str(Path(tmp) / f"{name}.pt")
+        import torch
+
+        torch.save(model, model_file)  # the torch worker and LiteRT's isolated layers load it
+        try:
+            loaded = _load_all(name, model, model_file, dict.fromkeys(todo_lat + todo_lay), size, opts, lat_t,
+                               todo_lat, session, keep, progress)
+            timed = [rt for rt in todo_lat if rt in loaded]
+            medians: dict[str, float] = {}
+            if timed:
+                progress(f"{name}: timing {', '.join(timed)} ({'isolated' if opts.isolate else 'one process'})")
+                stats = session.time(timed)
+                for rt, st in stats.items():
+                    m = st.to_metrics()
+                    info = loaded[rt]
+                    m.update({"threads": info["threads"], "macs": macs,
+                              "achieved_gmacs_per_s": macs * opts.batch / (st.median_ms * 1e6) if st.median_ms > 0
+                              else None, "interleaved_with": sorted(timed), "runner": info["describe"],
+                              "timing_config": opts.timing.to_dict(), "isolation": session.isolation,
+                              "artifact_bytes": info["artifact_bytes"], "device_peaks": peaks.get(info["unit"]),
+                              **session.memory(rt)})
+                    keep(with_metrics(lat_t[rt], m, env={"threads": info["threads"]}))
+                    medians[rt] = st.median_ms
+            for rt in todo_lay:
+                if rt in loaded:
+                    _layer_record(name, rt, session, model_file, lay_t[rt], cost, medians.get(rt), opts,
+                                  loaded[rt], peaks, keep, progress)
+            if todo_sep:
+                _separable(name, cost, shape, todo_sep, device, session, opts, keep, progress)
+        finally:
+            session.close()
+
+
+def device_peaks(device: Any) -> dict[str, dict]:
+    """unit -> the roof figures a measured record carries (``device_peaks``)."""
+    return {u: {**cu.to_dict(), "device": device.name} for u, cu in device.units.items()}
+
+
+def _load_all(name, model, model_file, rts, size, opts, lat_t, todo_lat, session, keep, progress) -> dict:
+    """Make each runtime's artifact and load it; returns rt -> load info. A
+    runtime that cannot run here, or whose artifact fails, becomes a record."""
+    loaded: dict[str, dict] = {}
+    plans: dict[str, tuple] = {}
+    for rt in rts:
+        cls = RUNNERS.get(rt)
+        dev = device_of(rt, opts.accel)
+        tmpl = lat_t[rt]
+        record = rt in todo_lat
+        reason = cls.unavailable_reason(dev)
+        if reason:
+            if record:
+                keep(fail(tmpl, "unsupported", reason))
+            progress(f"{name} / {rt}: unsupported: {reason}")
+            continue
+        try:
+            progress(f"{name}: {cls.format} artifact for {rt}")
+            art = get_artifact(name, model, cls.format, input_size=size, precision=opts.precision, batch=opts.batch,
+                               export_dir=opts.export_dir, force=opts.force)
+        except ExportFailed as exc:
+            if record:
+                keep(fail(tmpl, "export_failed", str(exc)))
+            continue
+        kwargs: dict[str, Any] = {"threads": opts.threads, "device": dev}
+        if cls.format == "pytorch":
+            kwargs.update(precision=opts.precision, input_shape=[opts.batch, 3, size, size],
+                          channels_last=opts.channels_last, cuda_graphs=opts.cuda_graphs)
+        target = model_file if cls.format == "pytorch" else art
+        if not opts.isolate and cls.format == "pytorch":
+            target = model
+        plans[rt] = (cls, kwargs, target, model_file if cls.format == "pytorch" else art, dev)
+    if isinstance(session, WorkerSession):
+        session.start({rt: p[1] for rt, p in plans.items()})
+    for rt, (cls, kwargs, target, path, dev) in plans.items():
+        try:
+            info = session.load(rt, cls, kwargs, target, opts.batch, size)
+        except RunnerUnsupported as exc:
+            if rt in todo_lat:
+                keep(fail(lat_t[rt], "unsupported", str(exc)))
+            continue
+        except Exception as exc:  # the runtime cannot load or run this model: a record, the others go on
+            if rt in todo_lat:
+                keep(fail(lat_t[rt], "failed", f"{rt} could not run {name}: {_why(exc)}"))
+            continue
+        info["artifact_bytes"] = artifact_bytes(path)
+        info["unit"] = cls.unit(dev)
+        loaded[rt] = info
+    return loaded
+
+
+def _why(exc: BaseException) -> str:
+    kind = getattr(exc, "kind", None) or type(exc).__name__
+    return f"{kind}: {exc}"
+
+
+def _layer_record(name, rt, session, model_file, tmpl, cost, total_ms, opts, info, peaks, keep, progress) -> None:
+    from edgecnn.profile.layers import join_layer_times, summarize_layers
+    from edgecnn.profile.pipeline import input_size_of
+
+    size = input_size_of(name, opts)
+    progress(f"{name}: per-layer times on {rt}")
+    try:
+        rows = session.layer_times(rt, model_file, [opts.batch, 3, size, size])
+    except RunnerUnsupported as exc:
+        keep(fail(tmpl, "unsupported", str(exc)))
+        return
+    except Exception as exc:
+        keep(fail(tmpl, "failed", _why(exc)))
+        return
+    joined = join_layer_times(cost.layers, rows, runtime=rt, batch=opts.batch)
+    metrics = {"layers": joined, "summary": summarize_layers(joined, total_ms=total_ms),
+               "macs": int(cost.totals["conv_linear_macs"]), "layer_runs": opts.layer_runs,
+               "threads": info["threads"], "method": LAYER_METHOD.get(rt, ""),
+               "device_peaks": peaks.get(info["unit"])}
+    keep(with_metrics(tmpl, metrics))
+
+
+def _separable(name, cost, shape, runtimes, device, session, opts, keep, progress) -> None:
+    from edgecnn.cost.separable import pairs_from_report
+    from edgecnn.profile.separable import Shape, separable_records
+
+    pairs = [p for p in pairs_from_report(cost) if p.depth_multiplier == 1]
+    if not pairs:
+        return
+    shapes = [Shape(p.m, p.n, p.dk, p.df_in, p.stride) for p in pairs]
+    progress(f"{name}: separable check, {len(set(shapes))} shapes")
+    results: dict = {}
+    for rt in runtimes:
+        results.update(_sweep(session, rt, shapes, lambda m: progress(f"{name}: {m}")))
+    for rec in separable_records(name, pairs, results, runtimes, device=device.name, input_shape=shape,
+                                 isolation=session.isolation):
+        keep(rec)
+
+
+def _sweep(session, rt: str, shapes: list, progress) -> dict:
+    """One runtime's separable sweep; a failure of the whole sweep (its worker
+    died, say) is a failed result per shape, not a lost run."""
+    try:
+        return session.separable(rt, shapes, progress)
+    except Exception as exc:
+        return {(rt, s.key): {"status": "failed", "error": _why(exc)} for s in shapes}
+
+
+def profile_shapes(shapes: Sequence[Any], device: Any, opts: Any, store: RecordStore,
+                   progress: Callable[..., None] = _noop) -> list[Record]:
+    """The separable check for shapes given on the command line (model "layer"),
+    each runtime in its own worker (or in process, ``isolate=False``)."""
+    from edgecnn.profile.separable import separable_records
+
+    session = new_session(opts)
+    results: dict = {}
+    try:
+        for rt in opts.runtimes:
+            results.update(_sweep(session, rt, list(shapes), lambda m: progress(m)))
+    finally:
+        session.close()
+    recs = separable_records("layer", shapes, results, opts.runtimes, device=device.name,
+                             isolation=session.isolation)
+    store.extend(recs)
+    return recs

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 from edgecnn.report import build_report
-from edgecnn.report.synthetic import write_synthetic
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic_records import write_synthetic  # noqa: E402  (benchmarks/: not part of the installed package)
 
 TARGET_S, TARGET_MB = 10.0, 10.0
 

@@ -1,4 +1,7 @@
-"""Synthetic records of every kind, for the report's tests, benchmark and demo.
+"""Synthetic records of every kind, for the report's benchmark and demo screenshots.
+
+Not part of the installed package: nothing a user runs needs made-up figures.
+The report's tests use records the real commands write (tests/report/).
 
 The figures are plausible (published MACs/params/top-1 of the ImageNet models,
 latencies close to those measured on a 2-core x86 laptop CPU, a roofline
@@ -96,13 +99,13 @@ def synthetic_records(n: int | None = None, seed: int = 0) -> list[Record]:
         if top1 is not None:
             ds = "imagenet"
             out.append(_rec(kind="accuracy", model=model, format="pytorch", dataset=ds,
-                            metrics=dict(top1=top1 / 100, top5=min(0.99, top1 / 100 + 0.2), loss=1.2)))
+                            metrics=dict(top1=top1, top5=min(99.0, top1 + 20), loss=1.2)))
             out.append(_rec(kind="accuracy", model=model, format="onnx", dataset=ds,
-                            metrics=dict(top1=(top1 - 0.02) / 100, top5=0.9, loss=1.2)))
+                            metrics=dict(top1=top1 - 0.02, top5=90.0, loss=1.2)))
             if model != "mobilenet_v3_small":  # int8 accuracy missing: falls back to pytorch fp32
                 drop = 2.5 if fam == "separable" else 0.6
                 out.append(_rec(kind="accuracy", model=model, format="onnx", precision="int8", dataset=ds,
-                                metrics=dict(top1=(top1 - drop) / 100, top5=0.88, loss=1.3)))
+                                metrics=dict(top1=top1 - drop, top5=88.0, loss=1.3)))
         for runtime, fmt, prec in (("torch", "pytorch", "fp32"), ("onnxruntime", "onnx", "fp32"),
                                    ("onnxruntime", "onnx", "int8"), ("litert", "tflite", "fp32")):
             rate = RATE[(runtime, fam)] * (1.5 if prec == "int8" else 1.0) * rng.uniform(0.9, 1.1)
@@ -125,7 +128,7 @@ def synthetic_records(n: int | None = None, seed: int = 0) -> list[Record]:
         for l in timed:
             l["share"] = l["time_ms"] / total
         out.append(_rec(kind="layer_latency", model=model, runtime="onnxruntime", format="onnx",
-                        metrics=dict(layers=timed, latency_ms_p50=total)))
+                        metrics=dict(layers=timed)))
         for fmt, prec in (("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "int8")):
             out.append(_export(model, fmt, prec, top1, rng))
     out += _separable(rng)
@@ -150,11 +153,12 @@ def _latency(model, device, runtime, fmt, prec, lat, macs, params, rng, source, 
     std = lat * rng.uniform(0.02, 0.15)
     metrics = dict(latency_ms_p50=lat, latency_ms_p90=lat + 1.3 * std, latency_ms_p99=lat + 2.5 * std,
                    latency_ms_mean=lat + 0.2 * std, latency_ms_std=std, latency_ms_min=lat - std,
-                   runs=100, threads=2, noisy=std / lat > 0.1, macs=int(macs), params=int(params),
-                   achieved_gmacs_per_s=macs * batch / (lat / 1e3) / 1e9)
+                   runs=100, threads=2, noisy=std / lat > 0.1, macs=int(macs),
+                   achieved_gmacs_per_s=macs * batch / (lat / 1e3) / 1e9, memory_added_mb=params * 4 / 2**20 * 1.5,
+                   memory_peak_mb=80 + params * 4 / 2**20 * 1.5, artifact_bytes=int(params * 4))
     if source == "predicted":
-        metrics = dict(latency_ms_p50=lat, macs=int(macs), params=int(params),
-                       achieved_gmacs_per_s=macs / (lat / 1e3) / 1e9)
+        metrics = dict(latency_ms_p50=lat, macs=int(macs), achieved_gmacs_per_s=macs / (lat / 1e3) / 1e9,
+                       predicted=True, prediction_reason="synthetic", compute_unit="gpu")
     return _rec(kind="latency", model=model, device=device, runtime=runtime, format=fmt, precision=prec,
                 batch=batch, source=source, metrics=metrics, created_at=created)
 
@@ -165,12 +169,14 @@ def _export(model, fmt, prec, top1, rng) -> Record:
                     error="litert-torch: unsupported op aten::silu_ in quantized graph", metrics=dict(export_s=4.2))
     ok = not (model == "mobilenet_v3_small" and prec == "int8" and fmt == "tflite")
     diff = (rng.uniform(1e-6, 5e-5) if prec == "fp32" else rng.uniform(0.02, 0.2)) if ok else 3.7
-    metrics = dict(export_s=rng.uniform(0.4, 18), file_bytes=int(MODELS[model][1] * (4 if prec == "fp32" else 1.1)),
+    metrics = dict(weights="checkpoint", parity_runtime="onnxruntime" if fmt == "onnx" else "litert",
+                   export_s=rng.uniform(0.4, 18), file_bytes=int(MODELS[model][1] * (4 if prec == "fp32" else 1.1)),
                    max_abs_diff=diff, mean_abs_diff=diff / 5, cosine=1 - diff / 100 if ok else 0.41,
-                   top1_agreement=1.0 if prec == "fp32" else (0.97 if ok else 0.12))
+                   top1_agreement=100.0 if prec == "fp32" else (97.0 if ok else 12.0))
     if top1 is not None:
-        metrics.update(top1=(top1 - (0 if prec == "fp32" else 1.5)) / 100 if ok else 0.011, top1_reference=top1 / 100)
-    return _rec(kind="export", model=model, format=fmt, precision=prec, status="ok" if ok else "validation_failed",
+        metrics.update(top1=(top1 - (0 if prec == "fp32" else 1.5)) if ok else 1.1, top1_reference=top1)
+    return _rec(kind="export", model=model, format=fmt, precision=prec, dataset="imagenet",
+                status="ok" if ok else "validation_failed",
                 error=None if ok else "max_abs_diff 3.7 > tolerance 0.5; top-1 agreement 12%", metrics=metrics)
 
 
@@ -185,8 +191,8 @@ def _sep_layer(m, n, dk, df, runtime, rng, k=0) -> list[Record]:
             _rec(kind="separable", model="separable_layer", variant=variant, runtime=runtime,
                  format="pytorch" if runtime == "torch" else "onnx",
                  created_at=f"2026-11-23T05:{k % 60:02d}:30+00:00",
-                 metrics=dict(base, measured_ratio=sep_ms / std_ms, latency_ms_separable=sep_ms,
-                              latency_ms_standard=std_ms))]
+                 metrics=dict(base, measured_ratio=sep_ms / std_ms, separable_ms_p50=sep_ms,
+                              standard_ms_p50=std_ms))]
 
 
 def _separable(rng) -> list[Record]:
@@ -203,7 +209,9 @@ def _separable(rng) -> list[Record]:
         out.append(_rec(kind="separable", model="mobilenet_v1", variant=f"blocks.{i}", source="analytic",
                         metrics=dict(base)))
         out.append(_rec(kind="separable", model="mobilenet_v1", variant=f"blocks.{i}", runtime="onnxruntime",
-                        format="onnx", metrics=dict(base, measured_ratio=analytic * (1 + 6 / n ** 0.5))))
+                        format="onnx", metrics=dict(base, measured_ratio=analytic * (1 + 6 / n ** 0.5),
+                                                    separable_ms_p50=0.1 * analytic * (1 + 6 / n ** 0.5),
+                                                    standard_ms_p50=0.1)))
         m = n
     return out
 
@@ -218,13 +226,13 @@ def _training() -> list[Record]:
             out.append(_rec(kind="train_epoch", model=model, variant=run, dataset="cifar10", input_shape=shape,
                             created_at=f"2026-11-23T04:{e:02d}:00+00:00",
                             metrics=dict(epoch=e, train_loss=2.3 * (1 - frac) + 0.05, test_loss=2.3 * (1 - frac) + 0.25,
-                                         train_top1=0.1 + (final / 100 + 0.05 - 0.1) * frac,
-                                         test_top1=0.1 + (final / 100 - 0.1) * frac, lr=0.1 * 0.5 ** (e // 5),
+                                         train_top1=10 + (final + 5 - 10) * frac,
+                                         test_top1=10 + (final - 10) * frac, lr=0.1 * 0.5 ** (e // 5),
                                          epoch_s=31.0 + e % 3, images_per_s=50000 / 31.0)))
         out.append(_rec(kind="train", model=model, variant=run, dataset="cifar10", input_shape=shape,
-                        metrics=dict(epochs=epochs, test_top1=final / 100, train_s=epochs * 31.5)))
+                        metrics=dict(epochs=epochs, test_top1=final, train_s_total=epochs * 31.5)))
         out.append(_rec(kind="accuracy", model=model, dataset="cifar10", format="pytorch", input_shape=shape,
-                        metrics=dict(top1=final / 100, top5=0.998, loss=0.3)))
+                        metrics=dict(top1=final, top5=99.8, loss=0.3)))
     return out
 
 
@@ -250,8 +258,9 @@ def write_synthetic(profiles_dir: str | Path, n: int | None = None, bad_rows: bo
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r) + "\n" for r in BAD_ROWS) + '{"kind": "latency", "mod')
     if devices_dir is not None:
-        for name, peak in (("local", LOCAL_PEAK), ("jetson-orin-nano", JETSON_PEAK)):
-            lines = [f'name = "{name}"', "[peak]"] + [f"{k} = {v}" for k, v in peak.items()]
+        for name, peak, unit in (("local", LOCAL_PEAK, "cpu"), ("jetson-orin-nano", JETSON_PEAK, "gpu")):
+            lines = [f'name = "{name}"', f"[peak.{unit}]"] + [f'{k} = {{ value = {v}, kind = "vendor" }}'
+                                                              for k, v in peak.items()]
             Path(devices_dir).mkdir(parents=True, exist_ok=True)
             (Path(devices_dir) / f"{name}.toml").write_text("\n".join(lines) + "\n")
     return len(recs)

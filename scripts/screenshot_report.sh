@@ -13,7 +13,7 @@ PNG=${2:-docs/report-screenshot.png}
 HTML=reports/index.html
 if [ "${DEMO:-0}" = 1 ]; then
   PROFILES=$(mktemp -d)/profiles
-  "$PY" -c "from edgecnn.report.synthetic import write_synthetic as w; import sys; w(sys.argv[1], devices_dir=sys.argv[1] + '/../devices')" "$PROFILES"
+  PYTHONPATH=benchmarks "$PY" -c "from synthetic_records import write_synthetic as w; import sys; w(sys.argv[1], devices_dir=sys.argv[1] + '/../devices')" "$PROFILES"
   HTML=$(dirname "$PROFILES")/index.html
 fi
 "$PY" -m edgecnn.cli report --profiles "$PROFILES" --out "$HTML"

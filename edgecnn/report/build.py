@@ -1,9 +1,11 @@
-"""Build the one-file offline HTML report from records (no re-measuring).
+"""Build the report from records (no re-measuring): one offline HTML page, or its data.
 
-``build_report`` reads ``profiles/``, draws each section with plotly, renders
-``templates/report.html.j2`` with jinja2 and writes the page atomically. The
-plotly.js bundle is inlined once; no request leaves the page (no CDN, fonts or
-MathJax).
+``build_report`` reads ``profiles/``, turns the records into the report's
+tables (``tables.report_tables``), draws each section with plotly from the
+same rows, renders ``templates/report.html.j2`` with jinja2 and writes the page
+atomically. The plotly.js bundle is inlined once; no request leaves the page
+(no CDN, fonts or MathJax). ``fmt="json"`` writes every table and plotted
+series as one JSON file instead, ``fmt="csv"`` one CSV file per table.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from edgecnn.records import Record, atomic_write_text
-from edgecnn.report import collect, figures, figures_detail
-from edgecnn.report.collect import ReportData, num, percent, shape_text
+from edgecnn.report import collect, figures, figures_detail, tables
+from edgecnn.report.collect import ReportData, num, shape_text
+
+from edgecnn.schema import KINDS, headline_latency
+
+FORMATS = ("html", "json", "csv")
 
 
 @dataclass
@@ -33,44 +39,66 @@ class ReportResult:
 
 
 def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "reports/index.html",
-                 device: str | None = None, devices_dir: str | Path | None = None) -> ReportResult:
+                 device: str | None = None, devices_dir: str | Path | None = None,
+                 fmt: str = "html") -> ReportResult:
     """Read every record under ``profiles_dir`` and write the report to ``out``.
 
+    ``fmt``: ``html`` (the page), ``json`` (every table and plotted series in one
+    file) or ``csv`` (``out`` is a folder: one ``<table>.csv`` per table).
     ``device`` keeps only that device's latency and per-layer records (cost,
     accuracy, export and training records are device-independent and stay).
-    ``devices_dir`` is where ``<device>.toml`` peak figures are looked up
-    (default: ``devices/`` beside the profiles folder, in the working folder
-    and in the checkout). Never raises on bad records: they are skipped and
-    listed in the result and on the page.
+    ``devices_dir`` is where ``<device>.toml`` peak figures are looked up for
+    devices whose records carry none. A missing records folder is a one-line
+    error; bad records are skipped and listed in the result and on the page.
     """
     from edgecnn.errors import InvalidOptionError
 
+    if fmt not in FORMATS:
+        raise InvalidOptionError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     t0 = time.perf_counter()
+    if not Path(profiles_dir).is_dir():
+        what = "is not a folder" if Path(profiles_dir).exists() else "does not exist"
+        raise InvalidOptionError(f"records folder {profiles_dir} {what}; give --profiles the folder `edgecnn "
+                                 f"profile`/`export`/`train` wrote (default profiles/)")
     dirs = [Path(devices_dir)] if devices_dir else None
     data = collect.load(profiles_dir, device=device, devices_dirs=dirs)
     if device is not None and data.records and not any(r.device == device for r in data.records):
         known = sorted({r.device for r in data.records})
         raise InvalidOptionError(f"no records for device {device!r} under {profiles_dir}; "
                                  f"devices with records: {', '.join(known)}")
-    html = render(data, profiles_dir=str(profiles_dir))
-    path = atomic_write_text(out, html)  # 0666 less the umask: a report is for sharing
+    tabs = tables.report_tables(data)
+    summary = _summary(data, str(profiles_dir))
+    if fmt == "html":
+        text = render(data, profiles_dir=str(profiles_dir), tabs=tabs)
+        path = atomic_write_text(out, text)  # 0666 less the umask: a report is for sharing
+        size = len(text.encode("utf-8"))
+    elif fmt == "json":
+        text = tables.to_json(tabs, summary, data.skipped)
+        path = atomic_write_text(out, text)
+        size = len(text.encode("utf-8"))
+    else:
+        folder = Path(out)
+        if folder.exists() and not folder.is_dir():
+            raise InvalidOptionError(f"--format csv writes one file per table into a folder; {out} is a file")
+        size = 0
+        for name, table in tabs.items():
+            size += len(atomic_write_text(folder / f"{name}.csv", table.to_csv()).read_bytes())
+        path = folder
     return ReportResult(path=Path(path), n_records=len(data.records), skipped=list(data.skipped),
-                        build_s=time.perf_counter() - t0, size_bytes=len(html.encode("utf-8")))
+                        build_s=time.perf_counter() - t0, size_bytes=size)
 
 
-def render(data: ReportData, profiles_dir: str = "profiles") -> str:
+def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tables.Table] | None = None) -> str:
     """The page as a string."""
     import jinja2
     import plotly.io as pio
     import plotly.offline
 
-    look = collect.Lookup(data)
-    lat = collect.latency_points(data, look)
-    models = collect.model_points(data, look)
-    sep = collect.separable_rows(data)
-    layers = collect.layer_views(data)
-    exports = collect.export_rows(data, look)
-    runs = collect.training_runs(data)
+    tabs = tabs or tables.report_tables(data)
+    lat, models = tabs["latency"].points, tabs["latency"].model_points  # type: ignore[attr-defined]
+    sep = tabs["separable"].rows
+    layers = tabs["layers"].views  # type: ignore[attr-defined]
+    runs = tabs["training_runs"].runs  # type: ignore[attr-defined]
 
     config = {"displaylogo": False, "responsive": True}
     used = {id(r) for r in data.used}
@@ -83,7 +111,7 @@ def render(data: ReportData, profiles_dir: str = "profiles") -> str:
 
     has_acc = any(p["top1"] is not None for p in lat + models)
     figs = {
-        "pareto": html_of(figures.pareto_figure(figures.pareto_groups(models, lat)), "fig-pareto") if has_acc else None,
+        "pareto": html_of(figures.pareto_figure(tables.pareto_groups(models, lat)), "fig-pareto") if has_acc else None,
         "cost_time": html_of(figures.cost_time_figure(lat), "fig-cost-time"),
         "separable": html_of(figures_detail.separable_figure(sep), "fig-separable"),
         "layers": html_of(figures_detail.layer_figure(layers), "fig-layers"),
@@ -92,16 +120,31 @@ def render(data: ReportData, profiles_dir: str = "profiles") -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(si=figures._si, ms=figures._ms, pct=_pct, f=_fmt)
+    env.filters.update(si=figures._si, ms=figures._ms, pct=_pct, f=_fmt, cell=_cell)
     template = env.get_template("report.html.j2")
     return template.render(
         plotly_js=plotly.offline.get_plotlyjs(), figs=figs, n_figures=sum(v is not None for v in figs.values()),
-        summary=_summary(data, profiles_dir), skipped=data.skipped, sep_rows=sep, export_rows=exports,
-        runs=[_run_row(r) for r in runs], records=[_record_row(data, r, used) for r in data.records],
+        summary=_summary(data, profiles_dir), skipped=data.skipped, tables=tabs,
+        records=[_record_row(data, r, used) for r in data.records],
         lat_missing_acc=sorted({p["model"] for p in lat if p["top1"] is None}),
         costed_models=sorted({p["model"] for p in lat + models}),
-        peaks=data.peaks,
+        predicted=any(p["source"] == "predicted" for p in lat),
     )
+
+
+def _cell(value: Any, column: tables.Column) -> str:
+    """One table cell as the page shows it."""
+    if value is None or value == "":
+        return "-" if column.unit else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if column.fmt == "siB":
+        return figures._si(value, "B")
+    if column.fmt == "si":
+        return figures._si(value)
+    if column.fmt and isinstance(value, (int, float)):
+        return format(value, column.fmt)
+    return str(value)
 
 
 def _pct(v: Any) -> str:
@@ -134,39 +177,33 @@ def _summary(data: ReportData, profiles_dir: str) -> dict[str, Any]:
     )
 
 
-def _run_row(run: dict[str, Any]) -> dict[str, Any]:
-    eps = run["epochs"]
-    tops = [e["test_top1"] for e in eps if e["test_top1"] is not None]
-    secs = [e["epoch_s"] for e in eps if e["epoch_s"] is not None]
-    summary: Record | None = run["summary"]
-    final = percent(summary.metrics.get("test_top1")) if summary else None
-    return dict(model=run["model"], run=run["run"], device=run["device"], epochs=len(eps),
-                best=max(tops) if tops else None, final=final if final is not None else (tops[-1] if tops else None),
-                total_s=sum(secs) if secs else None)
-
-
 HEADLINES = (("latency_ms_p50", "p50 {:.3g} ms"), ("top1", "top-1 {}"), ("measured_ratio", "measured ratio {:.3g}"),
              ("counted_ratio", "counted ratio {:.3g}"), ("macs", "{} MACs"), ("test_top1", "test top-1 {}"),
              ("max_abs_diff", "max |diff| {:.2g}"))
 
 
 def _headline(rec: Record) -> str:
-    m = rec.metrics
     parts = []
+    declared = KINDS.get(rec.kind, {})
     for key, fmt in HEADLINES:
-        v = num(m.get(key))
+        if key not in declared:
+            continue
+        v = num(rec.metric(key))
+        if key == "latency_ms_p50" and rec.kind == "latency":
+            v, stat = headline_latency(rec)
+            fmt = f"{stat} {{:.3g}} ms"
         if v is None:
             continue
         if key in ("top1", "test_top1"):
-            parts.append(fmt.format(f"{percent(v):.2f} %"))
+            parts.append(fmt.format(f"{v:.2f} %"))
         elif key == "macs":
             parts.append(fmt.format(figures._si(v)))
         else:
             parts.append(fmt.format(v))
         if len(parts) == 2:
             break
-    if isinstance(m.get("layers"), list):
-        parts.append(f"{len(m['layers'])} layers")
+    if isinstance(rec.metric("layers") if "layers" in declared else None, list):
+        parts.append(f"{len(rec.metric('layers'))} layers")
     return " · ".join(parts)
 
 

@@ -5,9 +5,16 @@ Everything is tolerant: a record without the figure a view needs is listed in
 use the newest record per identity (later ``created_at`` wins); superseded
 records stay in the records table, marked so.
 
-Units: latency in ms (the p50 is the headline), MACs as one multiply-accumulate,
-bytes, top-1 in percent (records may hold a fraction in [0, 1] or a percent;
-a value <= 1 is read as a fraction).
+Every figure is read through the record schema (``Record.metric`` and
+``schema.row_value``), so a view cannot ask for a field no writer writes.
+Units: latency in ms (the p50 is the headline; a tool that reports no median
+gives its mean, labelled so), MACs as one multiply-accumulate, bytes, top-1
+in percent (the schema's unit everywhere; nothing is guessed).
+
+Roofs (peak compute and memory bandwidth) come from the figures recorded
+with the measurements (``device_peaks``: the measuring device's unit), else
+from that device's TOML; never from a benchmark of the machine building the
+report.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edgecnn.records import LoadReport, Record, RecordStore
+from edgecnn.schema import headline_latency, row_value
 
 PYTORCH_FORMATS = {None, "", "pytorch", "torch", "eager", "torchscript"}
 
@@ -31,14 +39,6 @@ def num(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-
-def percent(value: Any) -> float | None:
-    """Top-1/top-5 as a percentage: fractions (<= 1) are scaled by 100."""
-    v = num(value)
-    if v is None or v < 0:
-        return None
-    return v * 100.0 if v <= 1.0 else v
 
 
 def norm_format(fmt: str | None) -> str:
@@ -58,7 +58,8 @@ class ReportData:
     used: list[Record] = field(default_factory=list)  # newest per identity
     superseded: set[int] = field(default_factory=set)  # id(record) of older duplicates
     skipped: list[str] = field(default_factory=list)
-    peaks: dict[str, dict[str, float]] = field(default_factory=dict)  # device -> [peak]
+    # device -> unit -> roof: gmacs_per_s per precision, memory_bandwidth_gb_per_s, kind, where it came from
+    roofs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     device: str | None = None
 
     def number(self, rec: Record) -> int:
@@ -81,14 +82,12 @@ DEVICE_KINDS = {"latency", "layer_latency"}  # kinds that belong to one device
 def load(profiles_dir: str | Path, device: str | None = None,
          devices_dirs: list[Path] | None = None) -> ReportData:
     """Read every record under ``profiles_dir`` (skipping unreadable rows with
-    the reason), keep the newest per identity, load device peak figures."""
+    the reason), keep the newest per identity, and the roof of each device."""
     report = LoadReport()
     store = RecordStore(profiles_dir)
     records = list(store.iter(report))
     data = ReportData(records=records, skipped=list(report.skipped), device=device)
     data.rid = {id(r): i for i, r in enumerate(records, 1)}
-    if not Path(profiles_dir).exists():
-        data.skipped.append(f"{profiles_dir}: no such folder (no records yet; run `edgecnn profile`)")
 
     newest: dict[tuple, Record] = {}
     for rec in records:
@@ -96,7 +95,7 @@ def load(profiles_dir: str | Path, device: str | None = None,
             continue
         key = rec.key()
         if rec.kind == "train_epoch":
-            key = key + (str(rec.metrics.get("epoch")),)
+            key = key + (str(rec.metric("epoch")),)
         old = newest.get(key)
         if old is not None and str(old.created_at or "") > str(rec.created_at or ""):
             data.superseded.add(id(rec))
@@ -106,31 +105,77 @@ def load(profiles_dir: str | Path, device: str | None = None,
         newest[key] = rec
     keep = {id(v) for v in newest.values()}
     data.used = [r for r in records if id(r) in keep]
-
     dirs = devices_dirs or default_devices_dirs(profiles_dir)
     for name in sorted({r.device for r in data.used if r.device}):
-        peak = load_peak(name, dirs)
-        if peak:
-            data.peaks[name] = raise_to_achieved(peak, data.used, name)
+        roofs = recorded_roofs(data.used, name) or toml_roofs(name, dirs)
+        if roofs:
+            data.roofs[name] = {u: raise_to_achieved(roof, data.used, name, u) for u, roof in roofs.items()}
     return data
 
 
-def raise_to_achieved(peak: dict[str, float], records: list[Record], device: str) -> dict[str, float]:
-    """A roof must not sit below what was measured under it. An estimated peak
-    can (a VM reports its base clock; the cores boost above it): then the
-    compute roof of that precision is raised to the best whole-model rate
-    measured on the device, and ``<precision>_gmacs_per_s_estimated`` keeps the
-    original figure so the page says what was done."""
-    out = dict(peak)
-    for rec in records:
-        rate = num(rec.metrics.get("achieved_gmacs_per_s"))
-        key = f"{rec.precision}_gmacs_per_s"
-        if (rec.kind != "latency" or rec.device != device or rec.source != "measured" or not rec.ok
-                or rate is None or key not in out):
+def recorded_roofs(records: list[Record], device: str) -> dict[str, dict[str, Any]]:
+    """unit -> the roof recorded with the newest measurement of ``device`` on
+    that unit (``device_peaks``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rec in sorted(records, key=lambda r: str(r.created_at or "")):
+        if rec.device != device or rec.kind not in DEVICE_KINDS or rec.source != "measured" or not rec.ok:
             continue
-        if rate > out[key]:
-            out.setdefault(f"{rec.precision}_gmacs_per_s_estimated", out[key])
-            out[key] = round(rate, 1)
+        peaks = rec.metric("device_peaks")
+        if isinstance(peaks, dict) and peaks.get("unit"):
+            out[str(peaks["unit"])] = {"gmacs_per_s": dict(peaks.get("gmacs_per_s") or {}),
+                                       "memory_bandwidth_gb_per_s": num(peaks.get("memory_bandwidth_gb_per_s")),
+                                       "kind": dict(peaks.get("kind") or {}),
+                                       "source": f"recorded with the measurements ({str(rec.created_at)[:19]})"}
+    return out
+
+
+def toml_roofs(device: str, dirs: list[Path]) -> dict[str, dict[str, Any]]:
+    """unit -> roof from ``<dir>/<device>.toml`` for a device whose records carry
+    none (predicted-only devices, records of older versions). A unit that asks
+    for detection (``local``) is skipped: the machine building the report is
+    not the one that measured."""
+    import tomllib
+
+    from edgecnn.devices.spec import UNITS, parse_unit
+
+    for d in dirs:
+        path = d / f"{device}.toml"
+        if not path.is_file():
+            continue
+        try:
+            with open(path, "rb") as fh:
+                peak = tomllib.load(fh).get("peak") or {}
+            out = {}
+            for u in UNITS:
+                table = peak.get(u)
+                if not isinstance(table, dict) or table.get("detect"):
+                    continue
+                cu = parse_unit(u, table, str(path), lambda msg: ValueError(msg))
+                out[u] = {"gmacs_per_s": dict(cu.peak_gmacs_per_s), "memory_bandwidth_gb_per_s":
+                          cu.memory_bandwidth_gb_per_s, "kind": dict(cu.kind), "source": f"{path.name} (device file)"}
+            return out
+        except (OSError, ValueError, tomllib.TOMLDecodeError):
+            return {}
+    return {}
+
+
+def raise_to_achieved(roof: dict[str, Any], records: list[Record], device: str, unit: str) -> dict[str, Any]:
+    """A roof must not sit below what was measured under it. A derived peak can
+    (a VM reports its base clock; the cores boost above it): then the compute
+    roof of that precision is raised to the best whole-model rate measured on
+    the device's unit, and ``raised`` keeps the original figure so the page says
+    what was done."""
+    out = {**roof, "gmacs_per_s": dict(roof.get("gmacs_per_s") or {}), "raised": {}}
+    for rec in records:
+        rate = num(rec.metric("achieved_gmacs_per_s")) if rec.kind == "latency" else None
+        peaks = rec.metric("device_peaks") if rec.kind == "latency" else None
+        if (rec.device != device or rec.source != "measured" or not rec.ok or rate is None
+                or not isinstance(peaks, dict) or peaks.get("unit") != unit):
+            continue
+        have = out["gmacs_per_s"].get(rec.precision)
+        if have is not None and rate > have:
+            out["raised"].setdefault(rec.precision, have)
+            out["gmacs_per_s"][rec.precision] = round(rate, 1)
     return out
 
 
@@ -149,45 +194,6 @@ def default_devices_dirs(profiles_dir: str | Path) -> list[Path]:
     return out
 
 
-def load_peak(device: str, dirs: list[Path]) -> dict[str, float]:
-    """The ``[peak]`` figures of ``<dir>/<device>.toml`` (GMAC/s per precision,
-    GB/s), or {} when there is no such file or it cannot be read. A file that
-    asks for detection (``detect = true``, the ``local`` device) is completed by
-    ``edgecnn.devices.load_device`` (estimated from this CPU; bandwidth cached)."""
-    import tomllib
-
-    for d in dirs:
-        path = d / f"{device}.toml"
-        if not path.is_file():
-            continue
-        try:
-            with open(path, "rb") as fh:
-                spec = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError):
-            return {}
-        peak = spec.get("peak") or {}
-        if not isinstance(peak, dict):
-            return {}
-        out = {k: float(v) for k, v in peak.items() if num(v) is not None and not isinstance(v, bool)}
-        if peak.get("detect") and not ("fp32_gmacs_per_s" in out and "memory_bandwidth_gb_per_s" in out):
-            out = {**_detected_peak(device), **out}
-        return out
-    return {}
-
-
-def _detected_peak(device: str) -> dict[str, float]:
-    try:
-        from edgecnn.devices.spec import load_device
-
-        spec = load_device(device)
-        out = {f"{p}_gmacs_per_s": float(v) for p, v in spec.peak_gmacs_per_s.items() if num(v)}
-        if num(spec.memory_bandwidth_gb_per_s):
-            out["memory_bandwidth_gb_per_s"] = float(spec.memory_bandwidth_gb_per_s)
-        return out
-    except Exception:  # detection is a nicety here: no roof is better than no report
-        return {}
-
-
 # ---------------------------------------------------------------------------
 # joins: cost and accuracy of a model
 # ---------------------------------------------------------------------------
@@ -201,7 +207,7 @@ class Lookup:
     def __init__(self, data: ReportData) -> None:
         # oldest first, so [-1] below is the newest match
         self.cost = sorted((r for r in data.of("cost") if r.ok), key=lambda r: str(r.created_at or ""))
-        self.acc = sorted((r for r in data.of("accuracy") if r.ok and percent(r.metrics.get("top1")) is not None),
+        self.acc = sorted((r for r in data.of("accuracy") if r.ok and num(r.metric("top1")) is not None),
                           key=lambda r: str(r.created_at or ""))
 
     def cost_for(self, rec: Record) -> Record | None:
@@ -231,7 +237,7 @@ class Lookup:
         if base:  # only a figure quoted from a paper / torchvision: say so wherever it is shown
             pub = base[-1]
             return pub, (f"published {pub.dataset or ''} top-1, not measured here "
-                         f"({pub.metrics.get('reference') or 'source not recorded'})")
+                         f"({pub.metric('reference') or 'source not recorded'})")
         return None, "no accuracy record"
 
 
@@ -253,27 +259,28 @@ def latency_points(data: ReportData, look: Lookup | None = None) -> list[dict[st
     for rec in data.of("latency"):
         if not rec.ok:
             continue  # failed measurements are in the records table with their error
-        m = rec.metrics
-        lat = num(m.get("latency_ms_p50"))
+        lat, statistic = headline_latency(rec)
         if lat is None or lat <= 0:
-            data.skip(rec, "no positive latency_ms_p50 (older schema or missing field)")
+            data.skip(rec, "no positive latency_ms_p50 (or benchmark_model mean)")
             continue
         cost = look.cost_for(rec)
-        macs = num(m.get("macs")) or (num(cost.metrics.get("macs")) if cost else None)
-        params = num(m.get("params")) or (num(cost.metrics.get("params")) if cost else None)
+        macs = num(rec.metric("macs")) or (num(cost.metric("macs")) if cost else None)
+        params = num(cost.metric("params")) if cost else None
         batch = rec.batch if isinstance(rec.batch, int) and rec.batch > 0 else 1
-        gmacs = num(m.get("achieved_gmacs_per_s"))
+        gmacs = num(rec.metric("achieved_gmacs_per_s"))
         if gmacs is None and macs:
             gmacs = macs * batch / (lat / 1e3) / 1e9
         acc, note = look.accuracy_for(rec)
+        band = rec.metric("error_band") if rec.source == "predicted" else None
         rows.append(dict(
-            rec=rec, model=rec.model, device=rec.device, runtime=rec.runtime or "?",
-            format=norm_format(rec.format), precision=rec.precision, batch=batch,
-            input=shape_text(rec.input_shape), source=rec.source, latency_ms=lat,
-            p90=num(m.get("latency_ms_p90")), macs=macs, params=params, gmacs=gmacs,
-            top1=percent(acc.metrics.get("top1")) if acc else None, acc_note=note,
-            acc_rec=acc, noisy=bool(m.get("noisy")), threads=m.get("threads"),
-            prov=provenance(data, rec),
+            rec=rec, rec_n=data.number(rec), model=rec.model, device=rec.device, runtime=rec.runtime or "?",
+            format=norm_format(rec.format), precision=rec.precision, batch=batch, input=shape_text(rec.input_shape),
+            source=rec.source, latency_ms=lat, statistic=statistic, p90=num(rec.metric("latency_ms_p90")),
+            macs=macs, params=params, gmacs=gmacs, top1=num(acc.metric("top1")) if acc else None, acc_note=note,
+            acc_rec=acc, noisy=bool(rec.metric("noisy")), threads=rec.metric("threads"),
+            memory_added_mb=num(rec.metric("memory_added_mb")), memory_peak_mb=num(rec.metric("memory_peak_mb")),
+            artifact_bytes=num(rec.metric("artifact_bytes")), unit=rec.metric("compute_unit"),
+            error_band=band if isinstance(band, dict) else None, prov=provenance(data, rec),
         ))
     return rows
 
@@ -286,17 +293,17 @@ def model_points(data: ReportData, look: Lookup | None = None) -> list[dict[str,
     for rec in data.of("cost"):
         if not rec.ok:
             continue
-        macs, params = num(rec.metrics.get("macs")), num(rec.metrics.get("params"))
+        macs, params = num(rec.metric("macs")), num(rec.metric("params"))
         if macs is None and params is None:
             data.skip(rec, "cost record without macs or params")
             continue
         probe = Record(kind="latency", model=rec.model, input_shape=rec.input_shape, dataset=rec.dataset,
                        format="pytorch", precision="fp32")
         acc, note = look.accuracy_for(probe)
-        rows.append(dict(rec=rec, model=rec.model, input=shape_text(rec.input_shape), macs=macs,
-                         params=params, top1=percent(acc.metrics.get("top1")) if acc else None,
+        rows.append(dict(rec=rec, rec_n=data.number(rec), model=rec.model, input=shape_text(rec.input_shape),
+                         macs=macs, params=params, top1=num(acc.metric("top1")) if acc else None,
                          acc_note=note, acc_rec=acc, source="analytic", format="pytorch",
-                         precision=rec.precision, device="any", runtime="-", latency_ms=None,
+                         precision=rec.precision, device="any", runtime="-", latency_ms=None, batch=1,
                          prov=provenance(data, rec)))
     return rows
 
@@ -306,9 +313,8 @@ def separable_rows(data: ReportData) -> list[dict[str, Any]]:
     for rec in data.of("separable"):
         if not rec.ok:
             continue
-        m = rec.metrics
-        n, dk = num(m.get("n")), num(m.get("dk"))
-        analytic = num(m.get("analytic_ratio"))
+        n, dk = num(rec.metric("n")), num(rec.metric("dk"))
+        analytic = num(rec.metric("analytic_ratio"))
         if analytic is None and n and dk:
             analytic = 1.0 / n + 1.0 / dk ** 2
         if n is None or analytic is None:
@@ -316,95 +322,103 @@ def separable_rows(data: ReportData) -> list[dict[str, Any]]:
             continue
         rows.append(dict(
             rec=rec, rec_n=data.number(rec), model=rec.model, block=rec.variant or "-", device=rec.device,
-            runtime=rec.runtime or "analytic", m=num(m.get("m")), n=n, dk=dk, df=num(m.get("df")),
-            stride=num(m.get("stride")), analytic=analytic, counted=num(m.get("counted_ratio")),
-            measured=num(m.get("measured_ratio")), sep_ms=num(m.get("latency_ms_separable")),
-            std_ms=num(m.get("latency_ms_standard")), prov=provenance(data, rec)))
+            runtime=rec.runtime or "analytic", source=rec.source, m=num(rec.metric("m")), n=n, dk=dk,
+            df=num(rec.metric("df_in")) if rec.metric("df_in") is not None else num(rec.metric("df")),
+            stride=num(rec.metric("stride")), analytic=analytic, counted=num(rec.metric("counted_ratio")),
+            measured=num(rec.metric("measured_ratio")), sep_ms=num(rec.metric("separable_ms_p50")),
+            std_ms=num(rec.metric("standard_ms_p50")), prov=provenance(data, rec)))
     return rows
 
 
 def layer_views(data: ReportData) -> list[dict[str, Any]]:
     """Per-layer tables: measured (layer_latency) first, then analytic (cost)
-    for models without per-layer times."""
+    for models without per-layer times. Each measured view carries the roof of
+    its own record's device unit."""
     views = []
     timed_models = set()
     for rec in data.of("layer_latency"):
-        layers = rec.metrics.get("layers")
+        layers = rec.metric("layers")
         if not rec.ok or not isinstance(layers, list) or not layers:
             if rec.ok:
                 data.skip(rec, "layer_latency record without a layers list")
             continue
         rows = [_layer_row(l) for l in layers if isinstance(l, dict)]
-        rows = [r for r in rows if r is not None]
         total_ms = sum(r["time_ms"] or 0 for r in rows)
         for r in rows:  # share of the summed layer times, when the record does not carry it
             if r["share"] is None and r["time_ms"] is not None and total_ms > 0:
                 r["share"] = r["time_ms"] / total_ms
         timed_models.add(rec.model)
-        views.append(dict(rec=rec, model=rec.model, device=rec.device, runtime=rec.runtime or "?",
-                          precision=rec.precision, timed=True, layers=rows,
-                          peak=data.peaks.get(rec.device, {}), prov=provenance(data, rec)))
+        views.append(dict(rec=rec, rec_n=data.number(rec), model=rec.model, device=rec.device,
+                          runtime=rec.runtime or "?", precision=rec.precision, timed=True, layers=rows,
+                          peak=_view_roof(data, rec), prov=provenance(data, rec)))
     for rec in data.of("cost"):
-        layers = rec.metrics.get("layers")
+        layers = rec.metric("layers")
         if rec.ok and isinstance(layers, list) and layers and rec.model not in timed_models:
-            rows = [r for r in (_layer_row(l) for l in layers if isinstance(l, dict)) if r is not None]
-            views.append(dict(rec=rec, model=rec.model, device="-", runtime="analytic", precision=rec.precision,
-                              timed=False, layers=rows, peak={}, prov=provenance(data, rec)))
+            rows = [_layer_row(l) for l in layers if isinstance(l, dict)]
+            views.append(dict(rec=rec, rec_n=data.number(rec), model=rec.model, device="-", runtime="analytic",
+                              precision=rec.precision, timed=False, layers=rows, peak={},
+                              prov=provenance(data, rec)))
     return views
 
 
-def _layer_row(layer: dict[str, Any]) -> dict[str, Any] | None:
-    macs = num(layer.get("macs"))
-    nbytes = num(layer.get("bytes"))
+def _view_roof(data: ReportData, rec: Record) -> dict[str, Any]:
+    """The flat roof a layer view draws: peak GMAC/s of the record's precision
+    and the bandwidth of the unit it ran on, and where they came from."""
+    peaks = rec.metric("device_peaks")
+    unit = peaks.get("unit") if isinstance(peaks, dict) else None
+    roofs = data.roofs.get(rec.device, {})
+    roof = roofs.get(unit) if unit else (roofs.get("cpu") or next(iter(roofs.values()), None))
+    if not roof:
+        return {}
+    comp = roof["gmacs_per_s"].get(rec.precision) or roof["gmacs_per_s"].get("fp32")
+    return {"unit": unit or next(iter(roofs)), "compute_gmacs_per_s": comp,
+            "memory_bandwidth_gb_per_s": roof.get("memory_bandwidth_gb_per_s"), "source": roof.get("source"),
+            "raised_from": roof.get("raised", {}).get(rec.precision)}
+
+
+def _layer_row(layer: dict[str, Any]) -> dict[str, Any]:
+    macs = num(row_value(layer, "macs"))
+    nbytes = num(row_value(layer, "bytes"))
     if nbytes is None:
-        parts = [num(layer.get("bytes_read")), num(layer.get("bytes_written"))]
+        parts = [num(row_value(layer, "bytes_read")), num(row_value(layer, "bytes_written"))]
         nbytes = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
-    ai = num(layer.get("arithmetic_intensity"))
+    ai = num(row_value(layer, "arithmetic_intensity"))
     if ai is None and macs is not None and nbytes:
         ai = macs / nbytes
-    return dict(name=str(layer.get("name", "?")), type=str(layer.get("type", "?")), macs=macs, bytes=nbytes,
-                ai=ai, time_ms=num(layer.get("time_ms")), share=num(layer.get("share")),
-                params=num(layer.get("params")), cat=layer_category(layer))
+    return dict(name=str(row_value(layer, "name") or "?"), type=str(row_value(layer, "type") or "?"), macs=macs,
+                bytes=nbytes, ai=ai, time_ms=num(row_value(layer, "time_ms")), share=num(row_value(layer, "share")),
+                params=num(row_value(layer, "params")), cat=layer_category(layer))
 
 
 def layer_category(layer: dict[str, Any]) -> str:
-    """depthwise conv | pointwise conv | conv | linear | other, from the cost
-    row's groups/kernel/category when present, else from its type and name."""
-    typ = f"{layer.get('type', '')} {layer.get('op', '')} {layer.get('name', '')}".lower()
-    groups, cin = num(layer.get("groups")), num(layer.get("in_channels"))
-    kernel = layer.get("kernel")
-    cat = str(layer.get("category") or "").lower()
-    if "depthwise" in typ or ".dw" in typ or (groups and groups > 1 and cin and groups == cin):
-        return "depthwise conv"
-    if "pointwise" in typ or ".pw" in typ or (cat == "conv" and isinstance(kernel, list) and set(kernel) == {1}):
-        return "pointwise conv"
-    if cat == "conv" or "conv" in typ:
-        return "conv"
-    if cat == "linear" or "linear" in typ or "gemm" in typ or "matmul" in typ:
-        return "linear"
-    return "other"
+    """depthwise conv | pointwise conv | conv | linear | other (the layer-class
+    rule of ``edgecnn.devices.predict.op_class``, named for the page)."""
+    from edgecnn.devices.predict import op_class
+
+    return {"depthwise": "depthwise conv", "pointwise": "pointwise conv", "conv": "conv", "linear": "linear"}.get(
+        op_class(layer), "other")
 
 
 def export_rows(data: ReportData, look: Lookup | None = None) -> list[dict[str, Any]]:
     look = look or Lookup(data)
     rows = []
     for rec in data.of("export"):
-        m = rec.metrics
-        top1, ref = percent(m.get("top1")), percent(m.get("top1_reference"))
+        top1, ref = num(rec.metric("top1")), num(rec.metric("top1_reference"))
         acc, note = look.accuracy_for(rec)
         if top1 is None and acc is not None and note.startswith(norm_format(rec.format)):
-            top1 = percent(acc.metrics.get("top1"))
+            top1 = num(acc.metric("top1"))
         if ref is None:
             base_probe = Record(kind="export", model=rec.model, input_shape=rec.input_shape, dataset=rec.dataset,
                                 format="pytorch", precision="fp32")
             base, _ = look.accuracy_for(base_probe)
-            ref = percent(base.metrics.get("top1")) if base else None
+            ref = num(base.metric("top1")) if base else None
         rows.append(dict(rec=rec, rec_n=data.number(rec), model=rec.model, format=norm_format(rec.format),
-                         precision=rec.precision,
-                         status=rec.status, error=rec.error or "", export_s=num(m.get("export_s")),
-                         file_bytes=num(m.get("file_bytes")), max_abs_diff=num(m.get("max_abs_diff")),
-                         mean_abs_diff=num(m.get("mean_abs_diff")), cosine=num(m.get("cosine")),
-                         top1_agreement=percent(m.get("top1_agreement")), top1=top1, top1_reference=ref,
+                         precision=rec.precision, status=rec.status, error=rec.error or "",
+                         parity_runtime=rec.metric("parity_runtime") or "",
+                         export_s=num(rec.metric("export_s")), file_bytes=num(rec.metric("file_bytes")),
+                         max_abs_diff=num(rec.metric("max_abs_diff")), mean_abs_diff=num(rec.metric("mean_abs_diff")),
+                         cosine=num(rec.metric("cosine")), top1_agreement=num(rec.metric("top1_agreement")),
+                         top1=top1, top1_reference=ref,
                          drop=(ref - top1) if (ref is not None and top1 is not None) else None,
                          prov=provenance(data, rec)))
     return rows
@@ -414,18 +428,17 @@ def training_runs(data: ReportData) -> list[dict[str, Any]]:
     """One entry per training run (variant = run id) with its epochs in order."""
     runs: dict[tuple, dict[str, Any]] = {}
     for rec in data.of("train_epoch"):
-        epoch = num(rec.metrics.get("epoch"))
+        epoch = num(rec.metric("epoch"))
         if epoch is None:
             data.skip(rec, "train_epoch record without an epoch number")
             continue
         key = (rec.model, rec.variant or "-", rec.device)
         run = runs.setdefault(key, dict(model=rec.model, run=rec.variant or "-", device=rec.device,
                                         epochs=[], summary=None))
-        m = rec.metrics
-        run["epochs"].append(dict(epoch=epoch, train_loss=num(m.get("train_loss")),
-                                  test_loss=num(m.get("test_loss")), train_top1=percent(m.get("train_top1")),
-                                  test_top1=percent(m.get("test_top1")), lr=num(m.get("lr")),
-                                  epoch_s=num(m.get("epoch_s")), images_per_s=num(m.get("images_per_s")),
+        run["epochs"].append(dict(epoch=epoch, train_loss=num(rec.metric("train_loss")),
+                                  test_loss=num(rec.metric("test_loss")), train_top1=num(rec.metric("train_top1")),
+                                  test_top1=num(rec.metric("test_top1")), lr=num(rec.metric("lr")),
+                                  epoch_s=num(rec.metric("epoch_s")), images_per_s=num(rec.metric("images_per_s")),
                                   rec=rec))
     for rec in data.of("train"):
         key = (rec.model, rec.variant or "-", rec.device)

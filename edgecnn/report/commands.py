@@ -11,7 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(
         profiles: str = typer.Option("profiles", "--profiles", help="Folder of records (JSONL) to read."),
-        out: str = typer.Option("reports/index.html", "--out", help="HTML file to write (atomically)."),
+        out: Optional[str] = typer.Option(None, "--out", help="Where to write (atomically): default "
+                                          "reports/index.html, reports/report.json, or the folder reports/csv/."),
+        fmt: str = typer.Option("html", "--format", help="html (the page), json (every table and plotted series) "
+                                "or csv (one file per table)."),
         device: Optional[str] = typer.Option(None, "--device",
                                              help="Keep only this device's latency and per-layer records."),
         devices_dir: Optional[str] = typer.Option(None, "--devices-dir",
@@ -21,13 +24,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the offline HTML report from records (nothing is re-measured).
 
-        One self-contained page: Pareto fronts, cost vs time, the separable check, per-layer rooflines,
-        export quality, training curves and a searchable table of all records.
+        One self-contained page: Pareto fronts, cost vs time with latency, memory and size, the separable
+        check, per-layer rooflines, export quality, training curves and a searchable table of all records;
+        or, with --format json|csv, the same tables and plotted series as data.
         """
         from edgecnn.console import console, print_json, warn
         from edgecnn.report import build_report
 
-        res = build_report(profiles, out, device=device, devices_dir=devices_dir)
+        default_out = {"json": "reports/report.json", "csv": "reports/csv"}.get(fmt, "reports/index.html")
+        res = build_report(profiles, out or default_out, device=device, devices_dir=devices_dir, fmt=fmt)
         if json_out:
             print_json({"path": str(res.path), "n_records": res.n_records, "skipped": res.skipped,
                         "build_s": round(res.build_s, 3), "size_bytes": res.size_bytes})
@@ -38,7 +43,7 @@ def register(app: typer.Typer) -> None:
                 warn(f"... and {len(res.skipped) - 10} more skipped (all listed at the top of the page)")
             console.print(f"wrote {res.path} ({res.size_bytes / 1e6:.1f} MB) from {res.n_records} records "
                           f"in {res.build_s:.1f} s; {len(res.skipped)} skipped", highlight=False)
-        if open_page:
+        if open_page and fmt == "html":
             import webbrowser
 
             webbrowser.open(res.path.resolve().as_uri())

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edgecnn.report.pareto import pareto_front, spans_decades
+from edgecnn.report.pareto import spans_decades
+from edgecnn.report.tables import AXES, front_flags, pareto_groups  # noqa: F401 (pareto_groups: the page's menu)
 
 HEIGHT = 470
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -70,12 +71,21 @@ def point_hover(p: dict[str, Any]) -> str:
     lines = [f"<b>{p['model']}</b> ({p.get('input', '-')})",
              f"{p.get('device', '-')} · {p.get('runtime', '-')} · {p.get('format', '-')} {p.get('precision', '')}"
              + (f" · batch {p['batch']}" if p.get("batch", 1) != 1 else ""),
-             f"latency p50: {_ms(p.get('latency_ms'))} ({p.get('source', '-')})" if p.get("latency_ms") else
+             f"latency {p.get('statistic', 'p50')}: {_ms(p.get('latency_ms'))} ({p.get('source', '-')})"
+             if p.get("latency_ms") else
              f"latency: - ({p.get('source', '-')})",
              f"MACs: {_si(p.get('macs'))} · params: {_si(p.get('params'))}",
              f"top-1: {_pct(p.get('top1'))} [{p.get('acc_note', '')}]"]
     if p.get("gmacs"):
         lines.append(f"achieved: {p['gmacs']:.3g} GMAC/s")
+    if p.get("memory_added_mb") is not None or p.get("artifact_bytes"):
+        lines.append(f"memory added: {p['memory_added_mb']:.1f} MB" if p.get("memory_added_mb") is not None
+                     else "memory: not recorded")
+        lines[-1] += f" · artifact: {_si(p.get('artifact_bytes'), 'B')}"
+    if p.get("source") == "predicted":
+        from edgecnn.report.tables import band_text
+
+        lines.append(f"prediction error band: {band_text(p.get('error_band')) or 'none recorded'}")
     if p.get("noisy"):
         lines.append("<i>noisy measurement</i>")
     lines.append(f"<span style='font-size:10px'>{p.get('prov', '')}</span>")
@@ -86,29 +96,6 @@ def point_hover(p: dict[str, Any]) -> str:
 # 1. Pareto fronts
 # ---------------------------------------------------------------------------
 PARETO_BOX = (540, 115, 115)  # height, top and bottom margins (px)
-AXES = (("latency_ms", "latency p50 (ms)"), ("macs", "MACs"), ("params", "parameters"))
-
-
-def pareto_groups(model_pts: list[dict], latency_pts: list[dict]) -> list[dict[str, Any]]:
-    """Groups of points, one per selector entry: the device-independent
-    analytic view first, then one per device x runtime x precision (x batch)."""
-    groups = []
-    if model_pts:
-        groups.append(dict(label="all models: analytic MACs/params, PyTorch fp32 top-1", points=model_pts))
-    by: dict[tuple, list[dict]] = {}
-    for p in latency_pts:
-        by.setdefault((p["device"], p["runtime"], p["precision"], p["batch"]), []).append(p)
-    def order(kv):  # measured before predicted, batch 1 first, then by name
-        (dev, rt, prec, batch), pts = kv
-        return (all(p["source"] == "predicted" for p in pts), batch != 1, dev, rt, prec, batch)
-
-    for (dev, rt, prec, batch), pts in sorted(by.items(), key=order):
-        src = sorted({p["source"] for p in pts})
-        label = f"{dev} · {rt} · {prec}" + (f" · batch {batch}" if batch != 1 else "") + f" ({'/'.join(src)})"
-        groups.append(dict(label=label, points=pts))
-    return groups
-
-
 def pareto_figure(groups: list[dict[str, Any]]):
     """Top-1 against latency, MACs and parameters; one dropdown entry per group;
     front points joined by a line; points without accuracy listed, not drawn."""
@@ -127,6 +114,7 @@ def pareto_figure(groups: list[dict[str, Any]]):
                     and any(p["top1"] is not None for p in g["points"])), 0)
     for gi, g in enumerate(groups):
         idxs = []
+        flags = front_flags(g["points"])  # the same fronts the report's data (tables.py) lists
         pts = [p for p in g["points"] if p.get("top1") is not None]
         missing = sorted({p["model"] for p in g["points"] if p.get("top1") is None})
         fallback = sorted({p["model"] for p in pts if "no " in p.get("acc_note", "") and "record" in p["acc_note"]})
@@ -134,9 +122,8 @@ def pareto_figure(groups: list[dict[str, Any]]):
         lay = {}
         for ci, (key, title) in enumerate(AXES, 1):
             usable = [p for p in pts if p.get(key)]
-            front = [usable[i] for i in pareto_front([p[key] for p in usable], [p["top1"] for p in usable])]
-            on = {id(p) for p in front}
-            rest = [p for p in usable if id(p) not in on]
+            front = sorted((p for p in usable if flags[id(p)].get(key)), key=lambda p: (p[key], -p["top1"]))
+            rest = [p for p in usable if not flags[id(p)].get(key)]
             for sub, is_front in ((rest, False), (front, True)):
                 fig.add_trace(go.Scatter(
                     x=[p[key] for p in sub], y=[p["top1"] for p in sub], hovertext=[point_hover(p) for p in sub],

@@ -121,17 +121,18 @@ def layer_figure(views: list[dict[str, Any]]):
             idx.append(len(fig.data) - 1)
         peak = v["peak"]
         bw = peak.get("memory_bandwidth_gb_per_s")
-        comp = peak.get(f"{v['precision']}_gmacs_per_s") or peak.get("fp32_gmacs_per_s")
+        comp = peak.get("compute_gmacs_per_s")
         if timed and bw and comp:
             ais = [l["ai"] for l in timed]
             lo, hi = min(ais + [comp / bw]) / 2, max(ais + [comp / bw]) * 2
             xs = [lo, comp / bw, hi]
             fig.add_trace(go.Scatter(x=xs, y=[min(comp, x * bw) for x in xs], mode="lines", visible=vis,
-                                     name=f"roof: {comp:g} GMAC/s, {bw:g} GB/s", line=dict(color="#333"),
+                                     name=f"roof ({peak.get('unit')}): {comp:g} GMAC/s, {bw:g} GB/s",
+                                     line=dict(color="#333"),
                                      hoverinfo="name"), row=1, col=1)
             idx.append(len(fig.data) - 1)
         elif timed:
-            note.append(f"no [peak] in devices/{v['device']}.toml: roof not drawn")
+            note.append(f"no roof recorded for {v['device']} (nor peak figures in its TOML): roof not drawn")
         if not timed:
             note.append("no per-layer times (analytic cost only): roofline needs a layer_latency record")
         shown = [l for l in layers if l["cat"] != "other" or (l["share"] or 0) >= 0.01]

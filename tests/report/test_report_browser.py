@@ -8,7 +8,6 @@ import pytest
 
 from edgecnn.report import build_report
 from edgecnn.report.screenshot import drawn_figures, dump_dom, find_chromium, image_stats, screenshot
-from edgecnn.report.synthetic import write_synthetic
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,10 +19,10 @@ FIGURES = {"fig-pareto", "fig-cost-time", "fig-separable", "fig-layers", "fig-tr
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def page(tmp_path_factory, real_records):
+    """The page of the records the real commands wrote (tests/report/conftest.py)."""
     root = tmp_path_factory.mktemp("browser")
-    write_synthetic(root / "profiles", bad_rows=True, devices_dir=root / "devices")
-    return build_report(root / "profiles", root / "index.html", devices_dir=root / "devices").path
+    return build_report(real_records.profiles, root / "index.html", devices_dir=real_records.devices).path
 
 
 def test_every_chart_draws_and_the_table_script_runs(page):

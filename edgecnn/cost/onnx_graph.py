@@ -2,17 +2,15 @@
 
 Shapes come from ``onnx.shape_inference`` once the graph input is fixed
 (a dynamic batch dimension is set to ``batch``, a dynamic spatial size to
-``input_size``). Each node is priced by ``ONNX_FORMULAS`` (op type ->
-handler, ``None`` = free) with the conventions of ``edgecnn.cost.formulas``,
-into the same rows and totals as ``count_cost`` gives for a PyTorch module.
+``input_size``). Where it leaves a tensor without a shape: integer shape
+arithmetic is constant-folded (onnxscript's folder), shape-preserving ops
+it has no rule for (GroupNormalization-21) get their input's shape, and
+what is still unknown (ops of other domains, e.g. ONNX Runtime's
+com.microsoft QLinearAdd) is measured by one ONNX Runtime run on zeros.
+Weights are never loaded for counting (external data stays on disk).
 
-Row names: a node named in torch.onnx's scope style
-(``/layer1/layer1.0/conv2/Conv``) is named after its PyTorch module
-(``layer1.0.conv2``, by ``edgecnn.runtime.onnxruntime_runner.module_of``);
-a node that ran in a container's own forward gets ``module:OpType``
-(``layer1.0:Add``); other nodes keep their node name. ``LayerCost.node``
-keeps the node's name in every case, to join ONNX Runtime profiler times.
-
+Each node is priced by ``edgecnn.cost.onnx_formulas.ONNX_FORMULAS`` into
+the same rows and totals as ``count_cost`` gives for a PyTorch module.
 What the graph shows is what is counted: an exporter that folded BatchNorm
 into the convolution leaves a Conv with a bias and no BatchNormalization row.
 ``x * Sigmoid(x)`` (SiLU/Swish) and ``x * HardSigmoid(x)`` (HardSwish before
@@ -20,169 +18,23 @@ opset 14) are one row of 1 MAC per element, like the PyTorch counter's
 ``silu``/``hardswish``; other decomposed activations (GELU as Div, Erf, Add,
 Mul, Mul) are counted node by node.
 
-Quantized graphs: QLinearConv / ConvInteger / QLinearMatMul / MatMulInteger
-count their convolution or matrix MACs once. QuantizeLinear and
-DequantizeLinear on activations are element-wise, 1 MAC-equivalent per
-element (scale and round, or offset and scale); on weights they are part of
-the weight (computed from constants only, folded at load, no row), so a Q/DQ
-Conv counts exactly the MACs of the float Conv.
+Row names: a node named in torch.onnx's scope style
+(``/layer1/layer1.0/conv2/Conv``) is named after its PyTorch module
+(``layer1.0.conv2``, by ``edgecnn.runtime.onnxruntime_runner.module_of``);
+a node that ran in a container's own forward gets ``module:OpType``
+(``layer1.0:Add``); other nodes keep their node name. ``LayerCost.node``
+keeps the node's name in every case, to join ONNX Runtime profiler times.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Optional, Union
 
 from edgecnn.cost.engine import (CostReport, InputSize, bytes_per_element, check_batch, input_size_dims)
-from edgecnn.cost.graph import (GraphCost, GraphHandler, GraphOp, GraphTensor, data_movement,
-                                module_row_names, per_input, per_output, price_graph)
+from edgecnn.cost.graph import GraphOp, GraphTensor, module_row_names, price_graph
+from edgecnn.cost.onnx_formulas import COMPUTE, DEFAULT_DOMAINS, ONNX_FORMULAS, SAME_SHAPE
 from edgecnn.errors import CorruptFileError, InvalidOptionError
-
-_DEFAULT_DOMAINS = ("", "ai.onnx")
-
-
-# ---------------------------------------------------------------------------
-# handlers
-# ---------------------------------------------------------------------------
-def _conv(x: int, w: int, bias: Optional[int]) -> GraphHandler:
-    """Conv-like op with activation input ``x``, weight ``w`` ([C_out, C_in/groups, *K])
-    and optional bias: output elements * C_in/groups * prod(K)."""
-
-    def handle(op: GraphOp) -> GraphCost:
-        ws = op.shape(w)
-        kernel = [int(k) for k in ws[2:]]
-        return GraphCost(macs=op.out.numel * math.prod(ws[1:]), category="conv", kernel=kernel,
-                         stride=[int(s) for s in op.attrs.get("strides", [1] * len(kernel))],
-                         groups=int(op.attrs.get("group", 1)),
-                         weights=[w] + ([bias] if bias is not None else []), activations=[x])
-
-    return handle
-
-
-def conv_transpose(op: GraphOp) -> GraphCost:
-    """ConvTranspose, weight [C_in, C_out/groups, *K]: each input element is
-    multiplied into C_out/groups * prod(K) outputs."""
-    ws = op.shape(1)
-    kernel = [int(k) for k in ws[2:]]
-    return GraphCost(macs=math.prod(op.shape(0)) * ws[1] * math.prod(kernel), category="conv", kernel=kernel,
-                     stride=[int(s) for s in op.attrs.get("strides", [1] * len(kernel))],
-                     groups=int(op.attrs.get("group", 1)), weights=[1, 2], activations=[0])
-
-
-def gemm(op: GraphOp) -> GraphCost:
-    """Gemm(A, B, C): M * N * K (the C add, like a bias, is not counted)."""
-    a, b = op.shape(0), op.shape(1)
-    m, k = (a[1], a[0]) if op.attrs.get("transA", 0) else (a[0], a[1])
-    n = b[0] if op.attrs.get("transB", 0) else b[1]
-    return GraphCost(macs=m * n * k, category="linear")
-
-
-def _matmul(a: int, b: int) -> GraphHandler:
-    """MatMul (batched, broadcast): output elements * the inner dimension."""
-
-    def handle(op: GraphOp) -> GraphCost:
-        weights = [b] if op.inputs[b] is not None and op.inputs[b].const else []  # type: ignore[union-attr]
-        acts = [a] + ([b] if not weights else [])
-        return GraphCost(macs=op.out.numel * int(op.shape(a)[-1]), category="linear", weights=weights,
-                         activations=acts)
-
-    return handle
-
-
-def pool(op: GraphOp) -> GraphCost:
-    """MaxPool / AveragePool / LpPool: prod(kernel) per output element."""
-    kernel = [int(k) for k in op.attrs["kernel_shape"]]
-    return GraphCost(macs=op.out.numel * math.prod(kernel), kernel=kernel,
-                     stride=[int(s) for s in op.attrs.get("strides", [1] * len(kernel))], activations=[0])
-
-
-def batch_norm(op: GraphOp) -> GraphCost:
-    """BatchNormalization(X, scale, B, mean, var): 2 per element (normalise, then
-    scale and shift); mean/var are read (bytes) but are not parameters."""
-    return GraphCost(macs=2 * math.prod(op.shape(0)), weights=[1, 2, 3, 4], state=[3, 4], activations=[0])
-
-
-def affine_norm(op: GraphOp) -> GraphCost:
-    """Layer/Group/InstanceNormalization (always with scale): 5 per element (fvcore's estimate)."""
-    return GraphCost(macs=5 * math.prod(op.shape(0)), weights=[1, 2], activations=[0])
-
-
-def lrn(op: GraphOp) -> GraphCost:
-    return GraphCost(macs=op.out.numel * (int(op.attrs["size"]) + 2), activations=[0])
-
-
-_RESIZE_TAPS = {"nearest": 1, "linear": 2, "cubic": 4}  # per resized axis
-
-
-def resize(op: GraphOp) -> GraphCost:
-    """Resize / Upsample: taps per output element, per spatial axis (nearest 1,
-    linear 2 -> bilinear 4, cubic 4 -> bicubic 16), as ``interpolate`` in formulas.py."""
-    mode = op.attrs.get("mode", "nearest")
-    if mode not in _RESIZE_TAPS:
-        raise ValueError(f"mode {mode!r} has no formula")
-    spatial = max(1, len(op.out.shape or []) - 2)
-    return GraphCost(macs=op.out.numel * _RESIZE_TAPS[mode] ** spatial, activations=[0])
-
-
-def silu_like(op: GraphOp) -> GraphCost:
-    """``x * Sigmoid(x)`` / ``x * HardSigmoid(x)`` found in the graph: one row, 1 per element."""
-    return GraphCost(macs=op.out.numel, activations=[0])
-
-
-# ---------------------------------------------------------------------------
-# the table
-# ---------------------------------------------------------------------------
-ONNX_FORMULAS: dict[str, Optional[GraphHandler]] = {
-    "Conv": _conv(0, 1, 2),
-    "ConvInteger": _conv(0, 1, None),
-    "QLinearConv": _conv(0, 3, 8),
-    "ConvTranspose": conv_transpose,
-    "Gemm": gemm,
-    "MatMul": _matmul(0, 1),
-    "MatMulInteger": _matmul(0, 1),
-    "QLinearMatMul": _matmul(0, 3),
-    "MaxPool": pool,
-    "AveragePool": pool,
-    "LpPool": pool,
-    "GlobalAveragePool": per_input(1),
-    "GlobalMaxPool": per_input(1),
-    "GlobalLpPool": per_input(1),
-    "ReduceMean": per_input(1),
-    "ReduceSum": per_input(1),
-    "ReduceMax": per_input(1),
-    "ReduceMin": per_input(1),
-    "BatchNormalization": batch_norm,
-    "LayerNormalization": affine_norm,
-    "GroupNormalization": affine_norm,
-    "InstanceNormalization": affine_norm,
-    "LRN": lrn,
-    "Softmax": per_output(3, [0]),
-    "LogSoftmax": per_output(3, [0]),
-    "Resize": resize,
-    "Upsample": resize,
-    "Swish": silu_like,
-    "Clip": per_output(1, [0]),  # min/max are scalars, not weights
-    "QuantizeLinear": per_output(1, [0]),  # on activations; on weights folded (see module docstring)
-    "DequantizeLinear": per_output(1, [0]),
-    "Concat": data_movement(),
-    "Pad": data_movement([0]),
-    "Transpose": data_movement([0]),  # a copy in every runtime (PyTorch: permute + contiguous)
-    "Tile": data_movement([0]),
-}
-# one per output element: activations, elementwise arithmetic, comparisons
-_UNARY = ("Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
-          "Softplus", "Softsign", "Mish", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Erf")
-for _op in ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu", "Equal", "Greater", "GreaterOrEqual", "Less",
-            "LessOrEqual", "Where", *_UNARY):
-    ONNX_FORMULAS[_op] = per_output(1)
-_SAME_SHAPE = frozenset({"BatchNormalization", "LayerNormalization", "GroupNormalization", "InstanceNormalization",
-                         "LRN", "Softmax", "LogSoftmax", "Clip", "Swish", *_UNARY})
-
-# views and metadata: no arithmetic, no copy in a runtime, no row (PyTorch: views make no row either)
-for _op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Expand", "Shape", "Size",
-            "Constant", "ConstantOfShape", "Identity", "Dropout", "Cast", "CastLike", "Range"):
-    ONNX_FORMULAS[_op] = None
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +143,7 @@ def _infer(model: Any, label: str, where: str) -> tuple[Any, dict[str, tuple[Opt
             raise InvalidOptionError(f"{label} cannot run on a {where} input: {msg}") from None
 
     def unknown(m: Any) -> bool:
-        return any(_shape_of(vi.type)[0] is None for vi in [*m.graph.value_info, *m.graph.output])
+        return bool(_unshaped(m))
 
     inferred = infer(model)
     if unknown(inferred):
@@ -304,6 +156,10 @@ def _infer(model: Any, label: str, where: str) -> tuple[Any, dict[str, tuple[Opt
         if not unknown(inferred) or not _assume_same_shape(inferred):
             break
         inferred = infer(inferred)
+    if unknown(inferred):  # ops of other domains (ONNX Runtime's com.microsoft QLinearAdd, QGemm, ...)
+        measured = _shapes_from_onnxruntime(inferred)
+        if measured is not None:
+            inferred = infer(measured)
     g = inferred.graph
     info = {vi.name: _shape_of(vi.type) for vi in [*g.input, *g.value_info, *g.output]}
     for t in g.initializer:
@@ -311,8 +167,16 @@ def _infer(model: Any, label: str, where: str) -> tuple[Any, dict[str, tuple[Opt
     return inferred, info
 
 
+def _unshaped(model: Any) -> list[str]:
+    """Node outputs whose full shape inference has not given (in graph order)."""
+    g = model.graph
+    known = {vi.name for vi in [*g.input, *g.value_info, *g.output] if _shape_of(vi.type)[0] is not None}
+    known |= {t.name for t in g.initializer}
+    return [o for n in g.node for o in n.output if o and o not in known]
+
+
 def _assume_same_shape(model: Any) -> bool:
-    """Give the output of each shape-preserving op (``_SAME_SHAPE``) whose shape
+    """Give the output of each shape-preserving op (``SAME_SHAPE``) whose shape
     inference left it unknown its input's shape and type; True if any was set."""
     from onnx import helper
 
@@ -321,7 +185,7 @@ def _assume_same_shape(model: Any) -> bool:
     outputs = {vi.name: vi for vi in g.output}
     changed = False
     for n in g.node:
-        if n.op_type not in _SAME_SHAPE or not n.input or not n.output or n.domain not in _DEFAULT_DOMAINS:
+        if n.op_type not in SAME_SHAPE or not n.input or not n.output or n.domain not in DEFAULT_DOMAINS:
             continue
         x, y = n.input[0], n.output[0]
         if x not in types or _shape_of(types[x])[0] is None or (y in types and _shape_of(types[y])[0] is not None):
@@ -335,6 +199,43 @@ def _assume_same_shape(model: Any) -> bool:
         types[y] = vi.type
         changed = True
     return changed
+
+
+def _shapes_from_onnxruntime(model: Any) -> Optional[Any]:
+    """The shapes onnx could not infer, from one ONNX Runtime run on zeros (every
+    such tensor made a graph output, graph optimisations off), written into
+    ``value_info``. ``None`` where ONNX Runtime cannot run the model (no
+    onnxruntime, an op it lacks, weights in external files)."""
+    try:
+        import numpy as np
+        import onnxruntime as ort
+        from onnx import ValueInfoProto, helper
+        from onnx.helper import np_dtype_to_tensor_dtype, tensor_dtype_to_np_dtype
+
+        g = model.graph
+        inits = {t.name for t in g.initializer}
+        want = _unshaped(model)
+        probe = type(model)()
+        probe.CopyFrom(model)
+        del probe.graph.output[:]
+        probe.graph.output.extend(ValueInfoProto(name=name) for name in want)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.log_severity_level = 4
+        sess = ort.InferenceSession(probe.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        feeds = {vi.name: np.zeros(_shape_of(vi.type)[0], tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
+                 for vi in g.input if vi.name not in inits}
+        arrays = sess.run(want, feeds)
+    except Exception:  # an optional refinement: without it those rows stay "shape unknown"
+        return None
+    outputs = {vi.name: vi for vi in g.output}
+    for name, arr in zip(want, arrays):
+        vi = helper.make_tensor_value_info(name, np_dtype_to_tensor_dtype(np.asarray(arr).dtype), list(arr.shape))
+        if name in outputs:
+            outputs[name].type.CopyFrom(vi.type)
+        else:
+            g.value_info.append(vi)
+    return model
 
 
 def _fold_shape_arithmetic(model: Any) -> Optional[Any]:
@@ -355,10 +256,6 @@ def _fold_shape_arithmetic(model: Any) -> Optional[Any]:
         return None
 
 
-_COMPUTE = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "Gemm", "MatMul", "MatMulInteger",
-                      "QLinearMatMul"})
-
-
 def _node_names(nodes: list) -> list[str]:
     """Module names from torch.onnx's scoped node names (``/layer1/layer1.0/conv2/Conv``);
     ``/Add`` ran in the model's own forward; other node names are kept."""
@@ -373,7 +270,7 @@ def _node_names(nodes: list) -> list[str]:
         else:
             modules.append(module_of(n.name))
     return module_row_names(modules, [n.op_type for n in nodes],
-                            [n.name or f"{n.op_type}_{i}" for i, n in enumerate(nodes)], _COMPUTE)
+                            [n.name or f"{n.op_type}_{i}" for i, n in enumerate(nodes)], COMPUTE)
 
 
 def _graph_ops(model: Any, info: dict[str, tuple[Optional[list[int]], int]], label: str, where: str) -> list[GraphOp]:
@@ -395,7 +292,7 @@ def _graph_ops(model: Any, info: dict[str, tuple[Optional[list[int]], int]], lab
     fused: dict[int, str] = {}
     skip: set[int] = set()
     for i, n in enumerate(nodes):
-        if n.op_type != "Mul" or n.domain not in _DEFAULT_DOMAINS or len(n.input) != 2:
+        if n.op_type != "Mul" or n.domain not in DEFAULT_DOMAINS or len(n.input) != 2:
             continue
         for a, b in ((n.input[0], n.input[1]), (n.input[1], n.input[0])):
             p = nodes[producer[b]] if b in producer else None
@@ -434,7 +331,7 @@ def _graph_ops(model: Any, info: dict[str, tuple[Optional[list[int]], int]], lab
                                              f"{n.name or i!r} would output {'x'.join(map(str, t.shape))}")
         if i in skip:
             continue
-        op_type = fused.get(i, n.op_type if n.domain in _DEFAULT_DOMAINS else f"{n.domain}.{n.op_type}")
+        op_type = fused.get(i, n.op_type if n.domain in DEFAULT_DOMAINS else f"{n.domain}.{n.op_type}")
         attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
         ops.append(GraphOp(name=names[i], node=n.name or names[i], op=op_type, attrs=attrs, inputs=ins,

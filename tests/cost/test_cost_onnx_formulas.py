@@ -120,6 +120,16 @@ def q_conv():
                  {"x": (X, U8)}, inits)
 
 
+def ms(op, inputs, inits, x_type=U8, **attrs):
+    """A one-node model of ONNX Runtime's com.microsoft domain (its shapes come from an ONNX Runtime run)."""
+    n = helper.make_node(op, inputs, ["y"], name=f"com.microsoft.{op}", domain="com.microsoft", **attrs)
+    m = model([n], {"x": ([1, 72] if op == "QGemm" else X, x_type)}, inits)
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return m
+
+
+QP = {"s": np.float32(0.1), "z": np.uint8(0)}  # a scale and a zero point
+
 CASES = {
     # op: (model, expected MACs of the op's row, expected params)
     "Conv": (model([node("Conv", ["x", "w"])], {"x": X}, {"w": W((3, 2, 2, 2), np.float32)}), 3 * 25 * 8, 24),
@@ -186,6 +196,20 @@ CASES = {
     "LessOrEqual": (binary("LessOrEqual", np.float32(0.5)), N, 0),
     "Where": (model([node("Greater", ["x", "z"], ["c"]), node("Where", ["c", "x", "z"])], {"x": X},
                     {"z": np.float32(0)}), N, 0),
+    # ONNX Runtime's quantized operators: their float counterparts' MACs; scales and zero points are metadata
+    "com.microsoft.QGemm": (ms("QGemm", ["x", "s", "z", "w", "s", "wz", "", "s", "z"],
+                               {**QP, "w": np.ones((72, 5), np.int8), "wz": np.int8(0)}), 5 * N, 360),
+    "com.microsoft.QLinearAdd": (ms("QLinearAdd", ["x", "s", "z", "x", "s", "z", "s", "z"], QP), N, 0),
+    "com.microsoft.QLinearMul": (ms("QLinearMul", ["x", "s", "z", "x", "s", "z", "s", "z"], QP), N, 0),
+    "com.microsoft.QLinearSigmoid": (ms("QLinearSigmoid", ["x", "s", "z", "s", "z"], QP), N, 0),
+    "com.microsoft.QLinearLeakyRelu": (ms("QLinearLeakyRelu", ["x", "s", "z", "s", "z"], QP), N, 0),
+    "com.microsoft.QLinearSoftmax": (ms("QLinearSoftmax", ["x", "s", "z", "s", "z"], QP, axis=1, opset=13),
+                                     3 * N, 0),
+    "com.microsoft.QLinearGlobalAveragePool": (ms("QLinearGlobalAveragePool", ["x", "s", "z", "s", "z"], QP,
+                                                  channels_last=0), N, 0),
+    "com.microsoft.QLinearAveragePool": (ms("QLinearAveragePool", ["x", "s", "z", "s", "z"], QP,
+                                            kernel_shape=[2, 2], strides=[2, 2]), 2 * 9 * 4, 0),
+    "com.microsoft.QLinearConcat": (ms("QLinearConcat", ["s", "z", "x", "s", "z", "x", "s", "z"], QP, axis=1), 0, 0),
 }
 for _op in ("Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
             "Softplus", "Softsign", "Mish", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Erf"):

@@ -215,6 +215,8 @@ def _graph_ops(schema: Any, model: Any, buf: bytes, label: str) -> list[GraphOp]
 
     def is_const(ti: int) -> bool:
         t = tensors[ti]
+        if getattr(t, "externalBuffer", 0):  # weights kept in a separate file
+            return True
         b = model.buffers[t.buffer] if model.buffers is not None and 0 < t.buffer < len(model.buffers) else None
         if b is None:
             return False

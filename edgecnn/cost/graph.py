@@ -227,7 +227,7 @@ def _row(op: GraphOp, cost: GraphCost, bpe: int, weights_seen: dict[str, int]) -
     for t in [*acts, *wts, *op.outputs]:
         if t is not None and t.shape is None:
             raise ValueError(f"shape of {t.name} unknown")
-    params = [op.inputs[i] for i in weights if i not in cost.state]
+    params = [op.inputs[i] for i in weights if i not in cost.state and op.inputs[i].const]  # type: ignore[union-attr]
     for t in params:
         weights_seen[t.name] = t.numel  # type: ignore[union-attr]
     b_read = (sum(t.numel for t in wts) + sum(t.numel for t in acts)) * bpe  # type: ignore[union-attr]

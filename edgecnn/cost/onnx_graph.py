@@ -107,13 +107,14 @@ def _fix_inputs(model: Any, input_size: Optional[InputSize], batch: int, label: 
         raise CorruptFileError(f"{label} has no graph input")
     req = input_size_dims(input_size) if input_size is not None else None
     shapes = []
-    for vi in inputs:
+    for k, vi in enumerate(inputs):
         tt = vi.type.tensor_type
         if not tt.HasField("shape"):
             raise InvalidOptionError(f"{label}: input {vi.name!r} has no shape in the file")
         dims = tt.shape.dim
         cur = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims]
-        new = _resolve_dims(cur, req, batch, label, vi.name)
+        # the first input is the image; a static extra input (a mask, a weight fed at run time) is taken as is
+        new = cur if k and None not in cur else _resolve_dims(cur, req, batch, label, vi.name)
         for d, v in zip(dims, new):
             d.dim_value = v  # clears a dim_param (one of)
         shapes.append(new)

@@ -74,6 +74,13 @@ def test_grouped_strided_conv():
     assert row.params == 16 * 2 * 9 + 16
 
 
+def test_conv_with_a_weight_computed_at_run_time_has_no_parameters():
+    m = model([node("Conv", ["x", "w"])], {"x": [1, 3, 10, 10], "w": [8, 3, 3, 3]})
+    row = one_row(count_onnx(m))
+    assert row.macs == 8 * 8 * 8 * 27 and row.params == 0
+    assert row.bytes_read == (216 + 300) * 4  # the weight is still read
+
+
 def test_conv_transpose():
     m = model([node("ConvTranspose", ["x", "w"])], {"x": X}, {"w": W((2, 4, 3, 3), np.float32)})
     row = one_row(count_onnx(m))

@@ -190,8 +190,9 @@ def _check_input(shape: list[int], signature: Optional[list[int]], req: Optional
                  label: str) -> None:
     shown = "x".join(map(str, shape))
     if signature is not None and any(d < 0 for d in signature):
-        raise InvalidOptionError(f"{label}: the input has a dynamic size ({'x'.join(str(d) if d >= 0 else '?' for d in signature)}); "
-                                 "TFLite cost counting needs static shapes: convert the model at a fixed size")
+        dims = "x".join(str(d) if d >= 0 else "?" for d in signature)
+        raise InvalidOptionError(f"{label}: the input has a dynamic size ({dims}); TFLite cost counting needs "
+                                 "static shapes: convert the model at a fixed size")
     if shape and shape[0] != batch:
         raise InvalidOptionError(f"{label}: the input has a fixed batch of {shape[0]} ({shown}); count it with "
                                  f"batch {shape[0]}")

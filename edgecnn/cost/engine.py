@@ -56,9 +56,13 @@ class LayerCost:
     arithmetic_intensity: float
     in_channels: Optional[int] = None
     out_channels: Optional[int] = None
+    node: Optional[str] = None  # the node's own name in a model file (ONNX node, TFLite output tensor)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["node"] is None:  # rows of PyTorch modules have no file node
+            del d["node"]
+        return d
 
 
 @dataclass
@@ -122,18 +126,30 @@ def bytes_per_element(precision: str) -> int:
                                  f"{', '.join(BYTES_PER_ELEMENT)}") from None
 
 
+def check_batch(batch: int) -> None:
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise InvalidOptionError(f"batch must be a positive integer, got {batch!r}")
+
+
 def normalize_input_size(model: nn.Module, input_size: InputSize) -> list[int]:
     """``224`` -> [C, 224, 224] (C from the first conv/linear), ``(H, W)`` -> [C, H, W],
     ``(C, H, W)`` kept. Raises InvalidOptionError for non-positive sizes."""
+    dims = input_size_dims(input_size)
+    if len(dims) == 3:
+        return dims
+    hw = dims * 2 if len(dims) == 1 else dims
+    return [_in_channels(model), *hw]
+
+
+def input_size_dims(input_size: InputSize) -> list[int]:
+    """``input_size`` as a list of 1 to 3 positive ints (S, [H, W] or [C, H, W]);
+    InvalidOptionError otherwise."""
     if isinstance(input_size, bool):
         raise InvalidOptionError(f"input size must be a positive integer, got {input_size!r}")
     dims = [input_size] if isinstance(input_size, int) else list(input_size)
     if not dims or len(dims) > 3 or any(not isinstance(d, int) or isinstance(d, bool) or d <= 0 for d in dims):
         raise InvalidOptionError(f"input size must be 1 to 3 positive integers (S, HxW or CxHxW), got {input_size!r}")
-    if len(dims) == 3:
-        return dims
-    hw = dims * 2 if len(dims) == 1 else dims
-    return [_in_channels(model), *hw]
+    return dims
 
 
 def _in_channels(model: nn.Module) -> int:
@@ -221,8 +237,7 @@ def count_cost(model: nn.Module, input_size: InputSize, precision: str = "fp32",
     (total MACs per byte). Impossible shapes raise ``InvalidOptionError``.
     """
     bpe = bytes_per_element(precision)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise InvalidOptionError(f"batch must be a positive integer, got {batch!r}")
+    check_batch(batch)
     shape = normalize_input_size(model, input_size)
     first = next(iter(model.parameters()), None)
     device = first.device if first is not None else torch.device("cpu")
@@ -285,7 +300,7 @@ def count_model(name: str, input_size: int | None = None, precision: str = "fp32
         real = create_model(name, input_size=input_size, num_classes=num_classes)
         return count_cost(real, size, precision=precision, batch=batch)
 
-def _totals(rows: list[LayerCost], param_ids: dict[int, int], bpe: int) -> dict[str, Any]:
+def _totals(rows: list[LayerCost], param_ids: dict[Any, int], bpe: int) -> dict[str, Any]:
     conv_linear = sum(r.macs for r in rows if r.category in ("conv", "linear"))
     other = sum(r.macs for r in rows if r.category not in ("conv", "linear"))
     b_read = sum(r.bytes_read for r in rows)

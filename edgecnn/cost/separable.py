@@ -131,6 +131,15 @@ def separable_pairs(model: nn.Module, input_size: InputSize) -> list[SeparablePa
     return pairs_from_report(count_cost(model, input_size))
 
 
+def separable_pairs_file(path: str, input_size: InputSize | None = None) -> list[SeparablePair]:
+    """The same check on an ONNX or TFLite file: its rows (``count_file``) go
+    through ``pairs_from_report`` unchanged. Layer names are the PyTorch module
+    names recovered from the file (see ``edgecnn.cost.onnx_graph``)."""
+    from edgecnn.cost.files import count_file
+
+    return pairs_from_report(count_file(path, input_size))
+
+
 def separable_layer_check(m: int, n: int, dk: int, df: int, stride: int = 1) -> SeparablePair:
     """The separable check for one layer shape: M input channels, N output
     channels, a Dk x Dk kernel, a Df x Df **input** map, stride, "same"

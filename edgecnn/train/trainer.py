@@ -7,6 +7,15 @@ the mid-epoch ones written every ``checkpoint_every`` steps, with the
 running loss/accuracy sums) replays exactly the steps an uninterrupted run
 would have taken. The process RNG states are saved too, for completeness.
 
+GPU fast path: the whole data set sits on the device as uint8 and is
+augmented there; channels-last, bf16 autocast and one ``torch.compile`` are
+on by default on CUDA; nothing in a step waits for the GPU (losses and
+accuracy are summed on the device and read once per epoch), except the
+GradScaler's inf check under fp16 AMP.
+
+``--time-budget``: ``edgecnn.train.budget_run.BudgetKeeper`` times the first
+steps, sets the schedule's total to what fits, and re-plans when slower.
+
 Run folder (written by rank 0 only)::
 
     config.json     the resolved options, recipe, seed, world size, environment

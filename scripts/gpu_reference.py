@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budget-scale", type=float, default=1.0, help="multiply every time budget (tests)")
     ap.add_argument("--total", type=float, default=None, help="the whole run's seconds (default 540; smoke 240)")
     ap.add_argument("--git-commit", default=None, help="commit to record (default: found)")
+    ap.add_argument("--eager", action="store_true", help="train every job without torch.compile (compiling "
+                    "costs part of each time budget; see docs/gpu.md)")
     return ap.parse_args(argv)
 
 
@@ -88,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidOptionError(f"no CIFAR-10 data at {data} (give --data, set $EDGECNN_CIFAR10, or run "
                                      f"scripts/gpu_carry.sh)")
         cfg = (smoke_config() if args.smoke else full_config()).scaled(args.budget_scale)
+        if args.eager:
+            def eager(jobs):
+                return tuple(dataclasses.replace(j, compile=False) for j in jobs)
+
+            cfg = dataclasses.replace(cfg, first_jobs=eager(cfg.first_jobs), leftover_jobs=eager(cfg.leftover_jobs))
         if args.total is not None:
             if args.total <= 0:
                 raise InvalidOptionError(f"--total must be > 0, got {args.total}")

@@ -18,8 +18,12 @@ import torch
 from edgecnn.records import LoadReport, Record, RecordStore
 
 REPO = Path(__file__).resolve().parents[2]
+# what the run must not need (the brief's list), and what the build machine's venv has but the GPU machine
+# lacks (its package list in the device tool's KINDS.md)
 BLOCKED = ("plotly", "jinja2", "fvcore", "onnx", "onnxscript", "litert_torch", "ai_edge_litert", "tensorflow",
-           "tensorrt", "tflite_runtime")
+           "tensorrt", "tflite_runtime", "ai_edge_quantizer", "iopath", "yacs", "executorch", "coremltools",
+           "openvino", "nncf", "mnn", "ncnn", "pnnx", "torchao", "tomli", "pydantic", "omegaconf", "hydra",
+           "termcolor", "kagglehub")
 # sys.modules[name] = None makes `import name` fail as if it were not installed
 RUN = ("import runpy, sys\n"
        "for name in {blocked!r}:\n"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
+from edgecnn.errors import EdgeCNNError
 from edgecnn.reference.config import LatencyConfig, TrainJob
 
 if TYPE_CHECKING:
@@ -88,19 +90,41 @@ def _load_data(ctx: "Context") -> None:
 
 
 def _train(ctx: "Context", job: TrainJob, budget_s: float) -> None:
-    from edgecnn.reference.training import train_reference
+    from edgecnn.reference import training
+    from edgecnn.reference.run import DeadlineReached
 
     cfg = ctx.cfg
     budget = min(budget_s, ctx.left() - _setup_allowance(ctx))
     need = min(budget_s, cfg.leftover_min_s)
 
-    def go() -> dict[str, Any]:
-        return train_reference(job.model, budget, data=ctx.data, work=ctx.work, accel=cfg.accel,
-                               device_name=cfg.device_name, env=ctx.env, compile_=job.compile, amp=cfg.amp,
+    def attempt(compile_: Optional[bool], seconds: float, suffix: str = "") -> dict[str, Any]:
+        return training.train_reference(job.model, seconds, data=ctx.data, work=ctx.work, accel=cfg.accel,
+                               device_name=cfg.device_name, env=ctx.env, compile_=compile_, amp=cfg.amp,
                                channels_last=cfg.channels_last, subset=cfg.subset, test_subset=cfg.test_subset,
                                batch_size=cfg.batch_size, threads=cfg.threads,
                                max_checkpoint_params=cfg.max_checkpoint_params,
-                               keep=ctx.keep, log=ctx.log)
+                               keep=ctx.keep, log=ctx.log, run_suffix=suffix)
+
+    def go() -> dict[str, Any]:
+        compiled = job.compile is not False and cfg.accel == "cuda"  # the trainer compiles on CUDA by default
+        try:
+            return attempt(job.compile, budget)
+        except (EdgeCNNError, DeadlineReached):
+            raise
+        except Exception as exc:
+            again = min(budget, ctx.left() - _setup_allowance(ctx))
+            if not compiled or again < cfg.leftover_min_s:
+                raise
+            # torch.compile (dynamo, inductor, Triton) is the likeliest thing to break on a new
+            # machine: one eager try with the time left, in its own run folder
+            err = f"{type(exc).__name__}: {exc}"
+            ctx.log(f"train:{job.model}: FAILED with torch.compile ({err}); training it eagerly in {again:.0f} s\n"
+                    f"{traceback.format_exc()}")
+            ctx.failed("train", job.model, f"train:{job.model}:compiled", err, traceback=traceback.format_exc()[-4000:])
+            _reset_compiler()
+            res = attempt(False, again, "-eager")
+            res["compile_failed"] = err
+            return res
 
     res = ctx.guard(f"train:{job.model}", "train", job.model, go, need_s=need + _setup_allowance(ctx))
     if res is None:
@@ -109,6 +133,15 @@ def _train(ctx: "Context", job: TrainJob, budget_s: float) -> None:
         res["target_top1"], res["target_s"] = job.target_top1, job.target_s
         res["target_met"] = bool(res["test_top1"] >= job.target_top1 and res["wall_s"] <= job.target_s)
     ctx.results.setdefault("train", {})[job.model] = res
+
+
+def _reset_compiler() -> None:
+    try:
+        import torch._dynamo
+
+        torch._dynamo.reset()
+    except Exception:  # noqa: BLE001  (only a clean-up before the eager try)
+        pass
 
 
 def _latency(ctx: "Context", name: str, accel: str, configs, batches, layer_configs, threads=None) -> None:

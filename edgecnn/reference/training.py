@@ -32,7 +32,7 @@ def train_reference(model: str, budget_s: float, *, data: Path, work: Path, acce
                     env: dict[str, Any], compile_: Optional[bool], amp: str, channels_last: Optional[bool],
                     subset: Optional[int], test_subset: Optional[int], batch_size: Optional[int],
                     threads: Optional[int], max_checkpoint_params: int, keep: Callable[[Record], None],
-                    log: Callable[[str], None] = print) -> dict[str, Any]:
+                    log: Callable[[str], None] = print, run_suffix: str = "") -> dict[str, Any]:
     """Train ``model`` on CIFAR-10 within ``budget_s`` seconds (the trainer's
     run; data loading and model building come before it) and return its
     summary figures. The trainer writes its own train, train_epoch and
@@ -42,7 +42,7 @@ def train_reference(model: str, budget_s: float, *, data: Path, work: Path, acce
 
     from edgecnn.train.trainer import TrainOptions, train
 
-    run_dir = work / "runs" / f"{model}-cifar10-{device_name}"
+    run_dir = work / "runs" / f"{model}-cifar10-{device_name}{run_suffix}"
     opts = TrainOptions(model=model, dataset="cifar10", data_dir=str(data), time_budget=budget_s,
                         out=str(run_dir), profiles=str(work / "profiles"), device=accel, device_name=device_name,
                         save_fp16=True, compile=compile_, amp=amp, channels_last=channels_last, subset=subset,

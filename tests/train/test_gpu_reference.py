@@ -229,3 +229,30 @@ def test_separable_sweep_takes_precision_batch_and_accel():
     if not torch.cuda.is_available():
         out = time_shapes(shapes, ["torch"], config=tiny, device="cuda")
         assert out[("torch", shapes[0].key)]["status"] == "unsupported"
+
+
+def test_a_compile_failure_is_recorded_and_the_job_trains_eagerly(tmp_path, monkeypatch):
+    import dataclasses
+
+    from edgecnn.reference import phases, training
+    from edgecnn.reference.config import TrainJob, full_config
+    from edgecnn.reference.run import Context
+
+    calls = []
+
+    def fake_train(model, seconds, *, compile_, run_suffix="", **kw):
+        calls.append((compile_, run_suffix, round(seconds)))
+        if compile_ is not False:
+            raise RuntimeError("BackendCompilerFailed: triton could not build its launcher")
+        return {"model": model, "test_top1": 95.5, "wall_s": 100.0, "setup_s": 3.0}
+
+    monkeypatch.setattr(training, "train_reference", fake_train)
+    cfg = dataclasses.replace(full_config(), total_s=400.0)
+    ctx = Context(cfg=cfg, work=tmp_path, data=tmp_path, env={})
+    phases._train(ctx, TrainJob("resnet18", 145.0, None, 95.0, 180.0), 145.0)
+    assert [c[:2] for c in calls] == [(None, ""), (False, "-eager")]
+    res = ctx.results["train"]["resnet18"]
+    assert res["compile_failed"].startswith("RuntimeError: BackendCompilerFailed") and res["target_met"] is True
+    (rec,) = RecordStore(tmp_path / "profiles").load(kind="train")
+    assert rec.status == "failed" and rec.variant == "gpu-reference:train:resnet18:compiled"
+    assert [p["status"] for p in ctx.phases] == ["ok"]

@@ -83,7 +83,8 @@ def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Op
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for rt in runtimes:
         cls = RUNNERS.get(rt)
-        reason = cls.unavailable_reason(device)
+        # on the CPU each runner checks its own default device (TensorRT's is CUDA), as before
+        reason = cls.unavailable_reason() if device == "cpu" else cls.unavailable_reason(device)
         if rt == "tensorrt" and not reason:
             reason = "the separable check builds no TensorRT engines (time them with trtexec on the device)"
         if reason:

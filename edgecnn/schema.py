@@ -198,6 +198,10 @@ PARITY = (
     Field("parity_runtime", "", STR, "the runtime that produced the parity figures", required=parity_ran),
 )
 
+# on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed
+FAILURE = (Field("phase", "", STR, "the phase of a scripted run this record belongs to"),
+           Field("traceback", "", STR, "the end of the traceback of a failure"))
+
 _LATENCY_ANY = Field("latency_statistic", "", STR, "which statistic the headline is: p50, or mean where the tool "
                      "reports no median (benchmark_model)")
 
@@ -227,6 +231,11 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("delegates", "", LIST), Field("gpu_compute_ms_p50", "ms", NUM, lo=0.0),
         *(ms(f"gpu_compute_ms_{s}") for s in ("min", "max", "mean", "p90", "p99")),
         Field("throughput_qps", "1/s", NUM, lo=0.0),
+        ms("roofline_ms", "a prediction's pure roofline (no calibration)"),
+        Field("predicted_for", "", STR, "the device description a prediction is for"),
+        Field("peak_sources", "", LIST, "sources of the peak figures a prediction used"),
+        Field("includes_host_copies", "", BOOL, "the timed call includes copying input and output between host "
+              "and device"),
     ),
     "layer_latency": _fields(
         LAYERS, DEVICE_PEAKS, Field("summary", "", DICT, "time per op class"), Field("macs", "MACs", INT, lo=0),
@@ -246,6 +255,7 @@ KINDS: dict[str, dict[str, Field]] = {
         count("blocks", "blocks a collapsed unsupported record stands for"),
         *(Field(f"macs_{w}", "MACs", INT, lo=0) for w in ("separable", "standard", "depthwise", "pointwise")),
         count("depth_multiplier"), Field("isolation", "", STR),
+        Field("accel", "", STR, "where the pair ran: cpu | cuda"),
     ),
     "export": _fields(
         *PARITY,
@@ -266,6 +276,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("checkpoint", "", STR), Field("target", "", STR, "what was evaluated"), Field("eval_s", "s", NUM, lo=0.0),
         Field("reference", "", STR, "citation of a published figure", required=lambda r: r.source == "published"),
         Field("split", "", STR), count("num_classes"), Field("weights", "", STR),
+        Field("weights_dtype", "", STR, "the dtype of the evaluated weights (fp16 checkpoints)"),
     ),
     "train": _fields(
         Field("run_dir", "", STR), Field("run_id", "", STR), count("epochs", required=ok),
@@ -275,7 +286,13 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("images_per_s", "images/s", NUM, lo=0.0), Field("seed", "", INT), Field("recipe", "", STR),
         count("world_size"), Field("last", "", STR), Field("best", "", STR), count("rank"),
         Field("param_checksum", "", STR), Field("recipe_settings", "", DICT), count("subset"),
+        Field("fp16_path", "", STR, "the half-precision weights --save-fp16 wrote"),
+        Field("ranks_in_sync", "", BOOL, "DDP: every rank ended with the same weights"),
         count("test_subset"),
+        Field("time_budget_s", "s", NUM, "--time-budget", lo=0.0),
+        Field("budget_plan", "", DICT, "the schedule fitted to the budget: epochs, steps, measured images/s, "
+                                       "re-plans"),
+        Field("budget_wall_s", "s", NUM, lo=0.0), Field("within_budget", "", BOOL), count("budget_replans"),
     ),
     "prediction_error": _fields(
         Field("method", "", STR, "how the predictions were validated", ok),
@@ -293,8 +310,12 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("test_loss", "nats", NUM, lo=0.0), pct("test_top1"), pct("test_top5"), Field("lr", "", NUM, lo=0.0),
         Field("epoch_s", "s", NUM, lo=0.0), Field("train_s", "s", NUM, lo=0.0), Field("eval_s", "s", NUM, lo=0.0),
         Field("images_per_s", "images/s", NUM, lo=0.0), count("step"), Field("resumed", "", BOOL),
+        count("steps", "optimizer steps of a partial last epoch (a time budget ran out)"),
     ),
 }
+
+for _fields_of_kind in KINDS.values():
+    _fields_of_kind.update({f.name: f for f in FAILURE})
 
 # fields that hold per-layer rows, checked against ROW_FIELDS
 ROW_LISTS = ("layers",)

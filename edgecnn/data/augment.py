@@ -148,11 +148,11 @@ def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, g: torch.Generator):
     ``lam`` ~ Beta(alpha, alpha), drawn from ``g`` (one per batch)."""
     if alpha <= 0:
         return x, y, y, 1.0
-    # Beta from two Gammas would need torch.distributions (no generator); invert via numpy seeded from g
+    # Beta from two Gammas would need torch.distributions (no generator): numpy, seeded from g's seed.
+    # The seed is host state: drawing it from g (.item()) would wait for the GPU at every step.
     import numpy as np
 
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device).item())
-    lam = float(np.random.default_rng(seed).beta(alpha, alpha))
+    lam = float(np.random.default_rng([g.initial_seed(), 0x6D6978]).beta(alpha, alpha))
     perm = torch.randperm(x.shape[0], generator=g, device=g.device).to(x.device)
     return lam * x + (1.0 - lam) * x[perm], y, y[perm], lam
 

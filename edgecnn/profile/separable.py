@@ -62,11 +62,14 @@ def build_pair(s: Shape):
 
 
 def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Optional[int] = None,
-                config: TimingConfig = SEPARABLE_TIMING, progress: Optional[Callable[[str], None]] = None
+                config: TimingConfig = SEPARABLE_TIMING, progress: Optional[Callable[[str], None]] = None,
+                device: str = "cpu", precision: str = "fp32", batch: int = 1
                 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Time every shape on every runtime. Returns {(runtime, shape.key): result}
     where result has ``status`` ("ok"/"unsupported"/"failed"), ``error`` and, when
-    ok, ``separable`` and ``standard`` LatencyStats and ``measured_ratio``."""
+    ok, ``separable`` and ``standard`` LatencyStats and ``measured_ratio``.
+    ``device`` ("cpu" or "cuda"), ``precision`` and ``batch`` go to the runners
+    (the torch runner times fp16/bf16 and CUDA; the others refuse what they cannot do)."""
     import torch
 
     torch.manual_seed(0)
@@ -80,7 +83,8 @@ def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Op
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for rt in runtimes:
         cls = RUNNERS.get(rt)
-        reason = cls.unavailable_reason()  # each runner defaults to its own device
+        # on the CPU each runner checks its own default device (TensorRT's is CUDA), as before
+        reason = cls.unavailable_reason() if device == "cpu" else cls.unavailable_reason(device)
         if rt == "tensorrt" and not reason:
             reason = "the separable check builds no TensorRT engines (time them with trtexec on the device)"
         if reason:
@@ -97,7 +101,8 @@ def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Op
             for s in uniq:
                 if progress:
                     progress(f"separable {s.key} on {rt}")
-                out[(rt, s.key)] = _time_pair(cls, rt, artifacts, s, threads, config)
+                out[(rt, s.key)] = _time_pair(cls, rt, artifacts, s, threads, config,
+                                              dict(device=device, precision=precision), batch)
     return out
 
 
@@ -113,16 +118,21 @@ def _artifacts(rt: str, mods: dict, in_shapes: dict, tmp: Path) -> dict[str, Any
     raise RunnerUnsupported(f"no isolated-module artifacts for {rt}")
 
 
-def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], config: TimingConfig) -> dict:
+def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], config: TimingConfig,
+               where: Optional[dict] = None, batch: int = 1) -> dict:
+    import copy
+
+    # only what differs from a runner's defaults, so runners without these options keep working
+    kw = {k: v for k, v in (where or {}).items() if v != {"device": "cpu", "precision": "fp32"}.get(k)}
     runners = {}
     try:
         for which in ("sep", "std"):
             art = artifacts[f"{s.key}|{which}"]
             if isinstance(art, tuple):  # (tflite path, signature)
-                runners[which] = cls(threads=threads, signature=art[1]).load(art[0])
-            else:
-                runners[which] = cls(threads=threads).load(art)
-        xs = random_inputs([1, s.m, s.df_in, s.df_in], count=2)
+                runners[which] = cls(threads=threads, signature=art[1], **kw).load(art[0])
+            else:  # a module is converted in place by the torch runner: give it a copy
+                runners[which] = cls(threads=threads, **kw).load(copy.deepcopy(art) if rt == "torch" else art)
+        xs = random_inputs([batch, s.m, s.df_in, s.df_in], count=2)
         stats = interleave({k: r.infer for k, r in runners.items()}, inputs={k: xs for k in runners},
                            syncs={k: r.sync for k, r in runners.items()}, config=config)
     except EdgeCNNError as exc:
@@ -140,11 +150,13 @@ def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], 
 
 
 def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes: Sequence[str], *,
-                      device: str, input_shape: Optional[list[int]] = None,
-                      isolation: Optional[str] = None) -> list[Record]:
+                      device: str, input_shape: Optional[list[int]] = None, precision: str = "fp32",
+                      batch: int = 1, accel: str = "cpu", isolation: Optional[str] = None) -> list[Record]:
     """One ``separable`` record per (pair, runtime); ``pairs`` are
     ``edgecnn.cost.SeparablePair`` (variant = depthwise layer name) or Shapes
-    given on the command line (variant = the shape)."""
+    given on the command line (variant = the shape). A pair timed on a GPU
+    (``accel="cuda"``) gets ``+cuda`` after its variant and ``accel`` in its metrics."""
+    tag = "" if accel == "cpu" else f"+{accel}"
     from edgecnn.profile.artifacts import runtime_format
 
     recs = []
@@ -156,9 +168,10 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
                 len({r.get("error") for r in res}) == 1:
             collapsed.append(rt)
             recs.append(Record(kind="separable", model=model, status="unsupported", source="measured",
-                               device=device, runtime=rt, format=runtime_format(rt), precision="fp32", batch=1,
-                               input_shape=input_shape, variant=f"all {len(pairs)} blocks", error=res[0]["error"],
-                               metrics={"blocks": len(pairs)}, env=environment()))
+                               device=device, runtime=rt, format=runtime_format(rt), precision=precision,
+                               batch=batch, input_shape=input_shape, variant=f"all {len(pairs)} blocks{tag}",
+                               error=res[0]["error"], metrics={"blocks": len(pairs), "accel": accel},
+                               env=environment()))
     runtimes = [rt for rt in runtimes if rt not in collapsed]
     for p in pairs:
         if isinstance(p, Shape):
@@ -175,7 +188,8 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
         for rt in runtimes:
             res = results.get((rt, s.key), {"status": "failed", "error": "not timed"})
             metrics: dict[str, Any] = {"m": s.m, "n": s.n, "dk": s.dk, "df_in": s.df_in, "stride": s.stride,
-                                       "shape": s.key, "analytic_ratio": analytic, "counted_ratio": counted, **extra}
+                                       "shape": s.key, "analytic_ratio": analytic, "counted_ratio": counted,
+                                       "accel": accel, **extra}
             if res["status"] == "ok":
                 sep, std = res["separable"], res["standard"]
                 metrics.update({"measured_ratio": res["measured_ratio"], "separable_ms_p50": sep.median_ms,
@@ -185,7 +199,7 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
                 if isolation:
                     metrics["isolation"] = isolation
             recs.append(Record(kind="separable", model=model, status=res["status"], source="measured",
-                               device=device, runtime=rt, format=runtime_format(rt), precision="fp32",
-                               batch=1, input_shape=input_shape, variant=variant, error=res.get("error"),
+                               device=device, runtime=rt, format=runtime_format(rt), precision=precision,
+                               batch=batch, input_shape=input_shape, variant=variant + tag, error=res.get("error"),
                                metrics=metrics, env=environment({"threads": res.get("threads")})))
     return recs

@@ -1,4 +1,4 @@
-"""PyTorch eager runner: CPU, and CUDA when present (FP32, FP16,
+"""PyTorch eager runner: CPU, and CUDA when present (FP32, FP16, BF16,
 channels-last, CUDA graphs)."""
 
 from __future__ import annotations
@@ -12,19 +12,25 @@ from edgecnn.runtime.base import Runner, RunnerUnsupported
 
 
 class TorchRunner(Runner):
-    """``TorchRunner(device="cpu"|"cuda", precision="fp32"|"fp16",
+    """``TorchRunner(device="cpu"|"cuda", precision="fp32"|"fp16"|"bf16",
     channels_last=False, cuda_graphs=False, threads=N)``.
 
     Loads an ``nn.Module`` (or a TorchScript file). The numpy input is copied
     to the device inside ``infer`` and the output copied back, so the time
     compares with runtimes that take numpy arrays. ``threads`` sets
     ``torch.set_num_threads`` (process-wide; restored on close).
+
+    fp16 and bf16 convert the weights and the input (no autocast): fp16 on
+    CUDA only, bf16 also on the CPU (oneDNN has bf16 kernels on CPUs with
+    AVX512-BF16 or AMX; elsewhere they are slow emulation). On CUDA, FP32
+    convolutions may use TF32 tensor cores (``torch.backends.cudnn.allow_tf32``,
+    on by default); ``describe()`` records the setting.
     """
 
     name = "torch"
     format = "pytorch"
     extra = ""
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "bf16")
 
     def __init__(self, *, threads: Optional[int] = None, device: str = "cpu", precision: str = "fp32",
                  channels_last: bool = False, cuda_graphs: bool = False, **options: Any) -> None:
@@ -57,7 +63,7 @@ class TorchRunner(Runner):
             model = torch.jit.load(str(path_or_model), map_location="cpu")
         self._saved_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
-        dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision, torch.float32)
         model = model.eval().to(device=self.device, dtype=dtype)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -122,7 +128,12 @@ class TorchRunner(Runner):
             torch.set_num_threads(self._saved_threads)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "channels_last": self.channels_last, "cuda_graphs": self.cuda_graphs}
+        out = {**super().describe(), "channels_last": self.channels_last, "cuda_graphs": self.cuda_graphs}
+        if self.device.startswith("cuda"):
+            import torch
+
+            out["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+        return out
 
     def layer_times(self, inputs: Sequence[np.ndarray], runs: int = 10) -> list[dict[str, Any]]:
         """Leaf-module times from forward pre/post hooks (synchronised on CUDA),

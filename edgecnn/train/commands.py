@@ -14,6 +14,10 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option("cifar10", "--dataset", help="cifar10, cifar100 or imagefolder."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder, .tar.gz or torchvision root."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="Default: the recipe's."),
+        time_budget: Optional[str] = typer.Option(None, "--time-budget",
+                                                  help="Wall-clock budget (90s, 3m, 1h or seconds): the epochs "
+                                                       "and the schedule are fitted to it after timing the "
+                                                       "first steps."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Global batch; lr scales with it."),
         lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
         weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
@@ -58,8 +62,11 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(summary)
         else:
+            budget = (f" (budget {summary['time_budget_s']:g} s, planned at "
+                      f"{summary['budget_plan']['images_per_s']:.0f} img/s)" if summary.get("time_budget_s") else "")
             typer.echo(f"{model}: test top-1 {summary['test_top1']:.2f}% (best {summary['best_test_top1']:.2f}%) "
-                       f"after {summary['epochs']} epochs, {summary['wall_s']:.1f} s; run folder {summary['run_dir']}")
+                       f"after {summary['epochs']} epochs, {summary['wall_s']:.1f} s{budget}; "
+                       f"run folder {summary['run_dir']}")
 
     @app.command("eval")
     def eval_cmd(

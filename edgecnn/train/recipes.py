@@ -97,3 +97,60 @@ def lr_factor(step: int, total_steps: int, schedule: str, warmup_frac: float) ->
     if schedule == "onecycle":
         return max(0.0, 1.0 - frac)
     return 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+class LrSchedule:
+    """The lr multiplier per optimizer step, as a callable object so that
+    ``LambdaLR`` saves and restores its state (the total and any re-plans) with
+    the scheduler.
+
+    Without re-plans it is ``lr_factor(step, total, ...)``. ``replan(at, total)``
+    (a time-budgeted run that turned out slower) keeps every step before ``at``
+    as it was and, from ``at`` on, goes from the multiplier reached there to
+    the schedule's end at the new ``total``: still warming up (at the new
+    total's warm-up length), it rises linearly to 1 first; then it decays
+    linearly (onecycle) or along half a cosine (cosine) to 0. A constant
+    schedule stays at 1."""
+
+    def __init__(self, schedule: str, warmup_frac: float, total_steps: int) -> None:
+        if schedule not in SCHEDULES:
+            raise InvalidOptionError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        self.schedule, self.warmup_frac = schedule, warmup_frac
+        self.first_total = int(total_steps)
+        self.replans: list[dict] = []  # {"at", "total", "from_factor"}, in step order
+
+    @property
+    def total_steps(self) -> int:
+        return self.replans[-1]["total"] if self.replans else self.first_total
+
+    def set_total(self, total_steps: int) -> None:
+        """Set the total before any step is taken (the budget's first plan)."""
+        if self.replans:
+            raise RuntimeError("set_total after a re-plan; use replan()")
+        self.first_total = int(total_steps)
+
+    def replan(self, at: int, total_steps: int) -> None:
+        """From optimizer step ``at`` on, end the schedule at ``total_steps`` (> at)."""
+        if total_steps <= at:
+            raise ValueError(f"a re-plan at step {at} needs a later end, got {total_steps}")
+        self.replans.append({"at": int(at), "total": int(total_steps), "from_factor": float(self(at))})
+
+    def __call__(self, step: int) -> float:
+        for rp in reversed(self.replans):
+            if step >= rp["at"]:
+                return self._continue(step, rp)
+        return lr_factor(step, self.first_total, self.schedule, self.warmup_frac)
+
+    def _continue(self, step: int, rp: dict) -> float:
+        if self.schedule == "constant":
+            return 1.0
+        at, total, f0 = rp["at"], rp["total"], rp["from_factor"]
+        t = step + 1
+        warm = int(round(self.warmup_frac * total))
+        if t <= warm and at < warm:  # still warming up under the new plan
+            return f0 + (1.0 - f0) * (t - at) / (warm - at)
+        start, peak = (warm, 1.0) if at < warm else (at, f0)
+        frac = min(1.0, max(0.0, (t - start) / max(1, total - start)))
+        if self.schedule == "onecycle":
+            return peak * max(0.0, 1.0 - frac)
+        return peak * 0.5 * (1.0 + math.cos(math.pi * frac))

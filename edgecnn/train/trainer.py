@@ -7,6 +7,15 @@ the mid-epoch ones written every ``checkpoint_every`` steps, with the
 running loss/accuracy sums) replays exactly the steps an uninterrupted run
 would have taken. The process RNG states are saved too, for completeness.
 
+GPU fast path: the whole data set sits on the device as uint8 and is
+augmented there; channels-last, bf16 autocast and one ``torch.compile`` are
+on by default on CUDA; nothing in a step waits for the GPU (losses and
+accuracy are summed on the device and read once per epoch), except the
+GradScaler's inf check under fp16 AMP.
+
+``--time-budget``: ``edgecnn.train.budget_run.BudgetKeeper`` times the first
+steps, sets the schedule's total to what fits, and re-plans when slower.
+
 Run folder (written by rank 0 only)::
 
     config.json     the resolved options, recipe, seed, world size, environment
@@ -18,11 +27,9 @@ Run folder (written by rank 0 only)::
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
+import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,104 +43,11 @@ from edgecnn.train import distributed as D
 from edgecnn.train.checkpoint import (load_weights, read_checkpoint, rng_state, save_checkpoint,
                                       save_fp16_state_dict, unwrap)
 from edgecnn.train.metrics import ClassificationMeter, evaluate_model
-from edgecnn.train.recipes import Recipe, get_recipe, lr_factor
+from edgecnn.train.options import (RESUME_KEYS, TrainOptions, amp_dtype, check_writable, options_from,
+                                   param_groups, resolve_device, resolve_recipe, time_budget_s)
+from edgecnn.train.recipes import LrSchedule
 
-# options that must match when resuming (anything else may change, e.g. the device)
-_RESUME_KEYS = ("model", "dataset", "seed", "subset", "test_subset", "input_size", "num_classes", "recipe",
-                "world_size")
-
-
-@dataclass
-class TrainOptions:
-    """What ``edgecnn train`` takes; ``None`` means "from the recipe" or "automatic"."""
-
-    model: str
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    recipe: str = "default"
-    epochs: int | None = None
-    batch_size: int | None = None  # global batch (split over ranks)
-    lr: float | None = None
-    weight_decay: float | None = None
-    label_smoothing: float | None = None
-    cutout: int | None = None
-    random_erasing: float | None = None
-    mixup: float | None = None
-    stochastic_depth: float | None = None
-    shake_shake: bool = False
-    input_size: int | None = None
-    num_classes: int | None = None
-    out: str | None = None
-    resume: bool = False
-    seed: int = 0
-    subset: int | None = None  # training images (stratified, deterministic)
-    test_subset: int | None = None
-    device: str = "auto"  # auto | cpu | cuda
-    threads: int | None = None  # torch intra-op CPU threads; None: torch's default
-    amp: str = "auto"  # auto (bf16 or fp16 on CUDA, off on CPU) | bf16 | fp16 | off
-    channels_last: bool | None = None  # default: on for CUDA
-    compile: bool | None = None  # default: on for CUDA
-    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0 = epoch ends only
-    save_fp16: bool = False
-    eval_batch_size: int = 1024
-    profiles: str | None = "profiles"  # None: write no records
-    device_name: str = "local"
-
-
-def resolve_recipe(opts: TrainOptions) -> Recipe:
-    """The recipe with command-line overrides; lr scales with the batch size
-    when only the batch size changes."""
-    base = get_recipe(opts.recipe)
-    changes = {k: getattr(opts, k) for k in ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing",
-                                             "cutout", "random_erasing", "mixup", "stochastic_depth")
-               if getattr(opts, k) is not None}
-    if opts.batch_size is not None and opts.lr is None:
-        changes["lr"] = base.lr * opts.batch_size / base.batch_size
-    r = base.replace(**changes)
-    if r.epochs < 1:
-        raise InvalidOptionError(f"--epochs must be >= 1, got {r.epochs}")
-    if r.batch_size < 1:
-        raise InvalidOptionError(f"--batch-size must be >= 1, got {r.batch_size}")
-    if r.lr <= 0:
-        raise InvalidOptionError(f"--lr must be > 0, got {r.lr}")
-    return r
-
-
-def resolve_device(want: str) -> torch.device:
-    """``--device`` auto | cpu | cuda as a torch device; a clear error for anything else."""
-    if want not in ("auto", "cpu", "cuda"):
-        raise InvalidOptionError(f"--device must be auto, cpu or cuda, got {want!r}")
-    if want == "cuda" and not torch.cuda.is_available():
-        raise InvalidOptionError("--device cuda asked for, but torch sees no CUDA GPU")
-    return torch.device("cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu")
-
-
-def _amp_dtype(opts: TrainOptions, device: torch.device) -> torch.dtype | None:
-    if opts.amp not in ("auto", "bf16", "fp16", "off"):
-        raise InvalidOptionError(f"--amp must be auto, bf16, fp16 or off, got {opts.amp!r}")
-    if opts.amp == "off" or (opts.amp == "auto" and device.type != "cuda"):
-        return None
-    if opts.amp == "fp16" or (opts.amp == "auto" and not torch.cuda.is_bf16_supported()):
-        return torch.float16
-    return torch.bfloat16
-
-
-def _check_writable(folder: Path, what: str) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise InvalidOptionError(f"cannot write to {what} {folder}: {exc.strerror or exc}") from None
-
-
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+__all__ = ["Trainer", "TrainOptions", "options_from", "resolve_device", "resolve_recipe", "train"]
 
 
 class Trainer:
@@ -144,6 +58,7 @@ class Trainer:
 
         self.opts, self.log = opts, log
         self.recipe = resolve_recipe(opts)
+        self.budget_s = time_budget_s(opts)  # a bad --time-budget fails before any data loads
         card = get_card(opts.model)  # unknown model: one line with suggestions, before any data loads
         self.device = resolve_device(opts.device)
         self.dist = D.setup(self.device.type)
@@ -152,7 +67,7 @@ class Trainer:
         if self.recipe.batch_size % self.dist.world_size:
             raise InvalidOptionError(f"--batch-size {self.recipe.batch_size} does not split over "
                                      f"{self.dist.world_size} processes")
-        self.amp_dtype = _amp_dtype(opts, self.device)
+        self.amp_dtype = amp_dtype(opts, self.device)
         if opts.threads is not None:
             if opts.threads < 1:
                 raise InvalidOptionError(f"--threads must be >= 1, got {opts.threads}")
@@ -175,9 +90,9 @@ class Trainer:
         created = not self.run_dir.exists()
         try:
             if self.dist.is_main:
-                _check_writable(self.run_dir, "run folder")
+                check_writable(self.run_dir, "run folder")
                 if opts.profiles:
-                    _check_writable(Path(opts.profiles), "profiles folder")
+                    check_writable(Path(opts.profiles), "profiles folder")
             train, test = self._load_data(card)
             self._build(train)
         except BaseException:
@@ -199,6 +114,11 @@ class Trainer:
         self.position = {"epoch": 0, "step_in_epoch": 0}
         self.global_step, self.history, self.best_top1 = 0, [], -1.0
         self.partial: dict[str, float] = {}
+        self.budget = None
+        if self.budget_s is not None:
+            from edgecnn.train.budget_run import BudgetKeeper
+
+            self.budget = BudgetKeeper(self, self.budget_s)
         if opts.resume:
             self._restore()
 
@@ -215,16 +135,16 @@ class Trainer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         r = self.recipe
-        self.optimizer = torch.optim.SGD(_param_groups(self.model, r.weight_decay), lr=r.lr, momentum=r.momentum,
+        self.optimizer = torch.optim.SGD(param_groups(self.model, r.weight_decay), lr=r.lr, momentum=r.momentum,
                                          nesterov=r.nesterov and r.momentum > 0)
         self.per_rank_batch = r.batch_size // self.dist.world_size
         self.steps_per_epoch = (len(train) // self.dist.world_size) // self.per_rank_batch
         if self.steps_per_epoch < 1:
             raise InvalidOptionError(f"{len(train)} training images are fewer than one batch of {r.batch_size}; "
                                      f"lower --batch-size")
-        total = self.steps_per_epoch * r.epochs
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, total, r.schedule, r.warmup_frac))
+        # a callable object, so the scheduler's state_dict keeps its total and any budget re-plans
+        self.schedule = LrSchedule(r.schedule, r.warmup_frac, self.steps_per_epoch * r.epochs)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=r.label_smoothing)
 
@@ -272,14 +192,16 @@ class Trainer:
                 "device": str(self.device), "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype
                 else "off", "channels_last": self.channels_last, "compile": self.use_compile,
                 "checkpoint_every": o.checkpoint_every, "steps_per_epoch": self.steps_per_epoch,
-                "threads": torch.get_num_threads(),
+                "threads": torch.get_num_threads(), "time_budget_s": self.budget_s, "budget_plan": None,
                 "classes": self.classes, "mean": list(self.mean), "std": list(self.std),
                 "run_id": self.run_dir.name, "env": environment()}
 
     def _restore(self) -> None:
         ckpt = read_checkpoint(self.last_path, map_location=self.device)
         stored = ckpt.get("train_config") or {}
-        for key in _RESUME_KEYS:
+        if ckpt.get("budget") or self.budget_s is not None:
+            self._resume_budget(ckpt, stored)
+        for key in RESUME_KEYS:
             if key in stored and stored[key] != self.config[key]:
                 what = "recipe settings" if key == "recipe" else f"{key} {stored[key]!r}"
                 raise InvalidOptionError(f"{self.run_dir} was started with other {what}; resume with the same "
@@ -300,11 +222,33 @@ class Trainer:
         self.history = list(ckpt.get("history", []))
         self.best_top1 = float(ckpt.get("best_top1", -1.0))
         self.partial = dict(ckpt.get("partial") or {})
-        if self.position["epoch"] >= self.recipe.epochs:
-            self.log(f"{self.run_dir} already finished its {self.recipe.epochs} epochs; nothing to train")
+        if self.position["epoch"] >= self.n_epochs():
+            self.log(f"{self.run_dir} already finished its {self.n_epochs()} epochs; nothing to train")
         else:
             self.log(f"resuming {self.run_dir} at epoch {self.position['epoch'] + 1}, "
                      f"step {self.position['step_in_epoch']} of {self.steps_per_epoch}")
+
+    def _resume_budget(self, ckpt: dict[str, Any], stored: dict[str, Any]) -> None:
+        """A budgeted run resumes with its own plan and clock (the budget covers the
+        whole run, the interrupted part included); --time-budget may be repeated, not changed."""
+        from edgecnn.train.budget_run import BudgetKeeper
+
+        saved = ckpt.get("budget")
+        if not saved:
+            raise InvalidOptionError(f"{self.run_dir} was not started with --time-budget; resume it without one")
+        if self.opts.epochs is not None:
+            raise InvalidOptionError(f"{self.run_dir} was planned by --time-budget; resume it without --epochs")
+        budget = float(saved["plan"]["budget_s"])
+        if self.budget_s is not None and abs(self.budget_s - budget) > 1e-6:
+            raise InvalidOptionError(f"{self.run_dir} was started with --time-budget {budget:g}s; resume with "
+                                     f"the same budget or without --time-budget")
+        self.budget_s, self.budget = budget, BudgetKeeper.restore(self, saved)
+        epochs = int((stored.get("recipe") or {}).get("epochs") or self.budget.plan.epochs)
+        self.recipe = self.recipe.replace(epochs=epochs)
+        self.config.update(recipe=self.recipe.to_dict(), time_budget_s=budget, budget_plan=self.budget.plan.to_dict())
+
+    def write_config(self) -> None:
+        atomic_write_text(self.run_dir / "config.json", json.dumps(self.config, indent=2, default=str))
 
     def _payload(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m = unwrap(self.model)
@@ -314,17 +258,72 @@ class Trainer:
                 "epoch": len(self.history), "step": self.global_step, "position": dict(self.position),
                 "partial": dict(self.partial), "rng_state": rng_state(), "metrics": metrics,
                 "history": list(self.history), "best_top1": self.best_top1, "dataset": self.opts.dataset,
+                "budget": self.budget.state() if self.budget else None,
                 "classes": self.classes, "mean": list(self.mean), "std": list(self.std),
                 "train_config": {k: v for k, v in self.config.items() if k != "env"}}
 
     # -- the loop -----------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        return self.schedule.total_steps
+
+    def epoch_steps(self, epoch: int) -> int:
+        """Optimizer steps in ``epoch`` (0-based): all of them, except in the last
+        epoch of a budgeted run that was re-planned to end mid-epoch."""
+        return max(0, min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch))
+
+    def n_epochs(self) -> int:
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+    def epoch_order(self, sampler, epoch: int) -> torch.Tensor:
+        sampler.set_epoch(epoch)
+        return torch.tensor(list(iter(sampler)), dtype=torch.int64, device=self.device)
+
+    def train_step(self, net: nn.Module, order: torch.Tensor, epoch: int, step: int):
+        """One optimizer step on batch ``step`` of ``epoch``'s order; returns the
+        (loss, logits, labels) tensors, still on the device (nothing here waits
+        for the GPU)."""
+        from edgecnn.data.augment import mix_seed, mixup, step_generator
+
+        r, o = self.recipe, self.opts
+        sel = order[step * self.per_rank_batch:(step + 1) * self.per_rank_batch]
+        g = step_generator(self.device, o.seed, epoch, step, self.dist.rank)
+        torch.manual_seed(mix_seed(o.seed, epoch, step, self.dist.rank, 1))  # dropout / drop-path
+        x = self.train_tf(self.train_x[sel], g)
+        y = self.train_y[sel]
+        x, ya, yb, lam = mixup(x, y, r.mixup, g)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = net(x)
+            loss = self.criterion(out, ya)
+            if lam < 1.0:
+                loss = lam * loss + (1.0 - lam) * self.criterion(out, yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if r.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(net.parameters(), r.grad_clip)
+        self.scaler.step(self.optimizer)  # with fp16 AMP the GradScaler reads its inf check: a sync per step
+        self.scaler.update()
+        return loss, out, y
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def refresh_lr(self) -> None:
+        """Set each group's lr from the schedule at the scheduler's position (after a (re-)plan)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * self.schedule(self.scheduler.last_epoch)
+
     def run(self) -> dict[str, Any]:
         from torch.utils.data.distributed import DistributedSampler
 
-        r, o, dist = self.recipe, self.opts, self.dist
+        o, dist = self.opts, self.dist
         main = dist.is_main
+        budget = self.budget
+        self.t_start = time.perf_counter() - (budget.elapsed_before if budget else 0.0)
         if main:
-            atomic_write_text(self.run_dir / "config.json", json.dumps(self.config, indent=2, default=str))
+            self.write_config()
             self._write_metrics_jsonl()
         net: nn.Module = self.model
         if dist.enabled:
@@ -332,16 +331,15 @@ class Trainer:
 
             net = DistributedDataParallel(net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if self.use_compile:
-            net = torch.compile(net)
-        from edgecnn.data.augment import mix_seed, mixup, step_generator
-
+            net = torch.compile(net)  # once: batch shapes never change (drop_last), eval runs the plain module
         sampler = DistributedSampler(range(self.n_train), num_replicas=dist.world_size, rank=dist.rank,
                                      shuffle=True, seed=o.seed, drop_last=True)
-        start_wall = time.perf_counter()
+        if budget and not budget.planned:
+            budget.plan_now(net, self.epoch_order(sampler, 0))
         test = None
-        for epoch in range(self.position["epoch"], r.epochs):
-            sampler.set_epoch(epoch)
-            order = torch.tensor(list(iter(sampler)), dtype=torch.int64, device=self.device)
+        epoch = self.position["epoch"]
+        while epoch < self.n_epochs():
+            order = self.epoch_order(sampler, epoch)
             first = self.position["step_in_epoch"] if epoch == self.position["epoch"] else 0
             acc = torch.tensor([self.partial.get("loss_sum", 0.0), self.partial.get("correct", 0.0),
                                 self.partial.get("seen", 0.0)] if first else [0.0, 0.0, 0.0],
@@ -350,68 +348,62 @@ class Trainer:
                 acc.zero_()
             net.train()
             t0 = time.perf_counter()
-            for step in range(first, self.steps_per_epoch):
-                sel = order[step * self.per_rank_batch:(step + 1) * self.per_rank_batch]
-                g = step_generator(self.device, o.seed, epoch, step, dist.rank)
-                torch.manual_seed(mix_seed(o.seed, epoch, step, dist.rank, 1))  # dropout / drop-path
-                x = self.train_tf(self.train_x[sel], g)
-                y = self.train_y[sel]
-                x, ya, yb, lam = mixup(x, y, r.mixup, g)
-                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                    out = net(x)
-                    loss = self.criterion(out, ya)
-                    if lam < 1.0:
-                        loss = lam * loss + (1.0 - lam) * self.criterion(out, yb)
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                if r.grad_clip > 0:
-                    self.scaler.unscale_(self.optimizer)
-                    nn.utils.clip_grad_norm_(net.parameters(), r.grad_clip)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+            step = first
+            while step < self.epoch_steps(epoch):  # a re-plan may end this epoch early
+                loss, out, y = self.train_step(net, order, epoch, step)
                 self.scheduler.step()
                 self.global_step += 1
+                step += 1
                 # torch.full is a fill kernel; torch.tensor(n, device=cuda) would copy from the host and sync
                 acc += torch.stack([loss.detach().double() * y.numel(),
                                     (out.detach().argmax(1) == y).sum().double(),
                                     torch.full((), float(y.numel()), dtype=torch.float64, device=self.device)])
-                if o.checkpoint_every and (step + 1) % o.checkpoint_every == 0 and step + 1 < self.steps_per_epoch:
-                    self.position = {"epoch": epoch, "step_in_epoch": step + 1}
+                if o.checkpoint_every and step % o.checkpoint_every == 0 and step < self.epoch_steps(epoch):
+                    self.position = {"epoch": epoch, "step_in_epoch": step}
                     # sums over all ranks; restored on rank 0 only (the epoch-end all_reduce adds the rest)
                     sums = D.all_reduce_sum(acc.clone(), dist).tolist()
                     self.partial = dict(zip(("loss_sum", "correct", "seen"), sums))
                     if main:
                         save_checkpoint(self.last_path, self._payload({}))
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+                if budget:
+                    budget.check_mid_epoch(epoch, step - first, time.perf_counter() - t0)
+            self.sync()
             train_s = time.perf_counter() - t0
             D.all_reduce_sum(acc, dist)
             loss_sum, correct, seen = acc.tolist()
             t1 = time.perf_counter()
             test = self.evaluate(unwrap(self.model))
             eval_s = time.perf_counter() - t1
-            done_steps = self.steps_per_epoch - first
+            done_steps = step - first
             row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
                    "train_top1": 100.0 * correct / max(seen, 1), "test_loss": test["loss"],
                    "test_top1": test["top1"], "test_top5": test["top5"],
                    "lr": self.optimizer.param_groups[0]["lr"], "epoch_s": train_s + eval_s, "train_s": train_s,
-                   "eval_s": eval_s, "images_per_s": done_steps * r.batch_size / max(train_s, 1e-9),
+                   "eval_s": eval_s, "images_per_s": done_steps * self.recipe.batch_size / max(train_s, 1e-9),
                    "step": self.global_step, "resumed": bool(first)}
+            if step < self.steps_per_epoch:
+                row["steps"] = done_steps  # a partial last epoch (budget re-plan)
             self.history.append(row)
             self.position, self.partial = {"epoch": epoch + 1, "step_in_epoch": 0}, {}
+            if budget:
+                budget.check_epoch_end(train_s, done_steps, eval_s)  # may re-plan the rest of the run
             improved = test["top1"] > self.best_top1
             self.best_top1 = max(self.best_top1, test["top1"])
             if main:
+                t2 = time.perf_counter()
                 payload = self._payload(test)
                 save_checkpoint(self.last_path, payload)
                 if improved:
                     save_checkpoint(self.best_path, payload)
                 self._write_metrics_jsonl()
-                self.log(f"epoch {epoch + 1}/{r.epochs}  train loss {row['train_loss']:.4f}  "
+                if budget:
+                    budget.saved(time.perf_counter() - t2)
+                self.log(f"epoch {epoch + 1}/{self.n_epochs()}  train loss {row['train_loss']:.4f}  "
                          f"top1 {row['train_top1']:.2f}%  test loss {row['test_loss']:.4f}  "
                          f"top1 {row['test_top1']:.2f}%  lr {row['lr']:.4g}  {row['epoch_s']:.1f} s  "
                          f"{row['images_per_s']:.0f} img/s")
-        wall_s = time.perf_counter() - start_wall
+            epoch += 1
+        wall_s = time.perf_counter() - self.t_start
         if test is None:  # the run was already complete
             test = self.evaluate(unwrap(self.model))
         summary = self._summary(test, wall_s)
@@ -428,6 +420,8 @@ class Trainer:
                     self.model, self.run_dir / f"{o.model}-fp16.pt",
                     extra={"dataset": o.dataset, "classes": self.classes, "mean": list(self.mean),
                            "std": list(self.std), "metrics": test}))
+            if budget:
+                summary.update(budget.summary(time.perf_counter() - self.t_start))
             if o.profiles:
                 self._write_records(test, summary)
         D.barrier(dist)
@@ -471,7 +465,8 @@ class Trainer:
         from edgecnn.records import Record, RecordStore, environment
 
         env = environment({"device_torch": str(self.device), "gpu": torch.cuda.get_device_name(self.device)
-                           if self.device.type == "cuda" else None, "threads": torch.get_num_threads()})
+                           if self.device.type == "cuda" else None, "threads": torch.get_num_threads(),
+                           **(self.opts.record_env or {})})
         common = dict(model=self.opts.model, device=self.opts.device_name, runtime="torch", format="pytorch",
                       input_shape=[3, self.input_size, self.input_size], dataset=self.opts.dataset, env=env)
         rid = self.run_dir.name
@@ -490,8 +485,3 @@ class Trainer:
 def train(opts: TrainOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train as ``opts`` says (see ``TrainOptions``) and return the run summary."""
     return Trainer(opts, log).run()
-
-
-def options_from(**kwargs: Any) -> TrainOptions:
-    names = {f.name for f in dataclasses.fields(TrainOptions)}
-    return TrainOptions(**{k: v for k, v in kwargs.items() if k in names})

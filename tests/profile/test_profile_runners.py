@@ -3,6 +3,7 @@ per-layer times named after PyTorch modules, unsupported says why."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 
 import numpy as np
@@ -82,6 +83,22 @@ def test_bad_artifacts_and_missing_runtimes_say_why(tmp_path):
         assert reason is None or "no CUDAExecutionProvider" in reason
     with pytest.raises(RunnerUnsupported, match="CUDA only"):
         RUNNERS.get("torch")(precision="fp16")
+
+
+def test_torch_bf16_converts_weights_and_input_and_returns_float32():
+    """bf16 runs on the CPU too (oneDNN kernels); the logits come back as float32,
+    within bf16's rounding of the fp32 result."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 1))
+    x = random_inputs([2, 3, 8, 8])[0]
+    with RUNNERS.get("torch")(threads=1).load(copy.deepcopy(model)) as r32:
+        y32 = r32.infer(x)
+    with RUNNERS.get("torch")(threads=1, precision="bf16", channels_last=True).load(copy.deepcopy(model)) as r16:
+        assert next(r16._model.parameters()).dtype == torch.bfloat16
+        y16 = r16.infer(x)
+        assert r16.describe()["precision"] == "bf16" and "cudnn_allow_tf32" not in r16.describe()
+    assert y16.dtype == np.float32 and y16.shape == y32.shape
+    assert np.abs(y16 - y32).max() <= 0.05 * np.abs(y32).max()
 
 
 @pytest.mark.tflite

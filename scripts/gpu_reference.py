@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The GPU reference run in one command (see docs/gpu.md).
+
+On the lent H200 (at most 9 minutes of wall time)::
+
+    PYTHONPATH=. python3 scripts/gpu_reference.py --data .gpu_data/cifar10-jpeg.tar.gz \\
+        --out /tmp/gpuref --pack-dir "$OUT"
+
+Here, the same code on the CPU in about a minute (the default tests run it)::
+
+    PYTHONPATH=. python3 scripts/gpu_reference.py --smoke --out /tmp/gpuref-smoke
+
+Predicts the default models' latency on the H200 and its host CPU (before
+timing them), trains resnet18 and mobilenet_v2 on CIFAR-10 against time
+budgets (then mobilenet_v3_small and mobilenet_v1 with what time is left),
+times the default models (FP32, FP16, BF16, channels-last, CUDA graphs,
+batch 1 and 64, per layer) and the separable sweep, and packs the records
+and fp16 checkpoints into at most 8 files under 16 MB. Exit code 0 when the
+run finished (phases that failed are failed records, listed in the summary),
+2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python3 scripts/gpu_reference.py` from anywhere
+    sys.path.insert(0, str(REPO))
+
+
+def default_data() -> Path:
+    """$EDGECNN_CIFAR10, else ../shared/datasets/cifar10-jpeg.tar.gz beside the
+    checkout, else the copy scripts/gpu_carry.sh puts in .gpu_data/."""
+    env = os.environ.get("EDGECNN_CIFAR10")
+    if env:
+        return Path(env)
+    shared = REPO.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
+    return shared if shared.exists() else REPO / ".gpu_data" / "cifar10-jpeg.tar.gz"
+
+
+def git_commit(given: str | None) -> str | None:
+    """--git-commit, $EDGECNN_GIT_COMMIT, the checkout's own, or the one gpu_carry.sh wrote."""
+    if given:
+        return given
+    if os.environ.get("EDGECNN_GIT_COMMIT"):
+        return os.environ["EDGECNN_GIT_COMMIT"]
+    from edgecnn.records import git_commit as from_git
+
+    commit = from_git()
+    stamp = REPO / ".gpu_data" / "COMMIT"
+    if commit is None and stamp.is_file():
+        commit = stamp.read_text().strip() or None
+    return commit
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="the same phases on the CPU in about a minute")
+    ap.add_argument("--out", type=Path, default=Path("gpuref-run"), help="work folder (records, runs, log)")
+    ap.add_argument("--pack-dir", type=Path, default=None, help="where the packed files go (default OUT/pack)")
+    ap.add_argument("--data", type=Path, default=None, help="CIFAR-10 archive or folder (default: "
+                    "$EDGECNN_CIFAR10, ../shared/datasets/cifar10-jpeg.tar.gz, .gpu_data/cifar10-jpeg.tar.gz)")
+    ap.add_argument("--budget-scale", type=float, default=1.0, help="multiply every time budget (tests)")
+    ap.add_argument("--total", type=float, default=None, help="the whole run's seconds (default 540; smoke 240)")
+    ap.add_argument("--git-commit", default=None, help="commit to record (default: found)")
+    ap.add_argument("--eager", action="store_true", help="train every job without torch.compile (compiling "
+                    "costs part of each time budget; see docs/gpu.md)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import dataclasses
+
+    from edgecnn.errors import EdgeCNNError, InvalidOptionError
+
+    args = parse_args(argv)
+    try:
+        from edgecnn.reference.config import full_config, smoke_config
+        from edgecnn.reference.run import run_reference
+
+        if not args.budget_scale > 0:
+            raise InvalidOptionError(f"--budget-scale must be > 0, got {args.budget_scale}")
+        data = args.data or default_data()
+        if not data.exists():
+            raise InvalidOptionError(f"no CIFAR-10 data at {data} (give --data, set $EDGECNN_CIFAR10, or run "
+                                     f"scripts/gpu_carry.sh)")
+        cfg = (smoke_config() if args.smoke else full_config()).scaled(args.budget_scale)
+        if args.eager:
+            def eager(jobs):
+                return tuple(dataclasses.replace(j, compile=False) for j in jobs)
+
+            cfg = dataclasses.replace(cfg, first_jobs=eager(cfg.first_jobs), leftover_jobs=eager(cfg.leftover_jobs))
+        if args.total is not None:
+            if args.total <= 0:
+                raise InvalidOptionError(f"--total must be > 0, got {args.total}")
+            cfg = dataclasses.replace(cfg, total_s=args.total)
+        out = args.out.resolve()
+        command = shlex.join([sys.executable, *([sys.argv[0]] if argv is None else ["gpu_reference.py"]),
+                              *(sys.argv[1:] if argv is None else argv)])
+        summary = run_reference(cfg, work=out, data=data.resolve(), pack_dir=(args.pack_dir or out / "pack").resolve(),
+                                command=command, git_commit=git_commit(args.git_commit))
+    except EdgeCNNError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0 if "error" not in summary.get("pack", {}) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

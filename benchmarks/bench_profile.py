@@ -73,7 +73,7 @@ def latency_table(profiles: Path, models: list[str], runtimes: list[str]) -> Non
 
 
 def prediction_table(profiles: Path, runtimes: list[str]) -> None:
-    from edgecnn.profile.calibrate import prediction_errors
+    from edgecnn.predict.calibrate import prediction_errors
     from edgecnn.records import RecordStore
 
     print("2. roofline prediction vs measurement on local (fitted on the other models' layers)")

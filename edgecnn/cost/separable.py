@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import nn
 
+from edgecnn.cost.layer_class import layer_class
 from edgecnn.cost.engine import CostReport, InputSize, LayerCost, count_cost
 from edgecnn.errors import InvalidOptionError
 
@@ -76,14 +77,14 @@ def layer_variant(m: int, n: int, dk: int, df: int, stride: int = 1) -> str:
 
 
 def _is_depthwise(r: LayerCost) -> bool:
-    return (r.category == "conv" and r.groups is not None and r.groups > 1 and r.in_channels == r.groups
-            and r.out_channels is not None and r.out_channels % r.groups == 0
+    """A depthwise convolution with a spatial kernel (a 1x1 depthwise conv is no separable block's first half)."""
+    return (layer_class(r) == "depthwise" and r.out_channels is not None and r.out_channels % r.groups == 0
             and r.kernel is not None and len(r.kernel) == 2 and max(r.kernel) > 1)
 
 
 def _is_pointwise(r: LayerCost) -> bool:
-    return (r.category == "conv" and r.groups == 1 and r.kernel is not None and all(k == 1 for k in r.kernel)
-            and r.stride is not None and all(s == 1 for s in r.stride))
+    """A 1x1 dense convolution at stride 1 (the second half of a separable block)."""
+    return layer_class(r) == "pointwise" and r.stride is not None and all(s == 1 for s in r.stride)
 
 
 def pairs_from_report(report: CostReport) -> list[SeparablePair]:

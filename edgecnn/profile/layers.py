@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from edgecnn.devices.predict import fused_rows, op_class
+from edgecnn.cost.layer_class import layer_class as op_class
+from edgecnn.predict.roofline import fused_rows
 
 _ELEMENTWISE_OPS = {"add": ("Add", "Sum"), "mul": ("Mul",), "relu": ("Relu",), "hardtanh": ("Clip",),
                     "max_pool2d": ("MaxPool",), "avg_pool2d": ("AveragePool",), "adaptive_avg_pool2d":

@@ -3,7 +3,7 @@
 Each runtime runs on one compute unit of the device (``DeviceSpec.unit_of``:
 ONNX Runtime's CPU provider, LiteRT and torch on the CPU; TensorRT and torch
 CUDA on the GPU), and its layers are predicted with that unit's peaks
-(``edgecnn.devices.predict``): never faster than the roofline bound
+(``edgecnn.predict.roofline``): never faster than the roofline bound
 max(MACs / peak, bytes / bandwidth). The per-op-class calibration fitted on
 this machine's measured layers is applied only to a unit of the same kind
 (a CPU calibration for a CPU); other units get the pure roofline, and the
@@ -28,9 +28,9 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
     peak figures at all cannot be predicted: the error says why it was not
     measured either."""
     from edgecnn.cost.engine import count_model
-    from edgecnn.devices.predict import FUSING_RUNTIMES, Calibration, predict_layers
+    from edgecnn.predict.roofline import FUSING_RUNTIMES, Calibration, predict_layers
     from edgecnn.models import get_card
-    from edgecnn.profile.calibrate import calibration_for, error_band
+    from edgecnn.predict.calibrate import calibration_for, error_band
     from edgecnn.profile.pipeline import input_size_of
 
     if not device.units:
@@ -93,7 +93,7 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
 def _calibration(rt: str, unit: str, store: RecordStore, cache: dict, calibration_for: Any) -> Any:
     """This machine's per-op-class fit for ``rt``, only for a CPU unit (this
     machine's measured layers are CPU kernels); the pure roofline elsewhere."""
-    from edgecnn.devices.predict import Calibration
+    from edgecnn.predict.roofline import Calibration
 
     key = f"{rt}@{unit}"
     if key not in cache:

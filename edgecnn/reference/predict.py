@@ -4,7 +4,7 @@ peak figures), the host CPU from what ``edgecnn.devices.spec.detect_local``
 finds on it (its model is not documented, so its peaks are estimated from
 its flags and clock, and its memory bandwidth is measured with numpy).
 
-Both use the project's roofline predictor (``edgecnn.devices.predict``).
+Both use the project's roofline predictor (``edgecnn.predict.roofline``).
 The host CPU's prediction is calibrated per op class on the torch per-layer
 records in ``docs/records`` (measured on the build machine's CPU), against
 the peak and bandwidth that machine's own predictions recorded; the GPU's is
@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from edgecnn.devices.predict import Calibration, predict_layers
+from edgecnn.predict.roofline import Calibration, predict_layers
 from edgecnn.devices.spec import ComputeUnit, DeviceSpec
 from edgecnn.records import Record, RecordStore
 
@@ -48,7 +48,7 @@ def calibration_machine(store: RecordStore) -> Optional[DeviceSpec]:
 def reference_calibration(records_root: Path, runtime: str = "torch") -> Calibration:
     """Per op-class fit on the build machine's measured layers of ``runtime``
     (uncalibrated when the records or that machine's figures are missing)."""
-    from edgecnn.profile.calibrate import calibration_for
+    from edgecnn.predict.calibrate import calibration_for
 
     store = RecordStore(records_root)
     machine = calibration_machine(store) if Path(records_root).is_dir() else None

@@ -105,9 +105,8 @@ def load(profiles_dir: str | Path, device: str | None = None,
         newest[key] = rec
     keep = {id(v) for v in newest.values()}
     data.used = [r for r in records if id(r) in keep]
-    dirs = devices_dirs or default_devices_dirs(profiles_dir)
     for name in sorted({r.device for r in data.used if r.device}):
-        roofs = recorded_roofs(data.used, name) or toml_roofs(name, dirs)
+        roofs = recorded_roofs(data.used, name) or toml_roofs(name, devices_dirs)
         if roofs:
             data.roofs[name] = {u: raise_to_achieved(roof, data.used, name, u) for u, roof in roofs.items()}
     return data
@@ -129,34 +128,25 @@ def recorded_roofs(records: list[Record], device: str) -> dict[str, dict[str, An
     return out
 
 
-def toml_roofs(device: str, dirs: list[Path]) -> dict[str, dict[str, Any]]:
-    """unit -> roof from ``<dir>/<device>.toml`` for a device whose records carry
-    none (predicted-only devices, records of older versions). A unit that asks
-    for detection (``local``) is skipped: the machine building the report is
-    not the one that measured."""
-    import tomllib
+def toml_roofs(device: str, dirs: list[Path] | None = None) -> dict[str, dict[str, Any]]:
+    """unit -> roof from the device's TOML (``edgecnn.devices.spec``'s search
+    path, ``dirs`` first) for a device whose records carry none (predicted-only
+    devices, records of older versions). A unit that asks for detection
+    (``local``) is skipped: the machine building the report is not the one
+    that measured."""
+    from edgecnn.devices.spec import device_files, read_device_file
+    from edgecnn.errors import EdgeCNNError
 
-    from edgecnn.devices.spec import UNITS, parse_unit
-
-    for d in dirs:
-        path = d / f"{device}.toml"
-        if not path.is_file():
-            continue
-        try:
-            with open(path, "rb") as fh:
-                peak = tomllib.load(fh).get("peak") or {}
-            out = {}
-            for u in UNITS:
-                table = peak.get(u)
-                if not isinstance(table, dict) or table.get("detect"):
-                    continue
-                cu = parse_unit(u, table, str(path), lambda msg: ValueError(msg))
-                out[u] = {"gmacs_per_s": dict(cu.peak_gmacs_per_s), "memory_bandwidth_gb_per_s":
-                          cu.memory_bandwidth_gb_per_s, "kind": dict(cu.kind), "source": f"{path.name} (device file)"}
-            return out
-        except (OSError, ValueError, tomllib.TOMLDecodeError):
-            return {}
-    return {}
+    path = device_files(dirs).get(device)
+    if path is None:
+        return {}
+    try:
+        spec = read_device_file(path, detect=False)
+    except EdgeCNNError:
+        return {}
+    return {u: {"gmacs_per_s": dict(cu.peak_gmacs_per_s), "memory_bandwidth_gb_per_s": cu.memory_bandwidth_gb_per_s,
+                "kind": dict(cu.kind), "source": f"{path.name} (device file)"}
+            for u, cu in spec.units.items() if cu.peak_gmacs_per_s and cu.memory_bandwidth_gb_per_s}
 
 
 def raise_to_achieved(roof: dict[str, Any], records: list[Record], device: str, unit: str) -> dict[str, Any]:
@@ -181,17 +171,6 @@ def raise_to_achieved(roof: dict[str, Any], records: list[Record], device: str, 
 
 def _device_bound(rec: Record) -> bool:
     return rec.kind in DEVICE_KINDS or (rec.kind == "separable" and rec.runtime is not None)
-
-
-def default_devices_dirs(profiles_dir: str | Path) -> list[Path]:
-    """``devices/`` beside the profiles folder, in the working folder, and in
-    the edgecnn checkout."""
-    here = Path(__file__).resolve().parents[2] / "devices"
-    out = []
-    for d in (Path(profiles_dir).resolve().parent / "devices", Path.cwd() / "devices", here):
-        if d not in out:
-            out.append(d)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -392,8 +371,8 @@ def _layer_row(layer: dict[str, Any]) -> dict[str, Any]:
 
 def layer_category(layer: dict[str, Any]) -> str:
     """depthwise conv | pointwise conv | conv | linear | other (the layer-class
-    rule of ``edgecnn.devices.predict.op_class``, named for the page)."""
-    from edgecnn.devices.predict import op_class
+    rule of ``edgecnn.cost.layer_class``, named for the page)."""
+    from edgecnn.cost.layer_class import layer_class as op_class
 
     return {"depthwise": "depthwise conv", "pointwise": "pointwise conv", "conv": "conv", "linear": "linear"}.get(
         op_class(layer), "other")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgecnn.devices.predict import (Calibration, OpFit, fit_calibration, fused_rows, op_class, predict_layers,
+from edgecnn.predict.roofline import (Calibration, OpFit, fit_calibration, fused_rows, op_class, predict_layers,
                                      roofline_ms)
 
 CONV = {"name": "c", "type": "Conv2d", "category": "conv", "kernel": [3, 3], "groups": 1, "in_channels": 16}
@@ -105,8 +105,8 @@ def test_predicted_records_use_the_runtime_unit_and_never_beat_its_peak(tmp_path
     assert gpu.metrics["calibration_device"] is None and "pure roofline" in gpu.metrics["calibration"]["note"]
     assert not gpu.metrics["error_band"]["validated"] and "pure roofline" in gpu.metrics["error_band"]["note"]
     # with a calibration of this runtime, the band is the latest validation's
-    from edgecnn.devices.predict import Calibration
-    from edgecnn.profile.calibrate import error_band
+    from edgecnn.predict.roofline import Calibration
+    from edgecnn.predict.calibrate import error_band
 
     band = error_band(store, "onnxruntime", "cpu", Calibration(fits={}, runtime="onnxruntime"))
     assert band["validated"] and band["within_25_pct"] == 80.0 and band["median_abs_error"] == 0.12

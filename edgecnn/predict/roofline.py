@@ -29,32 +29,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
-OP_CLASSES = ("conv", "depthwise", "pointwise", "linear", "elementwise")
+from edgecnn.cost.layer_class import OP_CLASSES, field_of as _get, layer_class as op_class  # noqa: F401
+
 FUSING_RUNTIMES = ("onnxruntime", "litert", "tensorrt")
 _FUSABLE_TYPES = ("BatchNorm", "ReLU", "ReLU6", "Hardswish", "Hardtanh", "SiLU", "GELU", "Sigmoid", "Hardsigmoid",
                   "Identity", "Dropout")
-
-
-def _get(row: Any, key: str, default: Any = None) -> Any:
-    return row.get(key, default) if isinstance(row, dict) else getattr(row, key, default)
-
-
-def op_class(row: Any) -> str:
-    """The op class of a cost row (dict or LayerCost)."""
-    cat = _get(row, "category")
-    typ = str(_get(row, "type", ""))
-    if cat == "linear" or typ == "Linear":
-        return "linear"
-    if cat == "conv" or typ.startswith("Conv"):
-        groups = _get(row, "groups") or 1
-        cin = _get(row, "in_channels")
-        kernel = _get(row, "kernel") or []
-        if groups > 1 and cin is not None and groups == cin:
-            return "depthwise"
-        if kernel and all(k == 1 for k in kernel) and groups == 1:
-            return "pointwise"
-        return "conv"
-    return "elementwise"
 
 
 def fused_rows(rows: Sequence[Any]) -> set[int]:

@@ -1,7 +1,7 @@
 """Calibrate the roofline predictor on this machine's measured layers.
 
 Reads ``layer_latency`` records measured on ``local`` (from ``profiles/``),
-fits per op class (``edgecnn.devices.predict.fit_calibration``) against the
+fits per op class (``edgecnn.predict.roofline.fit_calibration``) against the
 local peak figures, and compares predicted with measured whole-model
 latency per model (``prediction_errors``), fitting on the *other* models
 (leave-one-model-out) so the error is not flattered by fitting on itself.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from edgecnn.devices.predict import Calibration, FUSING_RUNTIMES, fit_calibration, predict_model_ms
+from edgecnn.predict.roofline import Calibration, FUSING_RUNTIMES, fit_calibration, predict_model_ms
 from edgecnn.records import RecordStore
 
 PREFERRED = ("onnxruntime", "torch")

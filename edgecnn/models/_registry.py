@@ -105,6 +105,24 @@ def register_model(card: ModelCard, builder: Callable[..., nn.Module] | None = N
     return deco(builder) if builder is not None else deco
 
 
+def register_variant(card: ModelCard, build: Callable[..., nn.Module], *args: Any, size_as: str = "input_size",
+                     **fixed: Any) -> Callable[..., nn.Module]:
+    """Register ``card.name`` as one variant of a family: ``build(*args,
+    num_classes=..., <size>, **fixed)`` where ``<size>`` is ``input_size=side``
+    or, with ``size_as="cifar"``, ``cifar=is_cifar_size(side)``. The one way every
+    family registers its widths, depths and sizes."""
+    if size_as not in ("input_size", "cifar"):
+        raise ValueError(f"size_as must be input_size or cifar, got {size_as!r}")
+
+    def variant(*, num_classes: int, input_size: int, **options: Any) -> nn.Module:
+        size = {"cifar": is_cifar_size(input_size)} if size_as == "cifar" else {"input_size": input_size}
+        return build(*args, num_classes=num_classes, **size, **fixed, **options)
+
+    variant.__name__ = variant.__qualname__ = card.name
+    register_model(card, variant)
+    return variant
+
+
 def get_card(name: str) -> ModelCard:
     return MODELS.get(name).card
 

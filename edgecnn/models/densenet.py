@@ -18,13 +18,12 @@ layout), so the three transitions take 32x32 to 4x4.
 
 from __future__ import annotations
 
-from typing import Callable
 
 from torch import nn
 from torchvision.models.densenet import DenseNet
 
 from edgecnn.models._classic_blocks import torchvision_reference
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_variant
 
 PAPER = "Huang, Liu, van der Maaten & Weinberger, 2017. Densely Connected Convolutional Networks"
 GROWTH, BN_SIZE, STEM = 32, 4, 64
@@ -52,17 +51,9 @@ def build_densenet(blocks: tuple[int, ...], *, num_classes: int, input_size: int
     return model
 
 
-def _builder(name: str, blocks: tuple[int, ...]) -> Callable[..., nn.Module]:
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return build_densenet(blocks, num_classes=num_classes, input_size=input_size)
-
-    build.__name__ = name
-    return build
-
-
 for _name, (_blocks, _ref) in DENSENETS.items():
-    register_model(ModelCard(
+    register_variant(ModelCard(
         name=_name, family="densenet", paper=PAPER, input_size=224, num_classes=1000, dataset="imagenet",
         min_input_size=CIFAR_MIN_INPUT, references={(224, 1000): _ref},
         description=f"DenseNet-BC, blocks {_blocks}, growth 32; CIFAR stem below 64 px",
-    ), _builder(_name, _blocks))
+    ), build_densenet, _blocks)

@@ -28,7 +28,7 @@ from functools import partial
 from torch import nn
 
 from edgecnn.models._classic_blocks import torchvision_reference
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, register_variant
 
 PAPER = "Tan & Le, 2019. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks"
 
@@ -98,16 +98,13 @@ def _register(variant: str) -> None:
             source=f"params: torchvision (as at {crop} px); MACs: paper Table 2, "
                    f"{PAPER_MACS[variant] / 1e9:.1f}B at {resolution} px, rounded to 0.1B")
 
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return build_efficientnet(variant, num_classes=num_classes, cifar=is_cifar_size(input_size))
-
-    build.__name__ = name
     # the CIFAR variant downsamples 16x: 16 px is the smallest input whose last map is a real 1x1
-    register_model(ModelCard(name=name, family="efficientnet", paper=PAPER, input_size=resolution,
+    register_variant(ModelCard(name=name, family="efficientnet", paper=PAPER, input_size=resolution,
                              num_classes=1000, dataset="imagenet", min_input_size=16,
                              references=refs,
                              description=f"EfficientNet-{variant.upper()}: width x{SCALING[variant][0]}, "
-                                         f"depth x{SCALING[variant][1]}, {resolution} px"), build)
+                                         f"depth x{SCALING[variant][1]}, {resolution} px"),
+                     build_efficientnet, variant, size_as="cifar")
 
 
 for _variant in SCALING:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from torch import nn
 
 from edgecnn.models._classic_blocks import torchvision_reference
-from edgecnn.models._registry import ModelCard, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, register_variant
 
 PAPER = "Tan et al., 2019. MnasNet: Platform-Aware Neural Architecture Search for Mobile"
 
@@ -64,14 +64,11 @@ def _register(name: str) -> None:
     alpha, params, gmacs = VARIANTS[name]
     ref = torchvision_reference(f"{name.upper().replace('MNASNET', 'MNASNet')}_Weights", params, gmacs)
 
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return build_mnasnet(alpha, num_classes=num_classes, cifar=is_cifar_size(input_size))
-
-    build.__name__ = name
     # the CIFAR variant downsamples 8x: 8 px is the smallest input whose last map is a real 1x1
-    register_model(ModelCard(name=name, family="mnasnet", paper=PAPER, input_size=224, num_classes=1000,
+    register_variant(ModelCard(name=name, family="mnasnet", paper=PAPER, input_size=224, num_classes=1000,
                              dataset="imagenet", min_input_size=8, references={(224, 1000): ref},
-                             description=f"MNASNet (B1, no SE) at depth multiplier {alpha}"), build)
+                             description=f"MNASNet (B1, no SE) at depth multiplier {alpha}"),
+                     build_mnasnet, alpha, size_as="cifar")
 
 
 for _name in VARIANTS:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._registry import ModelCard, Reference, check_choice, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, check_choice, is_cifar_size, register_model, register_variant
 
 PAPER = "Howard et al., 2017. MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications"
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
@@ -104,14 +104,10 @@ def _register_width(name: str, width: float, params: int, macs: int, top1: float
     src = (f"paper Table 6 (width {width}): {params / 1e6:.1f}M params, {macs / 1e6:.0f}M MACs; the paper "
            f"rounds params to 0.1M, so the tolerance is 0.05M / {params / 1e6:.1f}M = {tolerance:.3f}")
 
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return _build(num_classes=num_classes, input_size=input_size, width_mult=width, name=name)
-
-    build.__name__ = name
-    register_model(_card(name, {(224, 1000): Reference(
+    register_variant(_card(name, {(224, 1000): Reference(
         params=params, macs=macs, source=src, tolerance=tolerance, top1=top1,
         top1_source=f"Howard et al. 2017, Table 6: {width} MobileNet-224, {top1}% ImageNet accuracy")},
-                         description=f"MobileNet v1 at width multiplier {width}"), build)
+                         description=f"MobileNet v1 at width multiplier {width}"), _build, width_mult=width, name=name)
 
 
 # name, width, paper params, paper MACs, ImageNet top-1 % (Table 6, 224 px); params rounded to 0.1M

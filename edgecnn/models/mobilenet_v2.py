@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._registry import ModelCard, Reference, check_choice, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, check_choice, is_cifar_size, register_model, register_variant
 
 PAPER = "Sandler et al., 2018. MobileNetV2: Inverted Residuals and Linear Bottlenecks"
 WIDTHS = (0.5, 0.75, 1.0, 1.4)
@@ -136,11 +136,8 @@ def mobilenet_v2(*, num_classes: int, input_size: int, width_mult: float = 1.0) 
 
 
 def _register_width(name: str, width: float, ref: Reference) -> None:
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return _build(num_classes=num_classes, input_size=input_size, width_mult=width, name=name)
-
-    build.__name__ = name
-    register_model(_card(name, {(224, 1000): ref}, description=f"MobileNet v2 at width multiplier {width}"), build)
+    register_variant(_card(name, {(224, 1000): ref}, description=f"MobileNet v2 at width multiplier {width}"),
+                     _build, width_mult=width, name=name)
 
 
 _register_width("mobilenet_v2_050", 0.5, Reference(

@@ -12,13 +12,12 @@ figure of that port.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import torchvision
 from torch import nn
 
 from edgecnn.models._classic_blocks import cifar_resnet_stem, torchvision_reference
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_variant
 
 PAPER = "He, Zhang, Ren & Sun, 2015. Deep Residual Learning for Image Recognition"
 CIFAR_MIN_INPUT = 8  # the CIFAR variant downsamples 8x: smallest input with a real 1x1 last map
@@ -41,19 +40,11 @@ def torchvision_resnet(name: str, *, num_classes: int, input_size: int) -> nn.Mo
     return cifar_resnet_stem(model) if is_cifar_size(input_size) else model
 
 
-def _builder(name: str) -> Callable[..., nn.Module]:
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return torchvision_resnet(name, num_classes=num_classes, input_size=input_size)
-
-    build.__name__ = name
-    return build
-
-
 for _name, (_weights, _params, _gmacs, _top1, _cifar_params) in RESNETS.items():
-    register_model(ModelCard(
+    register_variant(ModelCard(
         name=_name, family="resnet", paper=PAPER, input_size=224, num_classes=1000, dataset="imagenet",
         min_input_size=CIFAR_MIN_INPUT,
         references={(224, 1000): torchvision_reference(_weights, _params, _gmacs, _top1),
                     (32, 10): Reference(params=_cifar_params, tolerance=0.0, source=CIFAR_SOURCE)},
         description=f"torchvision {_name}; CIFAR stem below 64 px",
-    ), _builder(_name))
+    ), torchvision_resnet, _name)

@@ -6,12 +6,10 @@ published figures. CIFAR variant (input < 64 px): the ResNet CIFAR stem
 
 from __future__ import annotations
 
-from typing import Callable
 
-from torch import nn
 
 from edgecnn.models._classic_blocks import torchvision_reference
-from edgecnn.models._registry import ModelCard, register_model
+from edgecnn.models._registry import ModelCard, register_variant
 from edgecnn.models.resnet import CIFAR_MIN_INPUT, torchvision_resnet
 
 PAPER = "Xie, Girshick, Dollar, Tu & He, 2017. Aggregated Residual Transformations for Deep Neural Networks"
@@ -23,18 +21,10 @@ RESNEXTS = {
 }
 
 
-def _builder(name: str) -> Callable[..., nn.Module]:
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return torchvision_resnet(name, num_classes=num_classes, input_size=input_size)
-
-    build.__name__ = name
-    return build
-
-
 for _name, (_weights, _params, _gmacs) in RESNEXTS.items():
-    register_model(ModelCard(
+    register_variant(ModelCard(
         name=_name, family="resnext", paper=PAPER, input_size=224, num_classes=1000, dataset="imagenet",
         min_input_size=CIFAR_MIN_INPUT,
         references={(224, 1000): torchvision_reference(_weights, _params, _gmacs)},
         description=f"torchvision {_name} (cardinality 32); CIFAR stem below 64 px",
-    ), _builder(_name))
+    ), torchvision_resnet, _name)

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgecnn.models._registry import CIFAR10_MEAN, CIFAR10_STD, ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._registry import CIFAR10_MEAN, CIFAR10_STD, ModelCard, Reference, register_variant
 
 PAPER = "Gastaldi, 2017. Shake-Shake regularization"
 STAGES = [(1, 4, 1), (2, 4, 2), (4, 4, 2)]  # (width in units of d, blocks, stride of the first block)
@@ -128,17 +128,13 @@ class ShakeShakeNet(nn.Module):
 def _register(d: int, params: int, paper_params: str) -> None:
     name = f"shake_shake26_2x{d}d"
 
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return ShakeShakeNet(d, num_classes, cifar=is_cifar_size(input_size))
-
-    build.__name__ = name
-    register_model(ModelCard(
+    register_variant(ModelCard(
         name=name, family="shake_shake", paper=PAPER, input_size=32, num_classes=10, dataset="cifar10",
         mean=CIFAR10_MEAN, std=CIFAR10_STD, min_input_size=4,  # downsamples 4x at CIFAR size
         references={(32, 10): Reference(params=params, tolerance=0.0,
                                         source=f"counted; Gastaldi 2017, Table 1: {paper_params} (rounded)")},
         description=f"Shake-Shake-26 2x{d}d: two-branch residual blocks; `edgecnn train --shake-shake` shakes them",
-    ), build)
+    ), ShakeShakeNet, d, size_as="cifar")
 
 
 _register(32, 2_923_162, "2.9M")

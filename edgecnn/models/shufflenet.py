@@ -24,7 +24,7 @@ from __future__ import annotations
 from torch import nn
 
 from edgecnn.models._classic_blocks import torchvision_reference
-from edgecnn.models._registry import ModelCard, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, register_variant
 
 PAPER = "Ma et al., 2018. ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design"
 STAGE_REPEATS = (4, 8, 4)
@@ -59,14 +59,11 @@ def _register(width: str) -> None:
     params, gmacs = TORCHVISION[width]
     ref = torchvision_reference(f"ShuffleNet_V2_{width.upper()}_Weights", params, gmacs)
 
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        return build_shufflenet_v2(width, num_classes=num_classes, cifar=is_cifar_size(input_size))
-
-    build.__name__ = name
     # the CIFAR variant downsamples 8x: 8 px is the smallest input whose last map is a real 1x1
-    register_model(ModelCard(name=name, family="shufflenet_v2", paper=PAPER, input_size=224, num_classes=1000,
+    register_variant(ModelCard(name=name, family="shufflenet_v2", paper=PAPER, input_size=224, num_classes=1000,
                              dataset="imagenet", min_input_size=8, references={(224, 1000): ref},
-                             description=f"ShuffleNet v2 {width.replace('_', '.')}"), build)
+                             description=f"ShuffleNet v2 {width.replace('_', '.')}"),
+                     build_shufflenet_v2, width, size_as="cifar")
 
 
 for _width in WIDTHS:

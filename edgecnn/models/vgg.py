@@ -12,14 +12,13 @@ classes, as the common CIFAR ports (kuangliu/pytorch-cifar ``VGG``) do.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import torchvision
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 from edgecnn.models._classic_blocks import torchvision_reference
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_variant
 
 PAPER = "Simonyan & Zisserman, 2014. Very Deep Convolutional Networks for Large-Scale Image Recognition"
 
@@ -66,18 +65,15 @@ class CifarVGG(nn.Module):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
-def _builder(name: str) -> Callable[..., nn.Module]:
-    def build(*, num_classes: int, input_size: int) -> nn.Module:
-        if is_cifar_size(input_size):
-            return CifarVGG(CONFIGS[name.removesuffix("_bn")], name.endswith("_bn"), num_classes)
-        return getattr(torchvision.models, name)(weights=None, num_classes=num_classes)
-
-    build.__name__ = name
-    return build
+def build_vgg(name: str, *, num_classes: int, input_size: int) -> nn.Module:
+    """torchvision's VGG; below 64 px the CIFAR layout (``CifarVGG``)."""
+    if is_cifar_size(input_size):
+        return CifarVGG(CONFIGS[name.removesuffix("_bn")], name.endswith("_bn"), num_classes)
+    return getattr(torchvision.models, name)(weights=None, num_classes=num_classes)
 
 
 for _name, (_weights, _params, _gmacs) in VGGS.items():
-    register_model(ModelCard(
+    register_variant(ModelCard(
         name=_name, family="vgg", paper=PAPER, input_size=224, num_classes=1000, dataset="imagenet",
         min_input_size=32,  # five 2x2 max-pools: 32 px is the smallest input with a 1x1 last map
         references={(224, 1000): torchvision_reference(_weights, _params, _gmacs),
@@ -85,4 +81,4 @@ for _name, (_weights, _params, _gmacs) in VGGS.items():
                                             source="kuangliu/pytorch-cifar models/vgg.py layout (counted)")}
                        if _name in CIFAR_BN_PARAMS else {})},
         description=f"torchvision {_name}" + (" (batch norm)" if _name.endswith("_bn") else ""),
-    ), _builder(_name))
+    ), build_vgg, _name)

@@ -16,7 +16,7 @@ from edgecnn.export import tflite as _tflite  # noqa: F401  (registers "tflite")
 from edgecnn.export import tensorrt as _tensorrt  # noqa: F401  (registers "tensorrt")
 from edgecnn.export.api import ExportResult, export_model
 from edgecnn.export.calibration import recalibrate_bn
-from edgecnn.export.checkpoint import load_checkpoint
+from edgecnn.models.checkpoint import load_model as load_checkpoint
 from edgecnn.export.parity import TOLERANCES, ParityResult, compare_logits
 
 __all__ = ["EXPORTERS", "PRECISIONS", "TOLERANCES", "ExportFormat", "ExportResult", "ParityResult",

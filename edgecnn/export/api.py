@@ -26,7 +26,7 @@ import numpy as np
 from edgecnn.errors import EdgeCNNError, InvalidOptionError
 from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
 from edgecnn.export.calibration import calibration_arrays, load_images, model_tensors, recalibrate_bn
-from edgecnn.export.checkpoint import load_checkpoint_info, load_into
+from edgecnn.models.checkpoint import load_checkpoint_info, load_into
 from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
 from edgecnn.records import Record, RecordStore, atomic_write_text, environment
 

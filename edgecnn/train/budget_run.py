@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from edgecnn.train.budget import BudgetPlan, plan_run, replan_total, reserve_for
-from edgecnn.train.checkpoint import save_checkpoint, unwrap
+from edgecnn.models.checkpoint import save_checkpoint, unwrap
 
 if TYPE_CHECKING:
     from edgecnn.train.trainer import Trainer

@@ -155,7 +155,7 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
 
 def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name) -> EvalResult:
     from edgecnn.data import load_dataset
-    from edgecnn.train.checkpoint import load_checkpoint
+    from edgecnn.models.checkpoint import load_checkpoint
     from edgecnn.train.metrics import evaluate_model
     from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
     from edgecnn.train.recipes import get_recipe

@@ -40,8 +40,8 @@ from torch import nn
 from edgecnn.errors import InvalidOptionError
 from edgecnn.records import atomic_write_text
 from edgecnn.train import distributed as D
-from edgecnn.train.checkpoint import (load_weights, read_checkpoint, rng_state, save_checkpoint,
-                                      save_fp16_state_dict, unwrap)
+from edgecnn.models.checkpoint import load_weights, read_checkpoint, save_checkpoint, save_fp16_state_dict, unwrap
+from edgecnn.train.state import rng_state
 from edgecnn.train.metrics import ClassificationMeter, evaluate_model
 from edgecnn.train.options import (RESUME_KEYS, TrainOptions, amp_dtype, check_writable, options_from,
                                    param_groups, resolve_device, resolve_recipe, time_budget_s)

@@ -91,7 +91,7 @@ def test_checkpoints_full_and_state_dict(export_kw, tmp_path):
 
     from edgecnn.export import export_model
     from edgecnn.models import create_model, get_card
-    from edgecnn.train.checkpoint import save_checkpoint
+    from edgecnn.models.checkpoint import save_checkpoint
 
     torch.manual_seed(3)
     model = create_model("lenet5", num_classes=10)

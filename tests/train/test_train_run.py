@@ -74,7 +74,7 @@ def test_run_folder_has_config_metrics_and_checkpoints(quick_run, cifar10_archiv
 def test_checkpoint_format_and_fp16_weights(quick_run):
     import torch
 
-    from edgecnn.train.checkpoint import FORMAT, load_checkpoint
+    from edgecnn.models.checkpoint import FORMAT, load_checkpoint
 
     run = quick_run[0] / "run"
     ck = torch.load(run / "last.pt", weights_only=False)
@@ -232,7 +232,7 @@ def test_checkpoint_of_another_architecture_or_corrupt(main_cli, one_line_error,
     import torch
 
     from edgecnn.errors import InvalidOptionError
-    from edgecnn.train.checkpoint import load_checkpoint
+    from edgecnn.models.checkpoint import load_checkpoint
 
     last = quick_run[0] / "run" / "last.pt"
     with pytest.raises(InvalidOptionError, match="is for lenet5, not mobilenet_v2"):

@@ -1,5 +1,9 @@
 """Checkpoints: one format for training, resume, evaluation and export.
 
+The lowest part that both the trainer and the exporters reach (``models``):
+writing and reading the file, rebuilding the zoo model it belongs to, and
+what export takes from it besides the weights (normalisation, classes).
+
 A checkpoint is a ``torch.save``d dict::
 
     {"format": "edgecnn-checkpoint-v1", "model": name, "config": model.edgecnn_config,
@@ -19,11 +23,9 @@ name is given.
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,13 +33,6 @@ from edgecnn.errors import CorruptFileError, InvalidOptionError
 from edgecnn.records import atomic_output
 
 FORMAT = "edgecnn-checkpoint-v1"
-
-
-def rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -143,3 +138,44 @@ def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], where: s
         raise InvalidOptionError(f"{where} does not fit {name}: {k} is {tuple(sd[k].shape)} in the file, "
                                  f"{tuple(own[k].shape)} in the model (another class count or width?)")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})
+
+
+# what export takes from a checkpoint -----------------------------------------------------
+INFO_KEYS = ("mean", "std", "classes", "dataset")
+
+
+def checkpoint_info(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """What export takes from a full checkpoint besides the weights: the
+    normalisation it was trained with (``mean``, ``std``), ``classes`` and
+    ``dataset`` (a bare state dict has none of these)."""
+    return {k: ckpt[k] for k in INFO_KEYS if ckpt.get(k) is not None}
+
+
+def load_checkpoint_info(path: str | os.PathLike, model_name: str | None = None,
+                         **create_kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    """``(model, checkpoint_info(ckpt))``: ``load_checkpoint`` plus the checkpoint's
+    normalisation and class list."""
+    kwargs = {k: v for k, v in create_kwargs.items() if v is not None}
+    model, ckpt = load_checkpoint(path, model_name, **kwargs)
+    return model.eval(), checkpoint_info(ckpt)
+
+
+def load_model(path: str | os.PathLike, model_name: str | None = None, **create_kwargs: Any):
+    """Build the zoo model a checkpoint belongs to and load its weights (eval mode, float32).
+
+    ``model_name`` is required for a bare state dict and, for a full
+    checkpoint, must equal its ``"model"`` field; ``create_kwargs``
+    (``num_classes``, ``input_size``, builder options; None values ignored)
+    override the checkpoint's config.
+    """
+    return load_checkpoint_info(path, model_name, **create_kwargs)[0]
+
+
+def load_into(model: Any, path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint's weights into an existing zoo module (its name must
+    match); returns ``checkpoint_info`` of the file."""
+    ckpt = read_checkpoint(path)
+    check_model_name(ckpt, path, getattr(model, "edgecnn_config", {}).get("name"))
+    load_weights(model, ckpt["state_dict"], f"checkpoint {path}")
+    model.eval()
+    return checkpoint_info(ckpt)

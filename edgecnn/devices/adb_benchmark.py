@@ -239,8 +239,10 @@ def run_benchmark_model(transport, spec, template, artifact, info, timing: dict 
     binary = str(info.extra["benchmark_model"])  # where the probe found it (connection.benchmark_model or the workdir)
     transport.push([artifact], transport.remote_path("artifacts"))
     graph = transport.remote_path(f"artifacts/{artifact.name}")
-    if not threads:  # edgecnn's default, as on other devices: the cores, at most 4
-        threads = max(1, min(4, int(device_env.get("cpu_count") or 4)))
+    if not threads:  # edgecnn's default, as on other devices
+        from edgecnn.runtime.base import thread_rule
+
+        threads = thread_rule(device_env.get("cpu_count") or 4)
     cmd = benchmark_command(binary, graph, num_threads=threads, num_runs=int(timing.get("runs") or 50),
                             warmup_runs=int(timing.get("warmup") or 10), op_profiling=True,
                             extra=list(conn.get("benchmark_model_args") or []),

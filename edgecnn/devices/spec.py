@@ -159,9 +159,10 @@ def parse_unit(name: str, table: Any, where: str, bad) -> ComputeUnit:
     return unit
 
 
-def parse_device(data: dict[str, Any], path: Optional[str] = None) -> DeviceSpec:
+def parse_device(data: dict[str, Any], path: Optional[str] = None, detect: bool = True) -> DeviceSpec:
     """A DeviceSpec from the TOML schema (as a dict); raises CorruptFileError
-    naming the file and field on a bad value."""
+    naming the file and field on a bad value. ``detect=False`` leaves a
+    ``detect = true`` unit as the file gives it (nothing measured here)."""
     where = path or "device spec"
 
     def bad(msg: str) -> CorruptFileError:
@@ -197,34 +198,36 @@ def parse_device(data: dict[str, Any], path: Optional[str] = None) -> DeviceSpec
                       connection=dict(conn), runtimes=list(runtimes), units=units,
                       runtime_units={str(k): str(v) for k, v in runtime_units.items()}, aliases=list(aliases),
                       path=path, raw=dict(data))
-    if isinstance(peak_tbl.get("cpu"), dict) and peak_tbl["cpu"].get("detect"):
+    if detect and isinstance(peak_tbl.get("cpu"), dict) and peak_tbl["cpu"].get("detect"):
         fill_detected(spec)
     return spec
 
 
-def read_device_file(path: Path) -> DeviceSpec:
+def read_device_file(path: Path, detect: bool = True) -> DeviceSpec:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CorruptFileError(f"cannot read device file {path}: {exc}") from exc
-    spec = parse_device(data, str(path))
+    spec = parse_device(data, str(path), detect=detect)
     if spec.name != path.stem:
         raise CorruptFileError(f"{path}: name {spec.name!r} differs from the file name {path.stem!r}")
     return spec
 
 
 # ---------------------------------------------------------------------------
-# lookup
+# lookup: the one search path every reader uses
 # ---------------------------------------------------------------------------
-def device_dirs() -> list[Path]:
+def device_dirs(extra: Optional[list[Path]] = None) -> list[Path]:
+    """Where device files are looked up, first wins: ``extra`` (a command's
+    ``--devices-dir``), the folders of ``$EDGECNN_DEVICES``, the checkout's ``devices/``."""
     dirs = [Path(p) for p in os.environ.get("EDGECNN_DEVICES", "").split(os.pathsep) if p]
-    return dirs + [REPO_DEVICES]
+    return list(extra or []) + dirs + [REPO_DEVICES]
 
 
-def device_files() -> dict[str, Path]:
+def device_files(extra: Optional[list[Path]] = None) -> dict[str, Path]:
     """name -> TOML path; earlier folders win."""
     out: dict[str, Path] = {}
-    for d in device_dirs():
+    for d in device_dirs(extra):
         if d.is_dir():
             for f in sorted(d.glob("*.toml")):
                 out.setdefault(f.stem, f)

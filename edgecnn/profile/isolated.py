@@ -87,3 +87,12 @@ def isolated_layer_times(model: Any, input_shape: list[int], runner_cls: Any, *,
     overhead = times.pop(OVERHEAD)
     return [{"name": name, "op_type": type(unique[src]).__name__, "time_ms": max(0.0, times[src] - overhead),
              "call_overhead_ms": overhead} for name, src in same_as.items()]
+
+
+def runner_layer_times(runner: Any, model_path: str, input_shape: list[int], runs: int) -> list[dict[str, Any]]:
+    """``isolated_layer_times`` of the model saved at ``model_path`` on ``runner``'s
+    runtime and threads (what a runtime worker process runs for its runtime)."""
+    import torch
+
+    model = torch.load(model_path, map_location="cpu", weights_only=False)
+    return isolated_layer_times(model, input_shape, type(runner), threads=runner.threads, runs=runs)

@@ -80,15 +80,11 @@ class InProcessSession:
         return {}
 
     def layer_times(self, rt: str, model_file: Optional[str], input_shape: list[int]) -> list[dict]:
-        from edgecnn.profile.isolated import ISOLATED_FORMATS, isolated_layer_times
+        from edgecnn.profile.isolated import ISOLATED_FORMATS, runner_layer_times
 
         runner = self.runners[rt]
         if rt in ISOLATED_FORMATS:
-            import torch
-
-            model = torch.load(model_file, map_location="cpu", weights_only=False)
-            return isolated_layer_times(model, input_shape, type(runner), threads=runner.threads,
-                                        runs=self.opts.layer_runs)
+            return runner_layer_times(runner, model_file, input_shape, self.opts.layer_runs)
         return runner.layer_times(self.inputs[rt], runs=self.opts.layer_runs)
 
     def separable(self, rt: str, shapes: list, progress: Callable[[str], None]) -> dict:
@@ -133,9 +129,13 @@ class WorkerSession:
         return memory_figures(self.info.get(rt, {}), self.workers[rt].request("memory"))
 
     def layer_times(self, rt: str, model_file: Optional[str], input_shape: list[int]) -> list[dict]:
+        from edgecnn.profile.isolated import ISOLATED_FORMATS
+
         try:
-            return self.workers[rt].request("layer_times", runs=self.opts.layer_runs, model_path=model_file,
-                                            input_shape=input_shape)
+            if rt in ISOLATED_FORMATS:  # no op profiler: the layers are timed one by one, in the worker
+                return self.workers[rt].request("call", function="edgecnn.profile.isolated.runner_layer_times",
+                                                with_runner=True, args=(model_file, input_shape, self.opts.layer_runs))
+            return self.workers[rt].request("layer_times", runs=self.opts.layer_runs)
         except WorkerError as exc:
             raise _as_local_error(exc) from None
 

@@ -24,14 +24,20 @@ class RunnerLoadError(EdgeCNNError):
     """The runtime is here but could not load this artifact/model."""
 
 
+def thread_rule(cores: int) -> int:
+    """The threads a runtime gets when none are given: the usable cores, at
+    most 4. The one rule, locally, on phones (adb) and, in its self-contained
+    copy, in ``remote/device_runner.py`` (a test keeps the two equal)."""
+    return max(1, min(4, int(cores)))
+
+
 def default_threads() -> int:
-    """CPU threads used when none are given: the cores this process may use,
-    at most 4 (recorded with every measurement)."""
+    """``thread_rule`` of the cores this process may use (recorded with every measurement)."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         n = os.cpu_count() or 1
-    return max(1, min(4, n))
+    return thread_rule(n)
 
 
 class Runner:

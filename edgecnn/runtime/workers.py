@@ -26,6 +26,7 @@ model's peak never hides in another's.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import time
@@ -182,11 +183,12 @@ def _serve(conn: Any, runtime: str, kwargs: dict[str, Any]) -> None:
             elif op == "memory":
                 value = {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
             elif op == "layer_times":
-                value = _layer_times(served, **args)
-            elif op == "call":  # run a function of edgecnn in this process (separable sweeps)
+                value = served.runner.layer_times(served.inputs, runs=args["runs"])
+            elif op == "call":  # a function the caller names, run in this process (its runner first if asked)
                 module, name = args["function"].rsplit(".", 1)
-                value = getattr(__import__(module, fromlist=[name]), name)(*args.get("args", ()),
-                                                                            **args.get("kwargs", {}))
+                fn = getattr(importlib.import_module(module), name)
+                lead = (served.runner,) if args.get("with_runner") else ()
+                value = fn(*lead, *args.get("args", ()), **args.get("kwargs", {}))
             else:
                 raise ValueError(f"unknown worker op {op!r}")
             conn.send(("ok", value))
@@ -194,18 +196,6 @@ def _serve(conn: Any, runtime: str, kwargs: dict[str, Any]) -> None:
             conn.send(("error", (type(exc).__name__, str(exc), traceback.format_exc()[-3000:])))
             if isinstance(exc, KeyboardInterrupt):
                 return
-
-
-def _layer_times(served: _Served, runs: int, model_path: Optional[str] = None,
-                 input_shape: Optional[list[int]] = None) -> list[dict[str, Any]]:
-    from edgecnn.profile.isolated import ISOLATED_FORMATS, isolated_layer_times
-
-    if served.runner.name in ISOLATED_FORMATS:  # no op profiler: the layers are timed one by one
-        import torch
-
-        model = torch.load(model_path, map_location="cpu", weights_only=False)
-        return isolated_layer_times(model, input_shape, served.cls, threads=served.runner.threads, runs=runs)
-    return served.runner.layer_times(served.inputs, runs=runs)
 
 
 # ---------------------------------------------------------------------------

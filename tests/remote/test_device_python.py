@@ -48,3 +48,16 @@ def test_the_check_catches_a_3_7_construct(tmp_path):
         assert res.returncode != 0
     with pytest.raises(AssertionError):
         test_pushed_files_parse_as_python_3_6(bad)
+
+
+def test_the_device_runner_uses_edgecnn_s_thread_rule(monkeypatch):
+    """device_runner.py is self-contained (no edgecnn on the device): its copy
+    of the default-threads rule must stay equal to edgecnn's."""
+    import os
+
+    from edgecnn.devices import device_runner
+    from edgecnn.runtime.base import default_threads, thread_rule
+
+    for cores in range(1, 17):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
+        assert device_runner.default_threads() == default_threads() == thread_rule(cores)

@@ -2,7 +2,7 @@
 ``MODELS``, ...) registers every family on first use.
 
 Loading is deferred (PEP 562) because the families pull in torch and
-torchvision (seconds): the CLI imports ``edgecnn.models.commands`` to list
+torchvision (seconds): the CLI imports ``edgecnn.cli.models`` to list
 its commands, and `edgecnn --version`, `edgecnn report` or a one-line usage
 error should not pay for the zoo.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["MODELS", "ModelCard", "Reference", "count_params", "create_model", "get_card",
-           "list_models", "register_model"]
+           "list_models", "register_model", "register_variant"]
 
 
 def __getattr__(name: str) -> Any:

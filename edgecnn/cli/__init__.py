@@ -1,8 +1,9 @@
 """The ``edgecnn`` command line: parse, call the API, print rich tables.
 
-Each subsystem keeps its commands in its own ``commands.py`` with a
-``register(app)`` function; this file only assembles them and turns
-user errors (``EdgeCNNError``) into one line on stderr and a non-zero exit.
+The top of the import graph: one module per subsystem here
+(``edgecnn/cli/<part>.py``, each with a ``register(app)`` function) calls that
+subsystem's API; this file assembles them and turns user errors
+(``EdgeCNNError``) and usage errors into one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ app = typer.Typer(
 
 # One line per subsystem that adds commands.
 COMMAND_MODULES = [
-    "edgecnn.devices.commands",
-    "edgecnn.models.commands",
-    "edgecnn.export.commands",
-    "edgecnn.report.commands",
-    "edgecnn.cost.commands",
-    "edgecnn.train.commands",
-    "edgecnn.profile.commands",
+    "edgecnn.cli.devices",
+    "edgecnn.cli.models",
+    "edgecnn.cli.export",
+    "edgecnn.cli.report",
+    "edgecnn.cli.cost",
+    "edgecnn.cli.train",
+    "edgecnn.cli.profile",
 ]
 
 

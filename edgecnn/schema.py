@@ -198,9 +198,12 @@ PARITY = (
     Field("parity_runtime", "", STR, "the runtime that produced the parity figures", required=parity_ran),
 )
 
-# on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed
-FAILURE = (Field("phase", "", STR, "the phase of a scripted run this record belongs to"),
-           Field("traceback", "", STR, "the end of the traceback of a failure"))
+# on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed, and where the model came from
+COMMON = (Field("phase", "", STR, "the phase of a scripted run this record belongs to"),
+          Field("traceback", "", STR, "the end of the traceback of a failure"),
+          Field("model_source", "", STR, "where the model came from: edgecnn zoo, timm, Python factory, ONNX file, "
+                "TFLite file, TorchScript file, PyTorch .pt2 file, nn.Module"),
+          Field("model_spec", "", STR, "what the user gave for a model outside the zoo (file, factory, timm name)"))
 
 _LATENCY_ANY = Field("latency_statistic", "", STR, "which statistic the headline is: p50, or mean where the tool "
                      "reports no median (benchmark_model)")
@@ -315,7 +318,7 @@ KINDS: dict[str, dict[str, Field]] = {
 }
 
 for _fields_of_kind in KINDS.values():
-    _fields_of_kind.update({f.name: f for f in FAILURE})
+    _fields_of_kind.update({f.name: f for f in COMMON})
 
 # fields that hold per-layer rows, checked against ROW_FIELDS
 ROW_LISTS = ("layers",)

@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:
     @app.command("cost")
     def cost_cmd(
         model_name: Optional[str] = typer.Argument(None, metavar="MODEL",
-                                                   help="Model name (see `edgecnn models`); omit with --layer."),
+                                                   help="Zoo name, .onnx/.tflite/.pt2/.pt file, package.module:"
+                                                        "callable or timm:<name>; omit with --layer."),
         input_size: Optional[str] = typer.Option(None, "--input-size", help="S, HxW or CxHxW pixels (default: the model card's)."),
         num_classes: Optional[int] = typer.Option(None, "--num-classes"),
         per_layer: bool = typer.Option(False, "--per-layer", help="Print one row per layer."),
@@ -132,56 +133,54 @@ def register(app: typer.Typer) -> None:
 def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Optional[int], per_layer: bool,
                    separable: bool, precision: str, json_out: bool, cross: bool, record: bool,
                    profiles: str) -> None:
-    import torch
-
     from edgecnn.console import console, print_json, warn
-    from edgecnn.cost.engine import count_cost
     from edgecnn.cost.separable import pairs_from_report
-    from edgecnn.errors import InvalidOptionError
-    from edgecnn.models import create_model
+    from edgecnn.models.sources import is_source_spec
 
     side = None if size is None else size[-2] if len(size) >= 2 else size[0]
-    # on the meta device (shapes only: the same table, faster) unless fvcore needs real tensors
-    with torch.device("cpu" if cross else "meta"):
-        model = create_model(name, input_size=side, num_classes=num_classes)
-    cfg = model.edgecnn_config
-    count_size: Any = size if size is not None and len(size) > 1 else cfg["input_size"]
-    try:
-        report = count_cost(model, count_size, precision=precision)
-    except InvalidOptionError:
-        if cross:
-            raise
-        # meta kernels word shape errors tersely; the same failure on real tensors says what does not fit
-        model = create_model(name, input_size=side, num_classes=num_classes)
-        report = count_cost(model, count_size, precision=precision)
+    if is_source_spec(name):
+        report, cfg, card, src = _count_source(name, side, precision, cross, num_classes)
+        for w in src.warnings:
+            warn(w)
+    else:
+        report, cfg, card, src = (*_count_zoo(name, size, side, num_classes, precision, cross), None)
     pairs = pairs_from_report(report) if separable else []
     check = None
     if cross:
         from edgecnn.cost.crosscheck import cross_check
 
-        check = cross_check(model, count_size, report=report)
-    card = model.edgecnn_card
-    ref = card.reference(cfg["input_size"], cfg["num_classes"]) if report.input_shape[1] == report.input_shape[2] else None
+        check = cross_check(src.module() if src else _real_zoo(name, side, num_classes), cfg["count_size"],
+                            report=report)
+    ref = card.reference(cfg["input_size"], cfg["num_classes"]) if card and report.input_shape[1] == \
+        report.input_shape[2] else None
+    rid = src.id if src else name
     where = None
     if record:
-        dataset = card.dataset if cfg["input_size"] == card.input_size else None
-        recs = [report.to_record(name, dataset=dataset)]
-        recs += [p.to_record(name, input_shape=report.input_shape) for p in pairs]
+        dataset = card.dataset if card and cfg["input_size"] == card.input_size and src is None else None
+        recs = [report.to_record(rid, dataset=dataset)]
+        recs += [p.to_record(rid, input_shape=report.input_shape) for p in pairs]
+        if src is not None:
+            from edgecnn.cost.sources import source_fields
+
+            for r in recs:
+                r.metrics.update(source_fields(src))
         where = _store(profiles, recs)
     reference = None
     if ref is not None and ref.macs:
         diff = report.totals["conv_linear_macs"] / ref.macs - 1
         reference = {"macs": ref.macs, "params": ref.params, "source": ref.source, "macs_diff": round(diff, 5)}
     if json_out:
-        out: dict[str, Any] = {"model": name, "config": cfg, **report.to_dict(), "reference": reference,
-                               "record": where}
+        out: dict[str, Any] = {"model": rid, "config": {k: v for k, v in cfg.items() if k != "count_size"},
+                               **report.to_dict(), "reference": reference, "record": where}
+        if src is not None:
+            out["source"] = {"kind": src.kind, "label": src.label, "spec": src.spec, "id": src.id}
         if separable:
             out["separable"] = [{**p.to_dict(), "matches": p.matches} for p in pairs]
         if check is not None:
             out["cross_check"] = check.to_dict()
         print_json(out)
         return
-    _print_summary(console, name, report, reference)
+    _print_summary(console, rid if src is None else f"{rid} ({src.label})", report, reference)
     if per_layer:
         _print_layers(console, report)
     if separable:
@@ -193,6 +192,53 @@ def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Opti
              f"{', ...' if len(u.layers) > 3 else ''}): not counted; the totals above leave it out")
     if where:
         console.print(f"records appended to {where}", highlight=False)
+
+
+def _count_zoo(name, size, side, num_classes, precision, cross):
+    """A zoo model, counted on the meta device (shapes only: the same table, faster)
+    unless fvcore needs real tensors."""
+    import torch
+
+    from edgecnn.cost.engine import count_cost
+    from edgecnn.errors import InvalidOptionError
+    from edgecnn.models import create_model
+
+    with torch.device("cpu" if cross else "meta"):
+        model = create_model(name, input_size=side, num_classes=num_classes)
+    cfg = dict(model.edgecnn_config)
+    count_size: Any = size if size is not None and len(size) > 1 else cfg["input_size"]
+    try:
+        report = count_cost(model, count_size, precision=precision)
+    except InvalidOptionError:
+        if cross:
+            raise
+        # meta kernels word shape errors tersely; the same failure on real tensors says what does not fit
+        report = count_cost(_real_zoo(name, side, num_classes), count_size, precision=precision)
+    cfg["count_size"] = count_size
+    return report, cfg, model.edgecnn_card
+
+
+def _real_zoo(name, side, num_classes):
+    from edgecnn.models import create_model
+
+    return create_model(name, input_size=side, num_classes=num_classes)
+
+
+def _count_source(spec, side, precision, cross, num_classes):
+    """A file, factory or timm model (``edgecnn.models.sources``)."""
+    from edgecnn.cost.sources import count_source
+    from edgecnn.errors import InvalidOptionError
+    from edgecnn.models.sources import resolve_source
+
+    if num_classes is not None:
+        raise InvalidOptionError("--num-classes applies to zoo models; a file or factory has its own classifier")
+    src = resolve_source(spec, input_size=side)
+    if cross and not src.is_pytorch:
+        raise InvalidOptionError(f"--cross-check counts a PyTorch module with fvcore; {spec} is a {src.label}")
+    report = count_source(src, precision)
+    cfg = {"name": src.id, "num_classes": src.num_classes, "input_size": src.input_size,
+           "count_size": src.input_shape}
+    return report, cfg, None, src
 
 
 def _print_summary(console, name: str, report, reference) -> None:

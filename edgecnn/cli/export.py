@@ -27,7 +27,8 @@ def _formats_for(to: str, precision: str) -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_cmd(
-        model: str = typer.Argument(..., help="Model name (see `edgecnn models`)."),
+        model: str = typer.Argument(..., help="Zoo name (see `edgecnn models`), .pt2/.pt file, "
+                                    "package.module:callable or timm:<name>."),
         to: str = typer.Option("onnx", "--to", help="onnx | tflite | tensorrt | all (see `edgecnn formats`)."),
         precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | int8 | int8_dynamic (TFLite)."),
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
@@ -60,9 +61,25 @@ def register(app: typer.Typer) -> None:
         from edgecnn.export import EXPORTERS, export_model
         from edgecnn.export.api import check_writable
         from edgecnn.export.tensorrt import tensorrt_available
+        from edgecnn.errors import InvalidOptionError
         from edgecnn.models import get_card
+        from edgecnn.models.sources import is_source_spec, resolve_source
 
-        get_card(model)  # an unknown model name fails here, before any import or work
+        target: object = model
+        if is_source_spec(model):  # a file, factory or timm model: export its module
+            src = resolve_source(model, input_size=input_size)
+            if not src.is_pytorch:
+                raise InvalidOptionError(f"{model} is {src.article} {src.label}: export converts PyTorch models; "
+                                         f"run the file as it is (`edgecnn profile --models {model}`, "
+                                         f"`edgecnn eval {model}`)")
+            if num_classes is not None:
+                raise InvalidOptionError("--num-classes applies to zoo models; a file or factory has its own "
+                                         "classifier")
+            for w in src.warnings:
+                warn(w)
+            target = src.module()
+        else:
+            get_card(model)  # an unknown model name fails here, before any import or work
         if to != "all":
             EXPORTERS.get(to)
         formats = _formats_for(to, precision)
@@ -87,7 +104,7 @@ def register(app: typer.Typer) -> None:
             plan.append((fmt, options))
         results = []
         for fmt, options in plan:
-            res = export_model(model, to=fmt, precision=precision, out_dir=out, checkpoint=checkpoint,
+            res = export_model(target, to=fmt, precision=precision, out_dir=out, checkpoint=checkpoint,
                                input_size=input_size, batch=batch, validate=not no_validate, n_images=n_images,
                                dataset=dataset, data_dir=data_dir, calibration_images=calibration_images,
                                profiles=profiles, num_classes=num_classes,

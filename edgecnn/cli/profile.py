@@ -11,7 +11,8 @@ def register(app: typer.Typer) -> None:
     @app.command("profile")
     def profile_cmd(
         models: Optional[str] = typer.Option(None, "--models", "-m",
-                                             help="Model names or wildcards, comma-separated (default: "
+                                             help="Comma-separated zoo names or wildcards, .onnx/.tflite/.pt2/.pt "
+                                                  "files, package.module:callable or timm:<name> (default: "
                                                   "mobilenet_v1,mobilenet_v2,mobilenet_v3_small,resnet18,resnet50)."),
         device: str = typer.Option("local", "--device", "-d", help="Device name from devices/*.toml "
                                    "(exact, alias or unique prefix; see `edgecnn devices`)."),
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
             raise InvalidOptionError("--cuda-graphs needs --accel cuda")
         spec = load_device(device)
         shapes = [parse_shape(s) for s in shape]
-        names = expand_names(MODELS, models) if models else (
+        names = model_list(models, input_size) if models else (
             [] if shapes else [m for m in DEFAULT_MODELS if m in MODELS])
         if models is None and not shapes:
             missing = [m for m in DEFAULT_MODELS if m not in MODELS]
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json([r.to_dict() for r in written])
         else:
-            _summary(console, store, spec.name, names, rts, opts, written)
+            _summary(console, store, spec.name, [record_name(n, input_size) for n in names], rts, opts, written)
         if report:
             _rebuild_report(out, warn)
 
@@ -131,6 +132,45 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             table.add_row(r["runtime"], r["format"], "yes" if r["available"] else "no", escape(r["reason"] or ""))
         console.print(table)
+
+
+def model_list(text: str, input_size) -> list[str]:
+    """``--models``: zoo names and wildcards expand over the zoo; files,
+    factories and timm names are resolved now, so a bad one is one line before
+    anything is measured."""
+    from edgecnn.models import MODELS
+    from edgecnn.models.sources import is_source_spec, resolve_source
+    from edgecnn.registry import expand_names
+
+    out: list[str] = []
+    for item in [p.strip() for p in _split_models(text) if p.strip()]:
+        if is_source_spec(item):
+            resolve_source(item, input_size=input_size)
+            out.append(item)
+        else:
+            out += expand_names(MODELS, item)
+    return list(dict.fromkeys(out))
+
+
+def record_name(spec: str, input_size) -> str:
+    """The name records give the model ``spec``: itself for a zoo model, the source's id otherwise."""
+    from edgecnn.models.sources import is_source_spec, resolve_source
+
+    return resolve_source(spec, input_size=input_size).id if is_source_spec(spec) else spec
+
+
+def _split_models(text: str) -> list[str]:
+    """Split on commas outside parentheses (a factory's ``pkg.mod:fn(a=1, b=2)``)."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    return parts + [cur]
 
 
 class _progress:

@@ -7,6 +7,22 @@ from typing import Optional
 import typer
 
 
+def parse_rgb(text: Optional[str], option: str) -> Optional[tuple[float, float, float]]:
+    """``"0.485,0.456,0.406"`` -> a 3-tuple; one line on anything else."""
+    from edgecnn.errors import InvalidOptionError
+
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 3 or (option == "--std" and min(vals) <= 0):
+        raise InvalidOptionError(f"{option} takes three numbers R,G,B{' (positive)' if option == '--std' else ''}, "
+                                 f"got {text!r}")
+    return vals  # type: ignore[return-value]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
@@ -70,7 +86,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_cmd(
-        target: str = typer.Argument(..., help="Checkpoint (.pt) or artifact (.onnx, .tflite, .engine/.plan)."),
+        target: str = typer.Argument(..., help="Checkpoint (.pt), artifact (.onnx, .tflite, .engine/.plan), or any "
+                                     "model: .pt2/TorchScript file, package.module:callable, timm:<name>."),
         dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: the checkpoint's, else cifar10."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir"),
         batch_size: int = typer.Option(256, "--batch-size"),
@@ -81,6 +98,11 @@ def register(app: typer.Typer) -> None:
         no_records: bool = typer.Option(False, "--no-records"),
         device_name: str = typer.Option("local", "--device-name"),
         confusion: bool = typer.Option(False, "--confusion", help="Print the confusion matrix."),
+        input_size: Optional[int] = typer.Option(None, "--input-size", min=1, help="Input side for a model file "
+                                                 "whose input is dynamic (not needed for edgecnn's own artifacts)."),
+        mean: Optional[str] = typer.Option(None, "--mean", help="R,G,B mean the model was trained with (a file "
+                                           "edgecnn did not export; default ImageNet's, with a warning)."),
+        std: Optional[str] = typer.Option(None, "--std", help="R,G,B standard deviation, with --mean."),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Top-1, top-5, loss, per-class accuracy and confusion matrix; writes an accuracy record."""
@@ -90,7 +112,11 @@ def register(app: typer.Typer) -> None:
         from edgecnn.records import RecordStore
         from edgecnn.train.evaluate import evaluate_target
 
-        res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model)
+        from edgecnn.console import warn
+
+        res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
+                              input_size=input_size, mean=parse_rgb(mean, "--mean"), std=parse_rgb(std, "--std"),
+                              warn=warn)
         path = None
         if not no_records:
             path = RecordStore(profiles).append(res.record(device_name))

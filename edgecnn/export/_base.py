@@ -121,5 +121,8 @@ def register_format(fmt: ExportFormat) -> ExportFormat:
 def artifact_stem(model_name: str, input_size: int, precision: str, batch: int = 1) -> str:
     """``resnet18-32-fp32`` (``-b8`` added for a static batch other than 1): the
     file name shared by every format, so artifacts of different batch sizes
-    never overwrite each other."""
-    return f"{model_name}-{input_size}-{precision}" + (f"-b{batch}" if batch != 1 else "")
+    never overwrite each other. A name that is no file name (a factory's
+    ``pkg.mod:fn(width=2)``) has its other characters replaced by ``_``."""
+    from edgecnn.records import safe_name
+
+    return f"{safe_name(model_name)}-{input_size}-{precision}" + (f"-b{batch}" if batch != 1 else "")

@@ -224,6 +224,8 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     rec = Record(kind="export", model=name, status="ok", runtime=fmt.runtime, format=to, precision=precision,
                  batch=batch, input_shape=[3, size, size], dataset=dataset if validate else None,
                  variant=None if weights != "random" else "random-weights", env=environment())
+    cfg = getattr(model, "edgecnn_config", {})
+    rec.metrics.update({k: cfg[k] for k in ("model_source", "model_spec") if cfg.get(k)})
     rec.metrics.update({"weights": weights, "checkpoint": str(checkpoint) if checkpoint else None,
                         "num_classes": n_classes, "bn_recalibrated_layers": n_bn,
                         "threads": torch.get_num_threads()})

@@ -28,11 +28,12 @@ def runtime_format(runtime: str) -> str | None:
 
 def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, precision: str = "fp32",
                  batch: int = 1, export_dir: str | Path = "export", force: bool = False,
-                 prepare_only: bool = False) -> Any:
+                 prepare_only: bool = False, by_name: bool = True) -> Any:
     """What a Runner of format ``fmt`` loads: the module for "pytorch", else a
-    file path ("onnx", "tflite", "engine"). ``prepare_only`` (TensorRT): the
-    TensorRT-ready ``...-trt.onnx`` instead of an engine, for a device that
-    builds its own."""
+    file path ("onnx", "tflite", "engine"). A zoo model is exported by name
+    (``by_name``: seeded random weights); a model outside the zoo from
+    ``model``, its module. ``prepare_only`` (TensorRT): the TensorRT-ready
+    ``...-trt.onnx`` instead of an engine, for a device that builds its own."""
     if fmt == "pytorch":
         return model
     from edgecnn.export import EXPORTERS, artifact_stem, export_model
@@ -45,7 +46,8 @@ def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, prec
     options = {"prepare_only": True} if prepare_only else {}
     try:
         # latency does not depend on the weights: no "random weights" warning here
-        res = export_model(model_name, to=to, precision=precision, out_dir=str(export_dir), input_size=input_size,
+        res = export_model(model_name if by_name else model, to=to, precision=precision,
+                           out_dir=str(export_dir), input_size=input_size,
                            batch=batch, validate=False, profiles=None, warn=lambda message: None, **options)
     except EdgeCNNError as exc:
         raise ExportFailed(str(exc)) from exc

@@ -197,12 +197,20 @@ def _has_separable(store: RecordStore, model: str, rt: str, device: str) -> bool
                for r in store.load(kind="separable", model=model, device=device))
 
 
-def _profile_one(name: str, device: Any, opts: Any, store: RecordStore, keep: Keep, progress) -> None:
-    from edgecnn.models import create_model
-    from edgecnn.profile.pipeline import input_size_of
+def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any: Keep, progress) -> None:
+    from edgecnn.cost.sources import count_source, source_fields
+    from edgecnn.models.sources import resolve_source
 
-    size = input_size_of(name, opts)
-    shape = [3, size, size]
+    src = resolve_source(spec, input_size=opts.input_size)
+    for w in src.warnings:
+        progress(f"warning: {w}")
+    name, size, shape = src.id, src.input_size, src.input_shape
+    extra = source_fields(src) if src.kind != "zoo" else {}
+
+    def keep(rec: Record) -> None:  # every record of a model outside the zoo says where it came from
+        rec.metrics.update(extra)
+        keep_any(rec)
+
     lat_t = {rt: template("latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
     lay_t = {rt: template("layer_latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
     todo_lat = [rt for rt in opts.runtimes if opts.force or not store.has_ok(lat_t[rt])]
@@ -214,11 +222,10 @@ def _profile_one(name: str, device: Any, opts: Any, store: RecordStore, keep: Ke
         return
     progress(f"{name}: building and counting")
     try:
-        model = create_model(name, input_size=size)
-        from edgecnn.cost import count_cost
-
-        cost = count_cost(model, shape, precision=opts.precision if opts.precision in ("fp32", "fp16", "int8")
-                          else "fp32", batch=1)
+        model = src.module() if src.is_pytorch else None
+        cost = count_source(src, opts.precision if opts.precision in ("fp32", "fp16", "int8") else "fp32")
+    except EdgeCNNError:
+        raise
     except Exception as exc:
         err = f"cannot build/count {name}: {type(exc).__name__}: {exc}"
         for rt in todo_lat:
@@ -229,19 +236,21 @@ def _profile_one(name: str, device: Any, opts: Any, store: RecordStore, keep: Ke
                        batch=1, input_shape=shape)
     if opts.force or not store.has_ok(cost_tmpl):
         keep(cost.to_record(name, device=device.name))
-    published = published_accuracy(name, size, model.edgecnn_config["num_classes"], device.name)
+    published = published_accuracy(name, size, src.num_classes, device.name) if src.kind == "zoo" else None
     if published is not None and not store.has_ok(published):
         keep(published)
     peaks = device_peaks(device)
 
     session = new_session(opts)
     with tempfile.TemporaryDirectory(prefix="edgecnn-profile-") as tmp:
-        model_file = str(Path(tmp) / f"{name}.pt")
-        import torch
+        model_file = None
+        if model is not None:  # the torch worker and LiteRT's isolated layers load it
+            import torch
 
-        torch.save(model, model_file)  # the torch worker and LiteRT's isolated layers load it
+            model_file = str(Path(tmp) / "model.pt")
+            torch.save(model, model_file)
         try:
-            loaded = _load_all(name, model, model_file, dict.fromkeys(todo_lat + todo_lay), size, opts, lat_t,
+            loaded = _load_all(src, model, model_file, dict.fromkeys(todo_lat + todo_lay), opts, lat_t,
                                todo_lat, session, keep, progress)
             timed = [rt for rt in todo_lat if rt in loaded]
             medians: dict[str, float] = {}
@@ -274,9 +283,11 @@ def device_peaks(device: Any) -> dict[str, dict]:
     return {u: {**cu.to_dict(), "device": device.name} for u, cu in device.units.items()}
 
 
-def _load_all(name, model, model_file, rts, size, opts, lat_t, todo_lat, session, keep, progress) -> dict:
+def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep, progress) -> dict:
     """Make each runtime's artifact and load it; returns rt -> load info. A
-    runtime that cannot run here, or whose artifact fails, becomes a record."""
+    runtime that cannot run here, or whose artifact fails, becomes a record.
+    A model file runs as it is on the runtimes that take its format."""
+    name, size = src.id, src.input_size
     loaded: dict[str, dict] = {}
     plans: dict[str, tuple] = {}
     for rt in rts:
@@ -290,10 +301,16 @@ def _load_all(name, model, model_file, rts, size, opts, lat_t, todo_lat, session
                 keep(fail(tmpl, "unsupported", reason))
             progress(f"{name} / {rt}: unsupported: {reason}")
             continue
+        if not src.runs_on(cls.format):
+            if record:
+                keep(fail(tmpl, "unsupported", f"{src.spec} is {src.article} {src.label}: it runs on runtimes that "
+                                               f"load {src.kind} files, and {rt} loads {cls.format}"))
+            continue
         try:
             progress(f"{name}: {cls.format} artifact for {rt}")
-            art = get_artifact(name, model, cls.format, input_size=size, precision=opts.precision, batch=opts.batch,
-                               export_dir=opts.export_dir, force=opts.force)
+            art = src.path if not src.is_pytorch else get_artifact(
+                name, model, cls.format, input_size=size, precision=opts.precision, batch=opts.batch,
+                export_dir=opts.export_dir, force=opts.force, by_name=src.kind == "zoo")
         except ExportFailed as exc:
             if record:
                 keep(fail(tmpl, "export_failed", str(exc)))
@@ -331,11 +348,15 @@ def _why(exc: BaseException) -> str:
 
 
 def _layer_record(name, rt, session, model_file, tmpl, cost, total_ms, opts, info, peaks, keep, progress) -> None:
+    from edgecnn.profile.isolated import ISOLATED_FORMATS
     from edgecnn.profile.layers import join_layer_times, summarize_layers
-    from edgecnn.profile.pipeline import input_size_of
 
-    size = input_size_of(name, opts)
+    size = tmpl.input_shape[-1]
     progress(f"{name}: per-layer times on {rt}")
+    if rt in ISOLATED_FORMATS and model_file is None:
+        keep(fail(tmpl, "unsupported", f"{rt} has no op profiler in Python, and a model file has no PyTorch "
+                                       f"module to cut its layers from"))
+        return
     try:
         rows = session.layer_times(rt, model_file, [opts.batch, 3, size, size])
     except RunnerUnsupported as exc:

@@ -71,9 +71,10 @@ def _noop(message: Optional[str] = None, advance: int = 0) -> None:
 
 
 def input_size_of(model: str, opts: ProfileOptions) -> int:
-    from edgecnn.models import get_card
+    """The input side ``model`` (a zoo name or any model source) is profiled at."""
+    from edgecnn.models.sources import resolve_source
 
-    return int(opts.input_size or get_card(model).input_size)
+    return resolve_source(model, input_size=opts.input_size).input_size
 
 
 # ---------------------------------------------------------------------------

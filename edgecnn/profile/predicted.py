@@ -27,12 +27,10 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
     for ``models`` x ``opts.runtimes`` on ``device``. A device whose TOML has no
     peak figures at all cannot be predicted: the error says why it was not
     measured either."""
-    from edgecnn.cost.engine import count_model
+    from edgecnn.cost.sources import count_source, source_fields
+    from edgecnn.models.sources import resolve_source
     from edgecnn.predict.roofline import FUSING_RUNTIMES, Calibration, predict_layers
-    from edgecnn.models import get_card
     from edgecnn.predict.calibrate import calibration_for, error_band
-    from edgecnn.profile.pipeline import input_size_of
-
     if not device.units:
         raise EdgeCNNError(f"{reason}; and it cannot be predicted: device {device.name!r} has no peak compute "
                            f"figure ([peak.cpu] / [peak.gpu] in {device.path})")
@@ -45,33 +43,34 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
         store.append(rec)
         written.append(rec)
 
-    for name in models:
-        size = input_size_of(name, opts)
-        shape = [3, size, size]
+    for spec in models:
+        src = resolve_source(spec, input_size=opts.input_size)
+        name, size, shape = src.id, src.input_size, src.input_shape
+        extra = source_fields(src) if src.kind != "zoo" else {}
         try:
-            cost = count_model(name, size, opts.precision)
+            cost = count_source(src, opts.precision if opts.precision in ("fp32", "fp16", "int8") else "fp32")
         except Exception as exc:
             for rt in opts.runtimes:
                 keep(fail(template("latency", name, rt, device.name, opts, shape, "predicted", "predicted"),
-                          "failed", f"cannot build/count {name}: {exc}"))
+                          "failed", f"cannot build/count {name}: {exc}", **extra))
             progress(None, advance=1)
             continue
         macs = int(cost.totals["conv_linear_macs"])
-        published = published_accuracy(name, size, get_card(name).num_classes, device.name)
+        published = published_accuracy(name, size, src.num_classes, device.name) if src.kind == "zoo" else None
         if published is not None and not store.has_ok(published):
             keep(published)
         for rt in opts.runtimes:
             tmpl = template("latency", name, rt, device.name, opts, shape, "predicted", "predicted")
             if listed and rt not in listed:
                 keep(fail(tmpl, "unsupported", f"device {device.name!r} does not list runtime {rt!r} "
-                                               f"(its runtimes: {', '.join(listed)})"))
+                                               f"(its runtimes: {', '.join(listed)})", **extra))
                 continue
             unit_name = device.unit_of(rt, opts.accel)
             try:
                 unit = device.unit(unit_name)
                 peak, used = unit.peak(opts.precision)
             except EdgeCNNError as exc:
-                keep(fail(tmpl, "unsupported", f"{rt} runs on the {unit_name} here: {exc}"))
+                keep(fail(tmpl, "unsupported", f"{rt} runs on the {unit_name} here: {exc}", **extra))
                 continue
             bw = unit.memory_bandwidth_gb_per_s
             cal = _calibration(rt, unit_name, store, cals, calibration_for)
@@ -85,7 +84,7 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
                 "memory_bandwidth_gb_per_s": bw, "peak_kind": dict(unit.kind),
                 "compute_bound_share": compute_bound / ms if ms else None, "calibration": cal.to_dict(),
                 "calibration_device": cal.device if cal.runtime else None,
-                "error_band": error_band(store, rt, unit_name, cal), "layers": rows}))
+                "error_band": error_band(store, rt, unit_name, cal), "layers": rows, **extra}))
         progress(None, advance=1)
     return written
 

@@ -55,7 +55,9 @@ class EvalResult:
                       runtime=RUNTIME_OF[self.format], dataset=self.dataset, device=device,
                       input_shape=[3, self.input_size, self.input_size], batch=self.extra.get("batch", 1),
                       variant=self.extra.get("variant"),
-                      metrics={**self.metrics, "target": self.target, "eval_s": self.seconds},
+                      metrics={**self.metrics, "target": self.target, "eval_s": self.seconds,
+                               **({"model_source": self.extra["model_source"]} if self.extra.get("model_source")
+                                  else {})},
                       env=environment())
 
 
@@ -107,30 +109,87 @@ def check_classes(where: str, model_classes: list[str] | None, ds_name: str, dat
 
 def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: str | None = None,
                     batch_size: int = 256, subset: int | None = None, device: str = "auto",
-                    seed: int = 0, model_name: str | None = None) -> EvalResult:
-    """Evaluate a checkpoint or artifact on the test split of ``dataset``.
+                    seed: int = 0, model_name: str | None = None, *, input_size: int | None = None,
+                    mean: tuple | None = None, std: tuple | None = None,
+                    warn: Any = lambda message: None) -> EvalResult:
+    """Evaluate a checkpoint, an artifact or any model source on the test split of ``dataset``.
 
     ``model_name`` is needed only for a bare state dict (a checkpoint without
-    its model name)."""
-    from edgecnn.data import load_dataset
+    its model name). A model file without edgecnn's metadata beside it (a user's
+    ONNX or TFLite file) takes ``input_size`` where its input is dynamic and
+    ``mean``/``std`` (else ImageNet's, with a warning through ``warn``)."""
+    from edgecnn.models.sources import is_source_spec
     from edgecnn.train.trainer import resolve_device
 
-    path = Path(target)
-    if not path.exists():
-        raise InvalidOptionError(f"{path} does not exist")
     if batch_size < 1:
         raise InvalidOptionError(f"--batch-size must be >= 1, got {batch_size}")
     if subset is not None and subset < 1:
         raise InvalidOptionError(f"--subset must be >= 1, got {subset}")
-    dev = resolve_device(device)  # checked for every target; only a checkpoint runs on it
+    dev = resolve_device(device)  # checked for every target; only PyTorch models run on it
+    spec = str(target)
+    path = Path(target)
+    if is_source_spec(spec) and not path.exists() and not spec.startswith(("timm:",)) and ":" not in spec:
+        raise InvalidOptionError(f"{path} does not exist")
+    if spec.startswith("timm:") or (":" in spec and not path.exists()) or path.suffix.lower() in (".pt2", ".ts"):
+        return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, mean, std, warn)
+    if not path.exists():
+        raise InvalidOptionError(f"{path} does not exist")
     fmt = format_of(path)
     if fmt == "pytorch":
+        from edgecnn.models.sources import _is_checkpoint
+
+        if not _is_checkpoint(path) and path.suffix.lower() in (".pt", ".pth") and _is_torchscript(path):
+            return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, mean, std, warn)
         return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name)
-    meta = read_metadata(path)
+    meta = _metadata_or_source(path, fmt, input_size, mean, std, warn)
+    return _eval_artifact(path, fmt, meta, dataset, data_dir, batch_size, subset, seed)
+
+
+def _is_torchscript(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _metadata_or_source(path: Path, fmt: str, input_size, mean, std, warn) -> dict[str, Any]:
+    """The artifact's edgecnn metadata; for a file edgecnn did not write, what
+    its model source knows (input size from the file or ``input_size``,
+    ``mean``/``std`` given or ImageNet's)."""
+    from edgecnn.models.sources import resolve_source
+
+    if path.with_name(path.name + ".json").exists():
+        meta = read_metadata(path)
+        if mean is not None and std is not None:
+            if list(mean) != list(meta.get("mean") or []) or list(std) != list(meta.get("std") or []):
+                warn(f"--mean/--std differ from the normalisation {path.name} was exported with "
+                     f"({meta.get('mean')} / {meta.get('std')}); using the ones given")
+            meta = {**meta, "mean": list(mean), "std": list(std)}
+        return meta
+    if fmt not in ("onnx", "tflite"):
+        read_metadata(path)  # raises: this format has no model source reading
+    src = resolve_source(str(path), input_size=input_size, mean=mean, std=std)
+    for w in src.warnings:
+        warn(w)
+    return {"model": src.id, "input_size": src.input_size, "mean": list(src.mean), "std": list(src.std),
+            "classes": src.classes, "dataset": src.dataset, "num_classes": src.num_classes, "layout": "NCHW",
+            "precision": "fp32", "model_source": src.label}
+
+
+def _eval_artifact(path: Path, fmt: str, meta: dict[str, Any], dataset, data_dir, batch_size, subset,
+                   seed) -> EvalResult:
+    from edgecnn.data import load_dataset
+
     ds_name = dataset or meta.get("dataset") or "cifar10"
     size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
     test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
     check_classes(path.name, meta.get("classes"), ds_name, list(test.classes))
+    if meta.get("num_classes") and int(meta["num_classes"]) != test.num_classes:
+        raise InvalidOptionError(f"{path.name} has {meta['num_classes']} outputs, {ds_name} has {test.num_classes} "
+                                 f"classes (give --dataset and --data-dir of the data it was trained for)")
     mean, std = meta.get("mean"), meta.get("std")
     if mean is None or std is None:
         from edgecnn.models import get_card
@@ -147,10 +206,43 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
     finally:
         runner.close()
     extra: dict[str, Any] = {"batch": fed}
+    if meta.get("model_source"):
+        extra["model_source"] = meta["model_source"]
     if meta.get("format") and meta["format"] != fmt:  # e.g. the TensorRT-ready Q/DQ ONNX, run on ONNX Runtime
         extra["variant"] = f"{meta['format']}-ready"
     return EvalResult(meta["model"], fmt, precision, ds_name, size, meter.result(), list(test.classes),
                       time.perf_counter() - t0, str(path), extra)
+
+
+def _eval_source(spec: str, dataset, data_dir, batch_size, subset, dev, seed, input_size, mean, std,
+                 warn) -> EvalResult:
+    """A PyTorch model source (timm, a factory, a .pt2 or TorchScript file) on the test split."""
+    from edgecnn.data import load_dataset
+    from edgecnn.models.sources import resolve_source
+    from edgecnn.train.metrics import evaluate_model
+    from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
+    from edgecnn.train.recipes import get_recipe
+
+    src = resolve_source(spec, input_size=input_size, mean=mean, std=std)
+    for w in src.warnings:
+        warn(w)
+    ds_name = dataset or (src.dataset if src.dataset in ("cifar10", "cifar100") else "cifar10")
+    size = src.input_size
+    test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
+    if src.num_classes != test.num_classes:
+        raise InvalidOptionError(f"{spec} has {src.num_classes} outputs, {ds_name} has {test.num_classes} classes "
+                                 f"(give --dataset and --data-dir of the data it was trained for)")
+    model = src.module().to(dev)
+    recipe = get_recipe("default")
+
+    def pre(x):
+        return eval_transform(x, recipe=recipe, input_size=size, mean=src.mean, std=src.std)
+
+    t0 = time.perf_counter()
+    meter = evaluate_model(model, to_device_images(test.images, dev), to_device_labels(test.labels, dev), pre,
+                           test.num_classes, batch_size)
+    return EvalResult(src.id, "pytorch", "fp32", ds_name, size, meter.result(), list(test.classes),
+                      time.perf_counter() - t0, spec, {"batch": batch_size, "model_source": src.label})
 
 
 def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name) -> EvalResult:

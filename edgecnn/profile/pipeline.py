@@ -328,7 +328,7 @@ def _layer_record(name, model, runner, tmpl, cost, total_ms, opts, keep, progres
     joined = join_layer_times(cost.layers, rows, runtime=runner.name, batch=opts.batch)
     metrics = {"layers": joined, "summary": summarize_layers(joined, total_ms=total_ms),
                "macs": int(cost.totals["conv_linear_macs"]), "layer_runs": opts.layer_runs,
-               "threads": runner.threads, "method": _LAYER_METHOD.get(runner.name, "")}
+               "threads": runner.threads, "method": _LAYER_METHOD.get(runner.name) or runner.layer_method}
     rec = _with(tmpl, metrics=metrics)
     keep(rec)
 

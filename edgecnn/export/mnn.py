@@ -127,7 +127,7 @@ def quantize(src: Path, dst: Path, ctx: ExportContext, folder: Path) -> dict[str
 
 
 def build(ctx: ExportContext) -> ExportOutput:
-    from edgecnn.runtime.layer_names import onnx_output_nodes
+    from edgecnn.runtime.layer_names import onnx_layer_labels
     from edgecnn.runtime.mnn_runner import cpu_has_fp16
 
     fp16 = ctx.precision == "fp16"
@@ -138,7 +138,7 @@ def build(ctx: ExportContext) -> ExportOutput:
                                           opset=17)
         mnn_path = folder / "model.mnn"
         convert(onnx_path, mnn_path, fp16)
-        ctx.metadata["output_nodes"] = onnx_output_nodes(onnx_path)  # MNN names the last layer "logits"
+        ctx.metadata["layer_labels"] = onnx_layer_labels(onnx_path)  # MNN names the last layer "logits"
         metrics: dict[str, Any] = {"onnx_nodes": figures["nodes"]}
         if ctx.precision == "int8":
             quantized = folder / "int8.mnn"

@@ -73,20 +73,22 @@ def quantize(ov_model: Any, batches: list) -> Any:
                              preset=nncf.QuantizationPreset.PERFORMANCE, target_device=nncf.TargetDevice.CPU)
 
 
-def name_outputs_after_nodes(ov_model: Any, nodes: dict[str, str]) -> None:
-    """OpenVINO names the layer that makes a graph output after the output tensor
-    (``logits``); give it its ONNX node name (``/fc/Gemm``), which says the module."""
-    for output in ov_model.outputs:
-        layer = output.get_node().input_value(0).get_node()
-        for tensor in output.get_names():
-            if tensor in nodes and layer.get_friendly_name() == tensor:
-                layer.set_friendly_name(nodes[tensor])
+def restore_module_names(ov_model: Any, labels: dict[str, str]) -> None:
+    """OpenVINO names a layer after its ONNX node, or after the graph output it
+    makes (``logits``); where that name says no module (``node_Conv_3``, renamed
+    by the ONNX optimizer), give the layer its label from the ONNX graph
+    (``/layer1/layer1.0/conv1/Conv_output_0``; see ``onnx_layer_labels``)."""
+    for op in ov_model.get_ops():
+        name = op.get_friendly_name()
+        head, sep, tail = name.partition("/")
+        if head in labels:  # "node_Gemm_19/WithoutBiases" keeps its suffix
+            op.set_friendly_name(labels[head] + sep + tail)
 
 
 def build(ctx: ExportContext) -> ExportOutput:
     import openvino as ov
 
-    from edgecnn.runtime.layer_names import onnx_output_nodes
+    from edgecnn.runtime.layer_names import onnx_layer_labels
 
     hint = HINTS[ctx.precision]
     with tempfile.TemporaryDirectory(prefix="edgecnn-ov-") as tmp:
@@ -94,7 +96,7 @@ def build(ctx: ExportContext) -> ExportOutput:
         figures = onnx_export.export_fp32(ctx.model, ctx.sample, onnx_path, {**ctx.metadata, "precision": "fp32"},
                                           opset=17)
         ov_model = ov.convert_model(str(onnx_path))
-        name_outputs_after_nodes(ov_model, onnx_output_nodes(onnx_path))
+        restore_module_names(ov_model, onnx_layer_labels(onnx_path))
     if ctx.precision == "int8":
         ov_model = quantize(ov_model, ctx.calibration_batches())
     ran = ran_precision(ov_model, hint)

@@ -70,15 +70,24 @@ def pair_in_order(ops: Sequence[dict[str, Any]], modules: Sequence[dict[str, Any
     return names
 
 
-def onnx_output_nodes(onnx_path: str | Path) -> dict[str, str]:
-    """{graph output tensor: name of the ONNX node that makes it} for a file from
-    torch.onnx. Runtimes that name layers after their output tensor call the last
-    layer ``logits`` (the output's name); its node name (``/fc/Gemm``) says the module."""
+def onnx_layer_labels(onnx_path: str | Path) -> dict[str, str]:
+    """{name a runtime may give a layer: a ``/``-path naming its module} for an ONNX
+    file from edgecnn's exporter, covering the names that say no module: nodes
+    the optimizer renamed (``node_Conv_3``) and graph outputs (runtimes that name
+    a layer after its output tensor call the last one ``logits``). See
+    ``onnxruntime_runner.node_label``."""
     import onnx
 
+    from edgecnn.runtime.onnxruntime_runner import node_label
+
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    inits = {t.name for t in graph.initializer}
+    labels = {n.name: node_label(n, inits) for n in graph.node if n.name and not n.name.startswith("/")}
     producer = {out: n for n in graph.node for out in n.output}
-    return {o.name: producer[o.name].name for o in graph.output if o.name in producer and producer[o.name].name}
+    for o in graph.output:
+        if o.name in producer:
+            labels[o.name] = node_label(producer[o.name], inits)
+    return {k: v for k, v in labels.items() if v.startswith("/")}
 
 
 _OV_SUFFIXES = ("/WithoutBiases", "/Fused", "/fq_weights_1", "/fq_weights_0")

@@ -132,13 +132,13 @@ class MNNRunner(Runner):
         from edgecnn.runtime._native import sidecar_metadata
         from edgecnn.runtime.onnxruntime_runner import module_of
 
-        outputs = sidecar_metadata(self.path).get("output_nodes") or {}
+        labels = sidecar_metadata(self.path).get("layer_labels") or {}
 
         def module(node: str) -> str:
             if node.startswith("/"):
                 return module_of(node)
             tensor = re.split(r"__|_raster_", node)[0]  # "logits__matmul_converted_raster_0" -> "logits"
-            return module_of(outputs[tensor]) if tensor in outputs else node
+            return module_of(labels[tensor]) if tensor in labels else node
 
         order: list[tuple[str, str]] = []
         per: dict[tuple[str, str], list[float]] = {}

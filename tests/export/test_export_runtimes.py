@@ -21,6 +21,11 @@ MODULE = {"openvino": "openvino", "executorch": "executorch", "ncnn": "pnnx", "m
 EXTRA_MODULES = {"openvino": ("openvino", "nncf"), "executorch": ("executorch",), "ncnn": ("ncnn", "pnnx"),
                  "mnn": ("MNN", "_tools")}
 FORMATS = list(MODULE)
+
+
+def marked(*fmts: str) -> list:
+    """Parameters marked with their runtime (`pytest -m openvino` runs OpenVINO's)."""
+    return [pytest.param(f, marks=getattr(pytest.mark, f)) for f in fmts]
 # the files each format writes besides <artifact>.json
 FILES = {"openvino": (".xml", ".bin"), "executorch": (".pte",), "ncnn": (".ncnn.param", ".ncnn.bin"),
          "mnn": (".mnn",)}
@@ -40,7 +45,7 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", marked(*FORMATS))
 def test_fp32_matches_pytorch_and_names_the_precision_that_ran(fmt, export_kw, dirs):
     """mobilenet_v3_small at 32x32, random weights with BatchNorm re-estimated on real
     images (so the logits are not ~1e-9), 50 real test images: max|d| <= 1e-4."""
@@ -68,6 +73,7 @@ def test_fp32_matches_pytorch_and_names_the_precision_that_ran(fmt, export_kw, d
     assert rec.ok and rec.format == fmt and rec.metrics["inference_precision"] == "f32"
 
 
+@pytest.mark.openvino
 def test_openvino_fp32_forces_f32_and_stores_the_hint_in_the_ir(export_kw):
     _need("openvino")
     import openvino as ov
@@ -82,6 +88,7 @@ def test_openvino_fp32_forces_f32_and_stores_the_hint_in_the_ir(export_kw):
     assert res.record.metrics["inference_precision_hint"] == "f32"
 
 
+@pytest.mark.openvino
 def test_openvino_bf16_records_what_this_cpu_ran(export_kw):
     """bf16 runs bf16 only on CPUs with bf16 units; elsewhere OpenVINO falls back to
     f32, the record says so and parity is judged at fp32."""
@@ -99,7 +106,7 @@ def test_openvino_bf16_records_what_this_cpu_ran(export_kw):
         assert m["max_abs_diff"] <= 1e-4 and any("no bf16" in n for n in res.notes)
 
 
-@pytest.mark.parametrize("fmt", ["openvino", "executorch", "ncnn", "mnn"])
+@pytest.mark.parametrize("fmt", marked("openvino", "executorch", "ncnn", "mnn"))
 def test_fp16_stores_half_size_weights_and_is_judged_as_fp16(fmt, export_kw):
     _need(fmt)
     from edgecnn.export import export_model
@@ -115,7 +122,7 @@ def test_fp16_stores_half_size_weights_and_is_judged_as_fp16(fmt, export_kw):
         assert res.notes and "fp16" in res.notes[0]
 
 
-@pytest.mark.parametrize("fmt", ["openvino", "executorch", "mnn"])
+@pytest.mark.parametrize("fmt", marked("openvino", "executorch", "mnn"))
 def test_int8_is_calibrated_on_real_images_and_runs(fmt, export_kw):
     """lenet5 INT8 by each runtime's own post-training quantizer. Random weights:
     cosine is reported, and judged (0.98); with random weights some quantizers miss
@@ -137,7 +144,7 @@ def test_int8_is_calibrated_on_real_images_and_runs(fmt, export_kw):
         assert m["delegate_calls"] >= 1 and m["calibration_images"] == 64
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", marked(*FORMATS))
 def test_a_runtime_that_is_not_installed_is_one_line_naming_the_extra(fmt, main_cli, dirs, monkeypatch):
     for mod in EXTRA_MODULES[fmt]:
         monkeypatch.setitem(sys.modules, mod, None)  # `import mod` raises ImportError
@@ -154,7 +161,7 @@ class Erfinv(nn.Module):
         return torch.special.erfinv(torch.tanh(x) * 0.5)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", marked(*FORMATS))
 def test_a_converter_failure_names_the_operator_and_leaves_no_file(fmt, export_kw, dirs):
     _need(fmt)
     from edgecnn.export import export_model
@@ -171,7 +178,7 @@ def test_a_converter_failure_names_the_operator_and_leaves_no_file(fmt, export_k
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", marked(*FORMATS))
 @pytest.mark.parametrize("model, size", [("resnet18", 32), ("mobilenet_v3_small", 224)])
 def test_fp32_parity_bigger_models(fmt, model, size, export_kw):
     _need(fmt)

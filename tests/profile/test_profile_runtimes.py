@@ -20,6 +20,7 @@ from edgecnn.runtime.timing import random_inputs
 
 NEEDS = {"openvino": ("openvino",), "executorch": ("executorch",), "ncnn": ("ncnn", "pnnx"), "mnn": ("MNN",)}
 SHAPE = [1, 3, 16, 16]
+RUNTIMES = [pytest.param(rt, marks=getattr(pytest.mark, rt)) for rt in NEEDS]  # `pytest -m ncnn` selects NCNN's
 
 
 def _need(rt: str) -> None:
@@ -65,20 +66,20 @@ def artifact(tmp_path_factory, tiny_onnx):
         if rt == "openvino":  # the IR as the exporter writes it, without a precision hint: f32
             import openvino as ov
 
-            from edgecnn.export.openvino import name_outputs_after_nodes
-            from edgecnn.runtime.layer_names import onnx_output_nodes
+            from edgecnn.export.openvino import restore_module_names
+            from edgecnn.runtime.layer_names import onnx_layer_labels
 
             model = ov.convert_model(str(tiny_onnx))
-            name_outputs_after_nodes(model, onnx_output_nodes(tiny_onnx))
+            restore_module_names(model, onnx_layer_labels(tiny_onnx))
             path = folder / "tiny.xml"
             ov.save_model(model, str(path), compress_to_fp16=False)
         elif rt == "mnn":
             from edgecnn.export.mnn import convert
-            from edgecnn.runtime.layer_names import onnx_output_nodes
+            from edgecnn.runtime.layer_names import onnx_layer_labels
 
             path = folder / "tiny.mnn"
             convert(tiny_onnx, path, fp16=False)
-            _sidecar(path, output_nodes=onnx_output_nodes(tiny_onnx))
+            _sidecar(path, layer_labels=onnx_layer_labels(tiny_onnx))
         elif rt == "ncnn":
             from edgecnn.export.ncnn import run_pnnx
 
@@ -100,7 +101,7 @@ def artifact(tmp_path_factory, tiny_onnx):
     return make
 
 
-@pytest.mark.parametrize("rt", list(NEEDS))
+@pytest.mark.parametrize("rt", RUNTIMES)
 def test_runner_agrees_with_pytorch_and_checks_its_input(rt, artifact):
     path = artifact(rt)
     xs = random_inputs(SHAPE, count=3)
@@ -131,7 +132,7 @@ def test_runner_agrees_with_pytorch_and_checks_its_input(rt, artifact):
             assert d["mnn_precision"] == "high" and d["inference_precision"] == "f32" and "fp16" in d["cpu_features"]
 
 
-@pytest.mark.parametrize("rt", list(NEEDS))
+@pytest.mark.parametrize("rt", RUNTIMES)
 def test_per_layer_times_are_named_after_modules(rt, artifact):
     path = artifact(rt)
     with RUNNERS.get(rt)(threads=1).load(path) as r:
@@ -143,6 +144,7 @@ def test_per_layer_times_are_named_after_modules(rt, artifact):
     assert RUNNERS.get(rt).layer_method
 
 
+@pytest.mark.openvino
 def test_openvino_precision_hint_is_applied_and_read_back(artifact):
     path = artifact("openvino")
     flags = open("/proc/cpuinfo").read()
@@ -153,6 +155,7 @@ def test_openvino_precision_hint_is_applied_and_read_back(artifact):
         RUNNERS.get("openvino")(inference_precision="int4").load(path)
 
 
+@pytest.mark.ncnn
 def test_ncnn_needs_its_weights_file(artifact, tmp_path):
     path = artifact("ncnn")
     lone = tmp_path / "lone.ncnn.param"
@@ -205,3 +208,21 @@ def test_profile_times_the_new_runtimes_and_joins_their_layers(cli, tmp_path):
         if rt != "openvino":
             assert "classifier.2" in timed, (rt, timed)
         assert rec.metrics["method"] == RUNNERS.get(rt).layer_method
+
+
+def test_onnx_layers_renamed_by_the_optimizer_keep_their_module_names(tiny_onnx):
+    """onnxscript's optimizer renames the nodes it rewrites (BatchNorm folded into a
+    conv becomes ``node_Conv_0``); ONNX Runtime's rows, and the labels OpenVINO and MNN
+    are given, still name the module (from the output tensor or the weight)."""
+    import onnx
+
+    from edgecnn.runtime.layer_names import onnx_layer_labels
+    from edgecnn.runtime.onnxruntime_runner import module_of
+
+    renamed = [n.name for n in onnx.load(str(tiny_onnx)).graph.node if not n.name.startswith("/")]
+    labels = onnx_layer_labels(tiny_onnx)
+    assert set(renamed) <= set(labels) and module_of(labels["logits"]) == "7"
+    with RUNNERS.get("onnxruntime")(threads=1).load(tiny_onnx) as r:
+        rows = r.layer_times(random_inputs(SHAPE, count=2), runs=2)
+    names = {row["name"] for row in rows}
+    assert {"0", "3", "4", "7"} <= names and not any(n.startswith("node_") for n in names), names

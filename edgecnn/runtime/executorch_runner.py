@@ -137,7 +137,8 @@ class ExecuTorchRunner(Runner):
         if self.loaded:
             from importlib import metadata
 
-            d.update(threads_used=self.threads_used, version=metadata.version("executorch"))
+            ran = {"fp16": "f16"}.get(self.precision, "f32")  # the program's float tensors (int8: its float parts)
+            d.update(threads_used=self.threads_used, inference_precision=ran, version=metadata.version("executorch"))
         return d
 
     def layer_times(self, inputs: Sequence[np.ndarray], runs: int = 10) -> list[dict[str, Any]]:

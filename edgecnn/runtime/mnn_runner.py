@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import time
 from typing import Any, Optional, Sequence
 
@@ -35,10 +37,20 @@ def _mnn():
     except ImportError:
         raise RunnerUnsupported("MNN is not installed; install it with `pip install 'edgecnn[mnn]'`") from None
     if "line" not in _FEATURES:
-        line = next((ln for ln in cap.text.splitlines() if "device supports" in ln), "")
+        line = next((ln for ln in cap.text.splitlines() if "device supports" in ln), "") or _probe_features()
         _FEATURES["line"] = line.split(":", 1)[1].strip() if line else ""
         _FEATURES["flags"] = {k: int(v) for k, v in re.findall(r"(\w+):\s*(\d+)", _FEATURES["line"])}
     return MNN
+
+
+def _probe_features() -> str:
+    """MNN's CPU feature line from a child Python (MNN prints it once per process,
+    at import, so an import elsewhere in this process took it)."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", "import MNN"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return next((ln for ln in (proc.stdout + proc.stderr).splitlines() if "device supports" in ln), "")
 
 
 def cpu_features() -> dict[str, int]:

@@ -100,7 +100,7 @@ def build(ctx: ExportContext) -> ExportOutput:
     counts: dict[str, int] = {}
     for t, _, _ in layers:
         counts[t] = counts.get(t, 0) + 1
-    metrics = {"layers": len(layers), "layer_counts": counts, "weights_dtype": "float16" if fp16 else "float32",
+    metrics = {"ncnn_layers": len(layers), "ncnn_layer_counts": counts, "weights_dtype": "float16" if fp16 else "float32",
                "inference_precision": arithmetic, "bin_bytes": bin_path.stat().st_size,
                "file_bytes": ctx.out_path.stat().st_size + bin_path.stat().st_size}
     out = ExportOutput(ctx.out_path, "ncnn", extra_files=[bin_path], metrics=metrics,

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.edgecnn-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[tflite,dev]"
+	$(PY) -m pip install --quiet -e ".[tflite,runtimes,dev]"  # runtimes: openvino, executorch, ncnn, mnn
 	$(PY) -m pip check
 	touch $(STAMP)
 

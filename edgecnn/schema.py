@@ -270,7 +270,15 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("prepared_only", "", BOOL), count("transpose_ops"), count("conv_ops"), count("ops"),
         Field("op_counts", "", DICT), count("calibration_images"), count("qdq_nodes"),
         Field("activation_type", "", STR), Field("inference_precision", "", STR, "the precision the runtime "
-                                                                                  "computed in"),
+                                                                                  "computed in: f32, f16, bf16"),
+        Field("inference_precision_hint", "", STR, "OpenVINO's INFERENCE_PRECISION_HINT as compiled"),
+        count("ov_ops", "OpenVINO ops"), count("fake_quantize_ops"), count("onnx_nodes"),
+        Field("bin_bytes", "bytes", INT, "weights file beside the graph (OpenVINO .bin, NCNN .bin)", lo=0),
+        count("delegate_calls", "ExecuTorch XNNPACK delegate calls"), count("portable_ops"),
+        Field("portable_op_counts", "", DICT, "ExecuTorch portable kernels by name"),
+        count("ncnn_layers"), Field("ncnn_layer_counts", "", DICT, "NCNN layers by type"),
+        Field("weights_dtype", "", STR), Field("mnn_precision", "", STR),
+        Field("feature_quantize_method", "", STR), Field("weight_quantize_method", "", STR),
     ),
     "accuracy": _fields(
         pct("top1", "top-1 accuracy", ok), pct("top5"), Field("loss", "nats", NUM, lo=0.0),

@@ -29,8 +29,10 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         model: str = typer.Argument(..., help="Zoo name (see `edgecnn models`), .pt2/.pt file, "
                                     "package.module:callable or timm:<name>."),
-        to: str = typer.Option("onnx", "--to", help="onnx | tflite | tensorrt | all (see `edgecnn formats`)."),
-        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | int8 | int8_dynamic (TFLite)."),
+        to: str = typer.Option("onnx", "--to", help="onnx | tflite | tensorrt | openvino | executorch | ncnn | mnn "
+                               "| all (see `edgecnn formats`)."),
+        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | bf16 (OpenVINO) | int8 | "
+                                      "int8_dynamic (TFLite)."),
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
                                                   "or a state dict. Without it: random weights (a warning)."),
         input_size: Optional[int] = typer.Option(None, "--input-size",
@@ -54,10 +56,12 @@ def register(app: typer.Typer) -> None:
         profiles: Path = typer.Option(Path("profiles"), "--profiles", help="Record store folder."),
         json_out: bool = typer.Option(False, "--json", help="Print the export records as JSON."),
     ) -> None:
-        """Export MODEL to ONNX, TFLite or TensorRT and check it against PyTorch on real images."""
+        """Export MODEL to ONNX, TFLite, TensorRT, OpenVINO, ExecuTorch, NCNN or MNN and check it against PyTorch
+        on real images."""
         from rich.table import Table
 
         from edgecnn.console import console, err_console, print_json, warn
+        from edgecnn.errors import MissingDependencyError
         from edgecnn.export import EXPORTERS, export_model
         from edgecnn.export.api import check_writable
         from edgecnn.export.tensorrt import tensorrt_available
@@ -100,7 +104,13 @@ def register(app: typer.Typer) -> None:
             entry = EXPORTERS.get(fmt)
             resolved = entry.check(precision, options)
             if entry.precheck:
-                entry.precheck(precision, resolved)
+                try:
+                    entry.precheck(precision, resolved)
+                except MissingDependencyError as exc:
+                    if to != "all":
+                        raise
+                    warn(f"--to all skips {fmt}: {exc}")
+                    continue
             plan.append((fmt, options))
         results = []
         for fmt, options in plan:
@@ -144,24 +154,28 @@ def register(app: typer.Typer) -> None:
 
     @app.command("formats")
     def formats_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
-        """List export formats, the precisions each can build and the runtime that checks it."""
+        """List export formats, the precisions each can build, the runtime that checks it and whether it runs here."""
+        from rich.markup import escape
         from rich.table import Table
 
         from edgecnn.console import console, print_json
         from edgecnn.export import EXPORTERS, PRECISIONS, TOLERANCES
+        from edgecnn.runtime import RUNNERS
 
         rows = [{"format": n, "suffix": f.suffix, "precisions": list(f.precisions), "runtime": f.runtime,
-                 "extra": f.extra, "options": f.options, "description": f.description} for n, f in EXPORTERS.items()]
+                 "extra": f.extra, "options": f.options, "description": f.description,
+                 "runs_here": RUNNERS.get(f.runtime).unavailable_reason() is None,
+                 "why_not": RUNNERS.get(f.runtime).unavailable_reason()} for n, f in EXPORTERS.items()]
         if json_out:
             print_json({"formats": rows, "tolerances": TOLERANCES,
                         "precisions": {n: d for n, d in PRECISIONS.items()}})
             return
         table = Table(title="export formats")
-        for col in ("format", "suffix", "precisions", "runtime", "extra", "description"):
+        for col in ("format", "suffix", "precisions", "runtime", "extra", "runs here", "description"):
             table.add_column(col)
         for r in rows:
             table.add_row(r["format"], r["suffix"], ", ".join(r["precisions"]), r["runtime"], r["extra"] or "-",
-                          r["description"])
+                          "yes" if r["runs_here"] else escape(f"no: {r['why_not']}"), escape(r["description"]))
         console.print(table)
         for name, tol in TOLERANCES.items():
             console.print(f"parity tolerance {name}: " + ", ".join(

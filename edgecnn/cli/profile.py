@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("local", "--device", "-d", help="Device name from devices/*.toml "
                                    "(exact, alias or unique prefix; see `edgecnn devices`)."),
         runtimes: Optional[str] = typer.Option(None, "--runtimes", "-r",
-                                               help="torch,onnxruntime,litert,tensorrt (default: the device's)."),
+                                               help="torch,onnxruntime,litert,tensorrt,openvino,executorch,ncnn,mnn "
+                                                    "(default: the device's; see `edgecnn runtimes`)."),
         precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | int8."),
         batch: int = typer.Option(1, "--batch", min=1),
         input_size: Optional[int] = typer.Option(None, "--input-size", help="Input side in pixels (default: the "
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="Rebuild reports/index.html at the end."),
         json_out: bool = typer.Option(False, "--json", help="Print the records written as JSON."),
     ) -> None:
-        """Time models on PyTorch, ONNX Runtime, LiteRT (and TensorRT) on a device.
+        """Time models on PyTorch, ONNX Runtime, LiteRT, OpenVINO, ExecuTorch, NCNN, MNN (and TensorRT) on a device.
 
         Latency is the median of interleaved runs (p90, p99, spread recorded);
         per-layer times are joined to MACs and bytes; each runtime runs in a
@@ -118,19 +119,25 @@ def register(app: typer.Typer) -> None:
         from edgecnn.console import console, print_json
         from edgecnn.runtime import RUNNERS
 
+        from edgecnn.profile.isolated import ISOLATED_FORMATS
+        from edgecnn.runtime import Runner
+
         rows = []
         for name, cls in RUNNERS.items():
             reason = cls.unavailable_reason()  # each runner defaults to its own device
-            rows.append({"runtime": name, "format": cls.format, "available": reason is None, "reason": reason,
+            per_layer = cls.layer_times is not Runner.layer_times or name in ISOLATED_FORMATS
+            rows.append({"runtime": name, "format": cls.format, "precisions": list(cls.precisions),
+                         "per_layer": per_layer, "available": reason is None, "reason": reason,
                          "extra": cls.extra or None})
         if json_out:
             print_json(rows)
             return
         table = Table(title="edgecnn runtimes (this machine)")
-        for col in ("runtime", "format", "available", "why not"):
+        for col in ("runtime", "format", "precisions", "per-layer", "extra", "available", "why not"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["runtime"], r["format"], "yes" if r["available"] else "no", escape(r["reason"] or ""))
+            table.add_row(r["runtime"], r["format"], ", ".join(r["precisions"]), "yes" if r["per_layer"] else "no",
+                          r["extra"] or "-", "yes" if r["available"] else "no", escape(r["reason"] or ""))
         console.print(table)
 
 

@@ -2,9 +2,11 @@
 """edgecnn device runner: the one script pushed to a remote device.
 
 Self-contained on purpose: it needs only the Python standard library, numpy,
-the runtime being timed (ONNX Runtime, LiteRT / tflite_runtime, TensorRT) and
-``timing.py`` (edgecnn's timing loop, pushed beside this file), so a Jetson or
-a Raspberry Pi needs no edgecnn install. It never imports edgecnn.
+the runtime being timed (ONNX Runtime, LiteRT / tflite_runtime, TensorRT,
+OpenVINO, ExecuTorch, NCNN, MNN) and ``timing.py`` (edgecnn's timing loop,
+pushed beside this file), so a Jetson or a Raspberry Pi needs no edgecnn
+install. It never imports edgecnn, and it keeps to Python 3.6 syntax (old
+JetPack images).
 
 Usage on the device (edgecnn runs these over the transport)::
 
@@ -17,6 +19,9 @@ Every JSON answer is printed on one stdout line that starts with
 ``run`` answers ``status`` "ok", "unsupported" (the runtime is not installed
 here: the error names it) or "failed" (with the error), and on "ok" the
 timing statistics from ``timing.py`` (milliseconds) plus the runtime version.
+The job's ``settings`` are the ones the exporter chose for the runtime
+(OpenVINO's inference precision, NCNN's fp16 storage, MNN's session
+precision), read from the artifact's metadata by edgecnn.
 Inputs are a small pool of fresh random (seeded) tensors in the artifact's
 own input shape and dtype (``timing.random_inputs``), timed by
 ``timing.measure`` exactly as local profiling does.
@@ -97,6 +102,10 @@ def runtime_versions() -> dict:
         out["litert"] = {"version": None, "error": "neither ai_edge_litert nor tflite_runtime is importable"}
     else:
         out["litert"] = {"version": _package_version(pkg), "error": None, "package": pkg}
+    for runtime, module in (("openvino", "openvino"), ("executorch", "executorch"), ("ncnn", "ncnn"),
+                            ("mnn", "MNN")):
+        v, err = _version(module)
+        out[runtime] = {"version": _package_version(module.split(".")[0]) if err is None else None, "error": err}
     v, err = _version("tensorrt")
     trtexec = shutil.which("trtexec") or next((p for p in ("/usr/src/tensorrt/bin/trtexec",) if os.path.exists(p)), None)
     out["tensorrt"] = {"version": v, "error": err, "trtexec": trtexec}
@@ -149,7 +158,7 @@ def default_threads() -> int:
     return max(1, min(4, n))
 
 
-def _onnxruntime(path: str, threads):
+def _onnxruntime(path: str, threads, settings=None):
     """An ONNX Runtime CPU session set up as edgecnn's local runner does:
     ``threads`` intra-op threads, one inter-op thread, sequential, all graph
     optimizations, pool threads that spin within a run and stop when it returns."""
@@ -180,7 +189,7 @@ def _onnxruntime(path: str, threads):
                                                                   "force_spinning_stop": True}
 
 
-def _litert(path: str, threads):
+def _litert(path: str, threads, settings=None):
     mod, pkg = _litert_module()
     if mod is None:
         raise Unsupported("LiteRT is not importable on this device (pip install ai-edge-litert, or tflite-runtime)")
@@ -202,7 +211,7 @@ def _litert(path: str, threads):
             {"interpreter": pkg, "delegate": "xnnpack"})
 
 
-def _tensorrt(path: str, threads):
+def _tensorrt(path: str, threads, settings=None):
     """A serialized engine through TensorRT's Python API (10.x tensor API),
     device buffers through cuda-python's ``cudart``."""
     try:
@@ -252,7 +261,154 @@ def _tensorrt(path: str, threads):
     return infer, shape, dtype, None, trt.__version__, {"api": "tensorrt python"}
 
 
-LOADERS = {"onnxruntime": _onnxruntime, "litert": _litert, "tensorrt": _tensorrt}
+def _openvino_core():
+    try:
+        import openvino as ov
+
+        return ov.Core, ov
+    except Exception as exc:
+        try:  # OpenVINO before 2023.1
+            from openvino.runtime import Core
+            import openvino.runtime as ov
+
+            return Core, ov
+        except Exception:
+            raise Unsupported(f"openvino is not importable on this device ({exc})")
+
+
+def _openvino(path: str, threads, settings=None):
+    """An OpenVINO IR on the CPU plugin: LATENCY hint, ``threads`` inference
+    threads and the exporter's INFERENCE_PRECISION_HINT (f32 when none), read
+    back from the compiled model (a CPU without bf16 runs f32)."""
+    import numpy as np
+
+    Core, ov = _openvino_core()
+    settings = settings or {}
+    core = Core()
+    model = core.read_model(path)
+    hint = settings.get("INFERENCE_PRECISION_HINT")
+    if not hint and model.has_rt_info(["edgecnn", "inference_precision_hint"]):
+        hint = model.get_rt_info(["edgecnn", "inference_precision_hint"]).astype(str)
+    hint = hint or "f32"
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY",
+                                                 "INFERENCE_NUM_THREADS": int(threads)})
+    request = compiled.create_infer_request()
+
+    def infer(x):
+        request.infer({0: x})
+        return request.get_output_tensor(0).data.copy()
+
+    inp = compiled.input(0)
+    shape = [d.get_length() if d.is_static else -1 for d in inp.get_partial_shape()]
+    dtype = {"f32": "float32", "f16": "float16", "u8": "uint8", "i8": "int8"}.get(
+        inp.get_element_type().get_type_name(), "float32")
+    ran = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    version = ov.get_version() if hasattr(ov, "get_version") else _package_version("openvino")
+    return infer, shape, dtype, None, version, {"inference_precision": ran, "inference_precision_hint": hint,
+                                                "performance_hint": "LATENCY", "plugin": "CPU"}
+
+
+def _executorch(path: str, threads, settings=None):
+    """A .pte program through executorch.runtime (XNNPACK for what was lowered);
+    the XNNPACK thread pool sized to ``threads``."""
+    try:
+        import torch
+        from executorch.runtime import Runtime, Verification
+    except Exception as exc:
+        raise Unsupported(f"executorch (with torch) is not importable on this device ({exc})")
+    used = None
+    try:
+        from executorch.extension.pybindings import portable_lib
+
+        portable_lib._unsafe_reset_threadpool(int(threads))
+        used = int(portable_lib._threadpool_get_thread_count())
+    except Exception:  # an old build without the thread pool controls: its default
+        pass
+    program = Runtime.get().load_program(path, verification=Verification.Minimal)
+    method = program.load_method("forward")
+    meta = method.metadata.input_tensor_meta(0)
+    dtype = {0: "uint8", 1: "int8", 5: "float16", 6: "float32"}.get(int(meta.dtype()), "float32")
+
+    def infer(x):
+        import numpy as np
+
+        return method.execute([torch.from_numpy(np.ascontiguousarray(x))])[0].numpy()
+
+    return infer, [int(d) for d in meta.sizes()], dtype, None, _package_version("executorch"), \
+        {"delegate": "xnnpack", "threads_used": used}
+
+
+def _ncnn(path: str, threads, settings=None):
+    """An NCNN .param/.bin pair, image by image (NCNN has no batch dimension);
+    fp16 storage and arithmetic as the exporter chose (off for fp32)."""
+    try:
+        import ncnn
+    except Exception as exc:
+        raise Unsupported(f"ncnn is not importable on this device ({exc})")
+    import numpy as np
+
+    settings = settings or {}
+    fp16 = bool(settings.get("fp16", False))
+    weights = path[: -len(".param")] + ".bin" if path.endswith(".param") else path + ".bin"
+    net = ncnn.Net()
+    net.opt.num_threads = int(threads)
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = fp16
+    net.opt.use_bf16_storage = False
+    if net.load_param(path) != 0 or net.load_model(weights) != 0:
+        raise RuntimeError(f"ncnn could not load {path} and {weights}")
+    name_in = settings.get("input") or net.input_names()[0]
+    name_out = settings.get("output") or net.output_names()[0]
+
+    def infer(x):
+        outs = []
+        for image in x:
+            ex = net.create_extractor()
+            data = np.ascontiguousarray(image)  # ncnn.Mat borrows this memory
+            ex.input(name_in, ncnn.Mat(data))
+            ret, out = ex.extract(name_out)
+            if ret != 0:
+                raise RuntimeError(f"ncnn extract failed ({ret})")
+            outs.append(np.array(out, dtype=np.float32).reshape(-1))
+        return np.stack(outs)
+
+    arith = bool(fp16 and ncnn.cpu_support_arm_asimdhp())
+    return infer, [-1, 3, -1, -1], "float32", None, _package_version("ncnn"), \
+        {"fp16_storage": fp16, "inference_precision": "f16" if arith else "f32", "batch": "image by image"}
+
+
+def _mnn(path: str, threads, settings=None):
+    """A .mnn model on MNN's CPU backend with the exporter's session precision
+    (high = fp32 when none)."""
+    try:
+        import MNN
+    except Exception as exc:
+        raise Unsupported(f"MNN is not importable on this device ({exc})")
+    import numpy as np
+
+    precision = (settings or {}).get("precision") or "high"
+    interp = MNN.Interpreter(path)
+    session = interp.createSession({"backend": "CPU", "precision": precision, "numThread": int(threads)})
+    inp = interp.getSessionInput(session)
+    out = interp.getSessionOutput(session)
+    out_shape = tuple(int(d) for d in out.getShape())
+    host_out = MNN.Tensor(out_shape, MNN.Halide_Type_Float, np.zeros(out_shape, np.float32),
+                          MNN.Tensor_DimensionType_Caffe)
+
+    def infer(x):
+        data = np.ascontiguousarray(x)
+        inp.copyFrom(MNN.Tensor(tuple(x.shape), MNN.Halide_Type_Float, data, MNN.Tensor_DimensionType_Caffe))
+        interp.runSession(session)
+        out.copyToHostTensor(host_out)
+        return np.array(host_out.getNumpyData(), dtype=np.float32).reshape(out_shape)
+
+    version = MNN.version() if hasattr(MNN, "version") else _package_version("MNN")
+    return infer, [int(d) for d in inp.getShape()], "float32", None, version, {"mnn_precision": precision,
+                                                                               "backend": "CPU"}
+
+
+LOADERS = {"onnxruntime": _onnxruntime, "litert": _litert, "tensorrt": _tensorrt, "openvino": _openvino,
+           "executorch": _executorch, "ncnn": _ncnn, "mnn": _mnn}
 
 
 def run_job(job: dict) -> dict:
@@ -273,7 +429,7 @@ def run_job(job: dict) -> dict:
     rss_before = _status_mb("VmRSS")
     t0 = time.perf_counter()
     try:
-        infer, shape, dtype, sync, version, settings = LOADERS[runtime](path, threads)
+        infer, shape, dtype, sync, version, settings = LOADERS[runtime](path, threads, job.get("settings"))
     except Unsupported as exc:
         return dict(result, status="unsupported", error=str(exc))
     load_ms = (time.perf_counter() - t0) * 1e3

@@ -46,7 +46,8 @@ from edgecnn.records import Record, RecordStore, environment
 RUNNER = Path(__file__).with_name("device_runner.py")
 TIMING = Path(__file__).resolve().parents[1] / "runtime" / "timing.py"
 RESULT_MARK = "EDGECNN-RESULT "
-RUNTIME_FORMAT = {"onnxruntime": "onnx", "litert": "tflite", "tensorrt": "tensorrt"}
+RUNTIME_FORMAT = {"onnxruntime": "onnx", "litert": "tflite", "tensorrt": "tensorrt", "openvino": "openvino",
+                  "executorch": "executorch", "ncnn": "ncnn", "mnn": "mnn"}
 
 Progress = Callable[[str], None]
 Exporter = Callable[..., Path]
@@ -328,6 +329,22 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
     return written
 
 
+def companion_files(runtime: str, artifact: Path) -> list[Path]:
+    """The files ``artifact`` needs beside it on the device (OpenVINO's .bin, NCNN's weights)."""
+    from edgecnn.runtime import RUNNERS
+
+    if runtime not in RUNNERS:
+        return []
+    return [Path(p) for p in RUNNERS.get(runtime).companion_files(str(artifact)) if Path(p).exists()]
+
+
+def runtime_settings(artifact: Path, runtime: str) -> dict[str, Any]:
+    """The settings the exporter chose for ``runtime`` (from ``<artifact>.json``), for the device runner."""
+    from edgecnn.runtime._native import runtime_settings as read
+
+    return read(artifact, runtime)
+
+
 def _failed(tmpl: Record, status: str, error: str) -> Record:
     d = tmpl.to_dict()
     d.update(status=status, error=error)
@@ -367,10 +384,10 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                                    job.record.batch, (job.record.input_shape or [3, 224, 224])[-1],
                                    info.runtimes.get("tensorrt"), info.extra.get("trtexec"), progress)
     else:  # tensorrt_engine leaves the engine on the device already
-        t.push([artifact], t.remote_path("artifacts"))
+        t.push([artifact, *companion_files(job.runtime, artifact)], t.remote_path("artifacts"))
     payload = {"id": f"{job.model}-{job.runtime}", "artifact": t.remote_path(f"artifacts/{artifact.name}"),
                "runtime": job.runtime, "batch": job.record.batch, "input_shape": job.record.input_shape,
-               "threads": threads, "seed": 0, **(timing or {})}
+               "threads": threads, "seed": 0, "settings": runtime_settings(artifact, job.runtime), **(timing or {})}
     # the job goes on stdin, as the probe's runner does: no file to push, one ssh round trip fewer
     out = t.run(f"{shlex.quote(_python(spec))} device_runner.py run -", input_bytes=json.dumps(payload).encode())
     answer = parse_result(out.stdout)

@@ -1,11 +1,11 @@
-"""Export to ONNX, TFLite and TensorRT at FP32/FP16/INT8, each checked against PyTorch.
+"""Export to ONNX, TFLite, TensorRT, OpenVINO, ExecuTorch, NCNN and MNN, each checked against PyTorch.
 
     from edgecnn.export import export_model
     res = export_model("resnet18", to="onnx", precision="int8", input_size=32)
     res.path, res.status, res.record.metrics["top1_agreement"]
 
 Formats are data in ``EXPORTERS`` (one module each: ``onnx``, ``tflite``,
-``tensorrt``); the parity check lives in ``parity``; checkpoints load with
+``tensorrt``, ``openvino``, ``executorch``, ``ncnn``, ``mnn``); the parity check lives in ``parity``; checkpoints load with
 ``load_checkpoint``; ``recalibrate_bn`` re-estimates BatchNorm statistics on
 real images for random-weight models.
 """
@@ -14,6 +14,10 @@ from edgecnn.export._base import EXPORTERS, PRECISIONS, ExportFormat, artifact_s
 from edgecnn.export import onnx as _onnx  # noqa: F401  (registers "onnx")
 from edgecnn.export import tflite as _tflite  # noqa: F401  (registers "tflite")
 from edgecnn.export import tensorrt as _tensorrt  # noqa: F401  (registers "tensorrt")
+from edgecnn.export import openvino as _openvino  # noqa: F401  (registers "openvino")
+from edgecnn.export import executorch as _executorch  # noqa: F401  (registers "executorch")
+from edgecnn.export import ncnn as _ncnn  # noqa: F401  (registers "ncnn")
+from edgecnn.export import mnn as _mnn  # noqa: F401  (registers "mnn")
 from edgecnn.export.api import ExportResult, export_model
 from edgecnn.export.calibration import recalibrate_bn
 from edgecnn.models.checkpoint import load_model as load_checkpoint

@@ -24,6 +24,8 @@ PRECISIONS.add("fp32", "float32 weights and activations")
 PRECISIONS.add("fp16", "float16 weights (TFLite: dequantised to float32 at load; TensorRT: FP16 kernels)")
 PRECISIONS.add("int8", "full-integer INT8 (static w8a8) calibrated on real training images")
 PRECISIONS.add("int8_dynamic", "TFLite dynamic-range INT8: int8 weights, activations quantised at run time")
+PRECISIONS.add("bf16", "bfloat16 compute where the CPU has it (OpenVINO: AVX512-BF16 / AMX); the record names "
+                       "the precision that ran (inference_precision)")
 
 
 @dataclass
@@ -62,7 +64,7 @@ class ExportOutput:
     """What an exporter hands back: the artifact, how to run it, extra figures."""
 
     path: Path
-    runtime: str  # the runner that validates it: onnxruntime | litert | tensorrt
+    runtime: str  # the runner that validates it: onnxruntime | litert | tensorrt | openvino | ...
     run_path: Path | None = None  # file the runtime loads, when not ``path`` (TensorRT prepare-only)
     extra_files: list[Path] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +74,7 @@ class ExportOutput:
     # built for a runtime this machine cannot run (a TensorRT-ready ONNX without TensorRT): the record's status
     # is ``prepared`` and its parity figures are labelled with ``runtime``, the runtime that produced them
     prepared: bool = False
+    runner_options: dict[str, Any] = field(default_factory=dict)  # how the parity check opens the runner
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,15 @@ def tflite_io_quantization(path: Path) -> tuple[tuple[float, int, Any] | None, t
     return qin, qout
 
 
-def open_runner(runtime: str, path: Path, input_shape: list[int] | None = None) -> Any:
+def open_runner(runtime: str, path: Path, input_shape: list[int] | None = None,
+                options: dict[str, Any] | None = None) -> Any:
     """A loaded runner (``infer(x) -> logits``, ``close()``) for ``path`` on ``runtime``.
 
-    ``input_shape`` fixes a dynamic TensorRT input (the shape fed at run time)."""
+    ``input_shape`` fixes a dynamic TensorRT input (the shape fed at run time);
+    ``options`` go to the runner (e.g. the settings an exporter chose for it)."""
     from edgecnn.runtime import RUNNERS
 
-    options: dict[str, Any] = {}
+    options = dict(options or {})
     if runtime == "tensorrt" and input_shape:
         options["input_shape"] = list(input_shape)
     runner = RUNNERS.get(runtime)(**options)

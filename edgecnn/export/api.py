@@ -277,7 +277,8 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
             run_batch = None if opts.get("dynamic_batch") else batch
             criteria = RANDOM_WEIGHTS_CRITERIA if weights == "random" else None
             parity = check_artifact(out.runtime, out.run_path or out.path, parity_chunks(), ref,
-                                    parity_set.labels if labels_known else None, checked_as, run_batch, criteria)
+                                    parity_set.labels if labels_known else None, checked_as, run_batch, criteria,
+                                    out.runner_options)
             failures += parity.failures
             rec.metrics.update(parity.metrics)
         except KeyboardInterrupt:

@@ -20,6 +20,13 @@ _ELEMENTWISE_OPS = {"add": ("Add", "Sum"), "mul": ("Mul",), "relu": ("Relu",), "
                     ("GlobalAveragePool", "ReduceMean", "AveragePool"), "mean": ("ReduceMean", "GlobalAveragePool")}
 
 
+# what each runtime calls a convolution or a matrix product (ONNX Runtime, torch, OpenVINO, NCNN, MNN, XNNPACK)
+_COMPUTE_OPS = {"Conv", "FusedConv", "Gemm", "MatMul", "FusedGemm", "Conv2d", "Linear", "Convolution",
+                "GroupConvolution", "FullyConnected", "ConvolutionDepthWise", "ConvolutionDepthwise", "InnerProduct",
+                "Deconvolution", "DeconvolutionDepthWise"}
+_COMPUTE_PREFIXES = ("Convolution (", "Fully Connected", "Deconvolution (")
+
+
 def _row(c: Any) -> dict[str, Any]:
     d = c.to_dict() if hasattr(c, "to_dict") else dict(c)
     return {k: d.get(k) for k in ("name", "type", "op", "category", "kernel", "stride", "groups", "in_channels",
@@ -77,7 +84,7 @@ def _match(rows: list[dict], by_name: dict[str, list[int]], t: dict[str, Any]) -
     if len(cands) == 1:
         return cands[0]
     op = str(t.get("op_type", ""))
-    compute = op in ("Conv", "FusedConv", "Gemm", "MatMul", "FusedGemm", "Conv2d", "Linear")
+    compute = op in _COMPUTE_OPS or op.startswith(_COMPUTE_PREFIXES)
     for i in cands:  # pick the cost row of the same kind, first one not yet timed
         r = rows[i]
         if compute and r["op_class"] != "elementwise" and r["time_ms"] is None:

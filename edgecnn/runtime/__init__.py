@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from edgecnn.registry import Registry
 from edgecnn.runtime.base import Runner, RunnerLoadError, RunnerUnsupported, default_threads
+from edgecnn.runtime.executorch_runner import ExecuTorchRunner
 from edgecnn.runtime.litert_runner import LiteRTRunner
+from edgecnn.runtime.mnn_runner import MNNRunner
+from edgecnn.runtime.ncnn_runner import NCNNRunner
 from edgecnn.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from edgecnn.runtime.openvino_runner import OpenVINORunner
 from edgecnn.runtime.tensorrt_runner import TensorRTRunner
 from edgecnn.runtime.torch_runner import TorchRunner
 
@@ -19,6 +23,10 @@ RUNNERS.add("torch", TorchRunner)
 RUNNERS.add("onnxruntime", OnnxRuntimeRunner)
 RUNNERS.add("litert", LiteRTRunner)
 RUNNERS.add("tensorrt", TensorRTRunner)
+RUNNERS.add("openvino", OpenVINORunner)
+RUNNERS.add("executorch", ExecuTorchRunner)
+RUNNERS.add("ncnn", NCNNRunner)
+RUNNERS.add("mnn", MNNRunner)
 
 
 def compute_unit(runtime: str, accel: str = "cpu") -> str:
@@ -36,5 +44,5 @@ def get_runner(name: str) -> type[Runner]:
 
 
 __all__ = ["RUNNERS", "Runner", "RunnerLoadError", "RunnerUnsupported", "compute_unit", "default_threads",
-           "get_runner",
-           "TorchRunner", "OnnxRuntimeRunner", "LiteRTRunner", "TensorRTRunner"]
+           "get_runner", "TorchRunner", "OnnxRuntimeRunner", "LiteRTRunner", "TensorRTRunner", "OpenVINORunner",
+           "ExecuTorchRunner", "NCNNRunner", "MNNRunner"]

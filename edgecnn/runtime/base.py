@@ -53,6 +53,7 @@ class Runner:
     format: ClassVar[str] = ""
     extra: ClassVar[str] = ""
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    layer_method: ClassVar[str] = ""  # how layer_times measures, recorded with per-layer records
 
     def __init__(self, *, threads: Optional[int] = None, device: str = "cpu", precision: str = "fp32",
                  **options: Any) -> None:
@@ -78,6 +79,12 @@ class Runner:
     def unavailable_reason(cls, device: str = "cpu") -> Optional[str]:
         """None when this runner can work here, else one line saying why."""
         return None
+
+    @classmethod
+    def companion_files(cls, path: str) -> list[str]:
+        """Files the artifact at ``path`` needs beside it (OpenVINO's .bin, NCNN's
+        weights), which a remote run pushes with it."""
+        return []
 
     # -- lifecycle -----------------------------------------------------------------
     def load(self, path_or_model: Any) -> "Runner":

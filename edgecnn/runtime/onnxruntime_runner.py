@@ -152,6 +152,7 @@ class onnx_node_modules:
         graph = onnx.load(path, load_external_data=False).graph
         self.nodes = {n.name: n for n in graph.node}
         self.producer = {out: n for n in graph.node for out in n.output}
+        self.initializers = {t.name for t in graph.initializer}
 
     def resolve(self, profiled: str, op_type: str) -> str:
         name = profiled
@@ -169,11 +170,28 @@ class onnx_node_modules:
             hop = node
             for _ in range(6):
                 if hop.op_type in ("Conv", "Gemm", "MatMul", "ConvInteger", "QLinearConv"):
-                    return module_of(hop.name)
+                    return module_of(node_label(hop, self.initializers))
                 if not hop.input or hop.input[0] not in self.producer:
                     break
                 hop = self.producer[hop.input[0]]
-        return module_of(node.name)
+        return module_of(node_label(node, self.initializers))
+
+
+def node_label(node: Any, initializers: set[str] | frozenset[str] = frozenset()) -> str:
+    """A ``/``-path that names the module of an ONNX node: its own name as torch.onnx
+    wrote it (``/layer1/layer1.0/conv1/Conv``); for a node an optimizer renamed
+    (onnxscript's ``node_Conv_3``), its output tensor's name
+    (``/layer1/layer1.0/conv1/Conv_output_0``), else the module of its weight
+    (``classifier.3.weight`` -> ``/classifier.3/Gemm``)."""
+    if node.name.startswith("/"):
+        return node.name
+    for out in node.output:
+        if out.startswith("/"):
+            return out
+    for inp in node.input:
+        if inp in initializers and inp.endswith(".weight"):
+            return f"/{inp[: -len('.weight')]}/{node.op_type}"
+    return node.name
 
 
 def module_of(node_name: str) -> str:

@@ -2,7 +2,10 @@
 
 Targets: ``.pt`` / ``.pth`` checkpoints (PyTorch), ``.onnx`` (ONNX Runtime),
 ``.tflite`` (LiteRT, ``ai_edge_litert``), ``.engine`` / ``.plan`` (TensorRT,
-where it imports). Artifacts are read with the metadata JSON the exporter
+where it imports), ``.xml`` (OpenVINO IR), ``.pte`` (ExecuTorch),
+``.ncnn.param`` (NCNN) and ``.mnn`` (MNN), each run with the settings its
+exporter recorded (OpenVINO's inference precision, NCNN's fp16 storage, MNN's
+session precision). Artifacts are read with the metadata JSON the exporter
 writes beside them (``<artifact>.json``: model, input size, mean/std, classes,
 layout, precision). Artifacts run through the same runner wrapper as the
 export parity check (``edgecnn.export._runners.open_runner``): a full-integer
@@ -31,8 +34,9 @@ from edgecnn.errors import CorruptFileError, InvalidOptionError
 from edgecnn.train.metrics import ClassificationMeter
 
 FORMATS = {".pt": "pytorch", ".pth": "pytorch", ".onnx": "onnx", ".tflite": "tflite", ".engine": "tensorrt",
-           ".plan": "tensorrt"}
-RUNTIME_OF = {"pytorch": "torch", "onnx": "onnxruntime", "tflite": "litert", "tensorrt": "tensorrt"}
+           ".plan": "tensorrt", ".xml": "openvino", ".pte": "executorch", ".param": "ncnn", ".mnn": "mnn"}
+RUNTIME_OF = {"pytorch": "torch", "onnx": "onnxruntime", "tflite": "litert", "tensorrt": "tensorrt",
+              "openvino": "openvino", "executorch": "executorch", "ncnn": "ncnn", "mnn": "mnn"}
 
 
 @dataclass

@@ -3,6 +3,7 @@ every kind of bad input as one `error:` line with exit code 2 and no file."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -34,13 +35,16 @@ def test_to_all_exports_every_format_that_takes_the_precision(main_cli, dirs, ci
                  "--data-dir", cifar10_archive, "--json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
-    assert sorted(x["format"] for x in rows) == ["onnx", "tensorrt", "tflite"]
-    assert all(x["status"] == "ok" and x["max_abs_diff"] <= 1e-4 for x in rows)
+    installed = [f for f, mod in (("executorch", "executorch.exir"), ("mnn", "MNN"), ("ncnn", "pnnx"),
+                                  ("openvino", "openvino")) if importlib.util.find_spec(mod.split(".")[0])]
+    assert sorted(x["format"] for x in rows) == sorted(["onnx", "tensorrt", "tflite", *installed])
+    assert all(x["status"] == "ok" and x["max_abs_diff"] <= 1e-4 for x in rows), [
+        (x["format"], x["status"], x["error"]) for x in rows]
     if not tensorrt_available():
         assert "--to all prepares the TensorRT build" in r.stderr
         assert "lenet5-32-fp32-trtexec.sh" in artifacts(out)
     assert {"lenet5-32-fp32.onnx", "lenet5-32-fp32.tflite"} <= set(artifacts(out))
-    assert len(RecordStore(prof).load(kind="export")) == 3
+    assert len(RecordStore(prof).load(kind="export")) == 3 + len(installed)
 
     dyn = main_cli("export", "lenet5", "--to", "all", "--precision", "int8_dynamic", "--out", out,
                    "--profiles", prof, "--n-images", "30", "--data-dir", cifar10_archive, "--json")
@@ -86,7 +90,13 @@ BAD = [
     (["--to", "onyx"], ["unknown format 'onyx'", "did you mean: onnx"]),
     (["--to", "onnx", "--precision", "int4"], ["unknown precision 'int4'"]),
     (["--to", "all", "--precision", "fp8"], ["unknown precision 'fp8'"]),
-    (["--to", "onnx", "--precision", "fp16"], ["onnx export cannot do precision 'fp16'", "--to tensorrt, tflite"]),
+    (["--to", "onnx", "--precision", "fp16"], ["onnx export cannot do precision 'fp16'", "fp16 is available with --to",
+                                               "tensorrt, tflite"]),
+    (["--to", "ncnn", "--precision", "int8"], ["ncnn export cannot do precision 'int8'", "(it does fp32, fp16)",
+                                             "openvino"]),
+    (["--to", "executorch", "--precision", "bf16"], ["executorch export cannot do precision 'bf16'",
+                                                   "bf16 is available with --to openvino"]),
+    (["--to", "mnn", "--precision", "int8_dynamic"], ["mnn export cannot do precision 'int8_dynamic'"]),
     (["--to", "tensorrt", "--precision", "int8_dynamic", "--prepare-only"], ["tensorrt export cannot do"]),
     (["--to", "tflite", "--dynamic-batch"], ["tflite export does not take option(s) ['dynamic_batch']"]),
     (["--to", "onnx", "--prepare-only"], ["does not take option(s) ['prepare_only']"]),

@@ -29,14 +29,24 @@ def trained_lenet5(tmp_path_factory, cifar10_archive):
 # the issue's 2 points (measured 0.1-0.6). TFLite full-integer also quantises the logits to int8
 # (scale ~0.024 for this model): most of its flips are exact ties of two int8 logits, and it measured
 # 1.3 points with 128 calibration images, 2.0-2.7 with 64 or 512, so it gets 3.
-MAX_DROP = {"onnx": 2.0, "tensorrt": 2.0, "tflite": 3.0}  # points
+# OpenVINO (NNCF), ExecuTorch (XNNPACKQuantizer) and MNN (its quantization tool) quantise with their own
+# post-training tools and are held to the same 2 points.
+MAX_DROP = {"onnx": 2.0, "tensorrt": 2.0, "tflite": 3.0, "openvino": 2.0, "executorch": 2.0, "mnn": 2.0}  # points
+NEEDS = {"tflite": "litert_torch", "openvino": "nncf", "executorch": "executorch", "mnn": "MNN"}
 
 
-@pytest.mark.parametrize("to, options", [("onnx", {}), ("tensorrt", {"prepare_only": True}), ("tflite", {})],
-                         ids=["onnx-qdq", "tensorrt-qdq-prepared", "tflite-full-integer"])
+MNN_TANH = pytest.mark.xfail(strict=True, reason="MNN 3.6.1 runs LeNet-5's Tanh in int8 and loses it here "
+                                                "(cosine 0.47, agreement 0.26; a ReLU LeNet-5 keeps cosine 1.0)")
+
+
+@pytest.mark.parametrize("to, options", [("onnx", {}), ("tensorrt", {"prepare_only": True}), ("tflite", {}),
+                                         ("openvino", {}), ("executorch", {}),
+                                         pytest.param("mnn", {}, marks=MNN_TANH)],
+                         ids=["onnx-qdq", "tensorrt-qdq-prepared", "tflite-full-integer", "openvino-nncf",
+                              "executorch-xnnpack", "mnn-quant"])
 def test_int8_of_a_trained_model_keeps_its_accuracy(trained_lenet5, to, options, export_kw):
-    if to == "tflite":
-        pytest.importorskip("litert_torch", reason="needs the [tflite] extra")
+    if to in NEEDS:
+        pytest.importorskip(NEEDS[to], reason=f"needs the [{'tflite' if to == 'tflite' else to}] extra")
     from edgecnn.export import export_model
 
     ckpt, trained_top1 = trained_lenet5

@@ -118,7 +118,7 @@ def _plain_litert(path: Path, threads: int):
 def plain_check(model: str, export_dir: str, rounds: int, seconds: float) -> None:
     """edgecnn runner + timing loop vs a bare loop over the runtime's own API."""
     from edgecnn.models import get_card
-    from edgecnn.profile.artifacts import get_artifact
+    from edgecnn.export.artifacts import get_artifact
     from edgecnn.runtime import RUNNERS
     from edgecnn.runtime.timing import TimingConfig, measure
 

@@ -75,7 +75,7 @@ def artifacts(models: list[str], export_dir: Path, threads: int) -> dict[tuple[s
     import torch
 
     from edgecnn.models import create_model, get_card
-    from edgecnn.profile.artifacts import get_artifact
+    from edgecnn.export.artifacts import get_artifact
 
     out = {}
     for m in models:

@@ -24,7 +24,7 @@ _SHORT = {"onnxruntime": "ort", "tensorrt": "trt"}
 
 def quick_reachable(spec: Any, timeout_s: float) -> tuple[bool, str | None]:
     """(reachable, error): one short connection attempt, no retries."""
-    from edgecnn.devices.transports import TransportError, make_transport
+    from edgecnn.remote.transports import TransportError, make_transport
 
     if spec.transport == "local":
         return True, None
@@ -134,7 +134,7 @@ def _check(name: str, timeout: float, json_out: bool) -> None:
     from rich.table import Table
 
     from edgecnn.console import console, print_json, warn
-    from edgecnn.devices.remote import RemoteError, available_runtimes, probe
+    from edgecnn.remote.profile import RemoteError, available_runtimes, probe
     from edgecnn.devices.spec import load_device
 
     spec = load_device(name)

@@ -66,7 +66,7 @@ def isolated_layer_times(model: Any, input_shape: list[int], runner_cls: Any, *,
                          runs: int = 10) -> list[dict[str, Any]]:
     """Rows ``{name, op_type, time_ms}`` for every conv/linear layer of ``model``
     (``input_shape`` = the full NCHW input), timed in isolation on ``runner_cls``."""
-    from edgecnn.profile.artifacts import export_modules
+    from edgecnn.export.artifacts import export_modules
 
     from torch import nn
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from edgecnn.errors import EdgeCNNError
-from edgecnn.profile.artifacts import ExportFailed, get_artifact
+from edgecnn.export.artifacts import ExportFailed, get_artifact
 from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
 from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
 from edgecnn.records import Record, RecordStore
@@ -309,7 +309,7 @@ def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep,
         try:
             progress(f"{name}: {cls.format} artifact for {rt}")
             art = src.path if not src.is_pytorch else get_artifact(
-                name, model, cls.format, input_size=size, precision=opts.precision, batch=opts.batch,
+                name, model, cls.export_format or "pytorch", input_size=size, precision=opts.precision, batch=opts.batch,
                 export_dir=opts.export_dir, force=opts.force, by_name=src.kind == "zoo")
         except ExportFailed as exc:
             if record:

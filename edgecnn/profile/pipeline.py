@@ -6,7 +6,7 @@
   runtime's artifact, time the runtimes isolated (one process per runtime,
   rounds alternating), per-layer times joined to the cost rows, the separable
   check;
-- **remote** (``edgecnn.devices.remote``): probe the device, export here, time
+- **remote** (``edgecnn.remote.profile``): probe the device, export here, time
   there with the same timing loop;
 - **predicted** (``edgecnn.profile.predicted``): roofline predictions per
   compute unit, written only when asked (``--predict``).
@@ -97,7 +97,7 @@ def profile_remote_step(models: Sequence[str], device: DeviceSpec, opts: Profile
                         progress: Progress = _noop) -> list[Record]:
     """Measure on a remote device; an unreachable one gets ``unreachable``
     records and, unless predictions were asked for, ``DeviceUnreachable``."""
-    from edgecnn.devices import remote
+    from edgecnn.remote import profile as remote
 
     probed = remote.probe(device, timeout_s=float(device.connection.get("connect_timeout_s", 10)),
                           read_state=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Optional
 
-from edgecnn.profile.artifacts import runtime_format
+from edgecnn.export.artifacts import runtime_format
 from edgecnn.records import Record, environment
 
 

@@ -111,7 +111,7 @@ def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Op
 
 
 def _artifacts(rt: str, mods: dict, in_shapes: dict, tmp: Path) -> dict[str, Any]:
-    from edgecnn.profile.artifacts import export_modules
+    from edgecnn.export.artifacts import export_modules
 
     if rt == "torch":
         return dict(mods)
@@ -162,7 +162,7 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
     given on the command line (variant = the shape). A pair timed on a GPU
     (``accel="cuda"``) gets ``+cuda`` after its variant and ``accel`` in its metrics."""
     tag = "" if accel == "cpu" else f"+{accel}"
-    from edgecnn.profile.artifacts import runtime_format
+    from edgecnn.export.artifacts import runtime_format
 
     recs = []
     keys = [(p if isinstance(p, Shape) else Shape(p.m, p.n, p.dk, p.df_in, p.stride)).key for p in pairs]

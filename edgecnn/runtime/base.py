@@ -54,6 +54,9 @@ class Runner:
     extra: ClassVar[str] = ""
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     layer_method: ClassVar[str] = ""  # how layer_times measures, recorded with per-layer records
+    # the `edgecnn export --to` format that makes this runner's artifact (None: it loads the nn.Module itself);
+    # a runtime with an export format runs on devices too (remote/device_runner.py has a loader for each)
+    export_format: ClassVar[Optional[str]] = None
 
     def __init__(self, *, threads: Optional[int] = None, device: str = "cpu", precision: str = "fp32",
                  **options: Any) -> None:

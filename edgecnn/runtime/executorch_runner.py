@@ -68,6 +68,7 @@ class ExecuTorchRunner(Runner):
 
     name = "executorch"
     format = "executorch"
+    export_format = "executorch"
     extra = "executorch"
     precisions = ("fp32", "fp16", "int8")  # whatever the program holds
     layer_method = ("ExecuTorch ETDump (XNNPACK operator and portable kernel events, median of runs), parsed "

@@ -31,6 +31,7 @@ class LiteRTRunner(Runner):
 
     name = "litert"
     format = "tflite"
+    export_format = "tflite"
     extra = "tflite"
     precisions = ("fp32", "fp16", "int8")  # whatever the artifact holds
 

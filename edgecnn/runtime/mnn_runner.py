@@ -70,6 +70,7 @@ class MNNRunner(Runner):
 
     name = "mnn"
     format = "mnn"
+    export_format = "mnn"
     extra = "mnn"
     precisions = ("fp32", "fp16", "int8")  # whatever the file holds
     layer_method = ("MNN per-operator callbacks (runSessionWithCallBackInfo, time between an operator's begin "

@@ -70,6 +70,7 @@ class NCNNRunner(Runner):
 
     name = "ncnn"
     format = "ncnn"
+    export_format = "ncnn"
     extra = "ncnn"
     precisions = ("fp32", "fp16")
     layer_method = ("NCNN layer by layer: one Extractor, each layer's output blob extracted in graph order "

@@ -31,6 +31,7 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
     format = "onnx"
+    export_format = "onnx"
     extra = ""
     precisions = ("fp32", "fp16", "int8")  # whatever the artifact holds
 

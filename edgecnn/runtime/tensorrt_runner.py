@@ -17,6 +17,7 @@ from edgecnn.runtime.base import Runner, RunnerUnsupported
 class TensorRTRunner(Runner):
     name = "tensorrt"
     format = "engine"
+    export_format = "tensorrt"
     extra = "tensorrt"
     precisions = ("fp32", "fp16", "int8")
 

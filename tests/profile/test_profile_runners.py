@@ -105,7 +105,7 @@ def test_torch_bf16_converts_weights_and_input_and_returns_float32():
 def test_litert_runs_a_multi_signature_file(tmp_path):
     pytest.importorskip("litert_torch")
     pytest.importorskip("ai_edge_litert")
-    from edgecnn.profile.artifacts import export_modules
+    from edgecnn.export.artifacts import export_modules
 
     mods = {"a": nn.Conv2d(4, 4, 3, padding=1).eval(), "b": nn.Conv2d(4, 8, 1).eval()}
     arts = export_modules(mods, {"a": (1, 4, 8, 8), "b": (1, 4, 8, 8)}, "tflite", tmp_path)

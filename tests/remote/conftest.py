@@ -51,7 +51,7 @@ def exporter():
     import edgecnn.export
 
     if hasattr(edgecnn.export, "export_model"):
-        from edgecnn.devices.remote import default_exporter
+        from edgecnn.remote.profile import default_exporter
 
         return default_exporter
     return _torch_onnx_export

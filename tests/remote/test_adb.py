@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edgecnn.devices.adb_benchmark import benchmark_command, parse_benchmark_output
-from edgecnn.devices.remote import RemoteError, profile_remote
-from edgecnn.devices.transports import AdbTransport, UnreachableError, make_transport
+from edgecnn.remote.adb_benchmark import benchmark_command, parse_benchmark_output
+from edgecnn.remote.profile import RemoteError, profile_remote
+from edgecnn.remote.transports import AdbTransport, UnreachableError, make_transport
 from edgecnn.records import RecordStore
 from adb_helpers import PHONE, install_fake_adb, tflite_exporter
 

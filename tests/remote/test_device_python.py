@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgecnn.devices.remote import RUNNER, TIMING
+from edgecnn.remote.profile import RUNNER, TIMING
 
 PUSHED = [RUNNER, TIMING]  # the files remote profiling copies to a device
 
@@ -55,7 +55,7 @@ def test_the_device_runner_uses_edgecnn_s_thread_rule(monkeypatch):
     of the default-threads rule must stay equal to edgecnn's."""
     import os
 
-    from edgecnn.devices import device_runner
+    from edgecnn.remote import device_runner
     from edgecnn.runtime.base import default_threads, thread_rule
 
     for cores in range(1, 17):

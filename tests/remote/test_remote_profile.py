@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edgecnn.devices.remote import RemoteError, probe, profile_remote
+from edgecnn.remote.profile import RemoteError, probe, profile_remote
 from edgecnn.records import RecordStore
 
 pytestmark = pytest.mark.ssh

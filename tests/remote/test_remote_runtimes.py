@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgecnn.devices.remote import profile_remote
+from edgecnn.remote.profile import profile_remote
 from edgecnn.records import RecordStore
 
 pytestmark = pytest.mark.ssh

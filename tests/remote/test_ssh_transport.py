@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from edgecnn.devices.transports import (AuthError, CommandTimeoutError, SSHTransport, UnreachableError,
+from edgecnn.remote.transports import (AuthError, CommandTimeoutError, SSHTransport, UnreachableError,
                                         make_transport)
 
 pytestmark = pytest.mark.ssh
@@ -122,7 +122,7 @@ def _cmdlines() -> list[str]:
 
 
 def test_local_timeout_stops_the_whole_command(tmp_path):
-    from edgecnn.devices.transports import LocalTransport
+    from edgecnn.remote.transports import LocalTransport
 
     t = LocalTransport(workdir=str(tmp_path))
     with pytest.raises(CommandTimeoutError, match="past its 1 s timeout"):
@@ -143,7 +143,7 @@ def test_ssh_argv_keeps_user_options_and_batch_mode():
 def test_server_dying_mid_command_is_a_connection_error_not_a_hang(sshd_server):
     import threading
 
-    from edgecnn.devices.transports import TransportError
+    from edgecnn.remote.transports import TransportError
 
     t = make_transport(sshd_server.device_dict(connect_timeout_s=2, retries=1, retry_backoff_s=0.1))
     assert t.run("echo up").stdout.strip() == "up"

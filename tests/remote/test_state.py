@@ -6,8 +6,8 @@ and public Jetson setup notes); no Jetson was available to record them."""
 
 from __future__ import annotations
 
-from edgecnn.devices.state import MARK, STATE_SCRIPT, parse_state, read_state
-from edgecnn.devices.transports import LocalTransport
+from edgecnn.remote.state import MARK, STATE_SCRIPT, parse_state, read_state
+from edgecnn.remote.transports import LocalTransport
 
 NVPMODEL = "NVPM WARN: fan mode is not set!\nNV Power Mode: MAXN\n0\n"
 JC_DYNAMIC = """SOC family:tegra234  Machine:NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edgecnn.devices.remote import parse_trtexec_timing, parse_trtexec_version, profile_remote
+from edgecnn.remote.profile import parse_trtexec_timing, parse_trtexec_version, profile_remote
 from edgecnn.records import RecordStore
 
 DATA = Path(__file__).parent / "data"

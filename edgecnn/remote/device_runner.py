@@ -1,30 +1,20 @@
 #!/usr/bin/env python3
 """edgecnn device runner: the one script pushed to a remote device.
 
-Self-contained on purpose: it needs only the Python standard library, numpy,
-the runtime being timed (ONNX Runtime, LiteRT / tflite_runtime, TensorRT,
-OpenVINO, ExecuTorch, NCNN, MNN) and ``timing.py`` (edgecnn's timing loop,
-pushed beside this file), so a Jetson or a Raspberry Pi needs no edgecnn
-install. It never imports edgecnn, and it keeps to Python 3.6 syntax (old
-JetPack images).
-
-Usage on the device (edgecnn runs these over the transport)::
+Self-contained on purpose: the Python standard library, numpy, the runtime
+being timed and ``timing.py`` (edgecnn's timing loop, pushed beside it), so a
+Jetson or a Raspberry Pi needs no edgecnn install. It never imports edgecnn
+and keeps to Python 3.6 (old JetPack images). Usage on the device::
 
     python3 device_runner.py probe             # JSON: python, numpy, runtimes, host
-    python3 device_runner.py run JOB.json      # time one artifact, JSON result
-    python3 device_runner.py run - < JOB.json  # the same, the job on stdin (what edgecnn sends)
+    python3 device_runner.py run - < JOB.json  # time one artifact (the job on stdin, as edgecnn sends it)
 
-Every JSON answer is printed on one stdout line that starts with
-``EDGECNN-RESULT `` so log noise from runtimes never breaks parsing.
-``run`` answers ``status`` "ok", "unsupported" (the runtime is not installed
-here: the error names it) or "failed" (with the error), and on "ok" the
-timing statistics from ``timing.py`` (milliseconds) plus the runtime version.
-The job's ``settings`` are the ones the exporter chose for the runtime
-(OpenVINO's inference precision, NCNN's fp16 storage, MNN's session
-precision), read from the artifact's metadata by edgecnn.
-Inputs are a small pool of fresh random (seeded) tensors in the artifact's
-own input shape and dtype (``timing.random_inputs``), timed by
-``timing.measure`` exactly as local profiling does.
+Every answer is one stdout line starting ``EDGECNN-RESULT `` (runtime log noise
+never breaks parsing). ``run`` answers "ok" (``timing.measure`` statistics in
+ms, the runtime version, memory), "unsupported" (the runtime is not installed)
+or "failed" (the error). ``settings`` are the exporter's (OpenVINO's precision
+hint, NCNN's fp16 storage, MNN's session precision); inputs are seeded random
+tensors in the artifact's own shape and dtype (``timing.random_inputs``).
 """
 
 import importlib
@@ -280,7 +270,6 @@ def _openvino(path: str, threads, settings=None):
     """An OpenVINO IR on the CPU plugin: LATENCY hint, ``threads`` inference
     threads and the exporter's INFERENCE_PRECISION_HINT (f32 when none), read
     back from the compiled model (a CPU without bf16 runs f32)."""
-    import numpy as np
 
     Core, ov = _openvino_core()
     settings = settings or {}
@@ -459,22 +448,13 @@ def _status_mb(key):
 
 
 def _import_runtime(runtime):
-    """Import the runtime's library before the first memory reading, so the
-    memory figures count the model, not the library."""
-    if runtime == "onnxruntime":
-        try:
-            import onnxruntime  # noqa: F401
-        except Exception as exc:
-            raise Unsupported("onnxruntime is not importable on this device ({})".format(exc))
-    elif runtime == "litert":
-        if _litert_module()[0] is None:
-            raise Unsupported("LiteRT is not importable on this device (pip install ai-edge-litert, or "
-                              "tflite-runtime)")
-    elif runtime == "tensorrt":
-        try:
-            import tensorrt  # noqa: F401
-        except Exception as exc:
-            raise Unsupported("the tensorrt Python package is not importable on this device ({})".format(exc))
+    """Import the runtime's library before the first memory reading (the figures count the model, not the library)."""
+    module = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "openvino": "openvino", "ncnn": "ncnn",
+              "mnn": "MNN", "executorch": "executorch.runtime"}.get(runtime)
+    if runtime == "litert" and _litert_module()[0] is None:
+        raise Unsupported("LiteRT is not importable on this device (pip install ai-edge-litert, or tflite-runtime)")
+    if module and _version(module)[0] is None:
+        raise Unsupported("{} is not importable on this device ({})".format(module, _version(module)[1]))
 
 
 def concrete_shape(shape, batch: int, sample_shape=None) -> list:

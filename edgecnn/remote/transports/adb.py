@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from edgecnn.devices.transports.base import (AuthError, CommandResult, CommandTimeoutError, Transport,
+from edgecnn.remote.transports.base import (AuthError, CommandResult, CommandTimeoutError, Transport,
                                              TransportError, UnreachableError, last_line, shell_path)
 
 # adb's own failure lines (not the device command's): "error: device 'X' not

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from edgecnn.devices.transports.base import (AuthError, CommandResult, CommandTimeoutError, ConnectionLostError,
+from edgecnn.remote.transports.base import (AuthError, CommandResult, CommandTimeoutError, ConnectionLostError,
                                              Transport, TransportError, UnreachableError, last_line, shell_path)
 
 # stderr fragments of ssh exit 255, lower-cased

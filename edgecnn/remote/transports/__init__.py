@@ -24,11 +24,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from edgecnn.devices.transports.adb import AdbTransport
-from edgecnn.devices.transports.base import (AuthError, CommandResult, CommandTimeoutError, ConnectionLostError,
+from edgecnn.remote.transports.adb import AdbTransport
+from edgecnn.remote.transports.base import (AuthError, CommandResult, CommandTimeoutError, ConnectionLostError,
                                              RetryPolicy, Transport, TransportError, UnreachableError)
-from edgecnn.devices.transports.local import LocalTransport
-from edgecnn.devices.transports.ssh import SSHTransport
+from edgecnn.remote.transports.local import LocalTransport
+from edgecnn.remote.transports.ssh import SSHTransport
 from edgecnn.registry import Registry
 
 __all__ = ["TRANSPORTS", "make_transport", "connection_settings", "spec_name", "Transport", "CommandResult",

@@ -231,7 +231,7 @@ def run_benchmark_model(transport, spec, template, artifact, info, timing: dict 
     """Push a .tflite to the phone, run ``benchmark_model`` on it, parse the
     output. Returns a ``latency`` record and, when the op profile was printed,
     a ``layer_latency`` record (per-op rows in ``metrics["layers"]``, ms)."""
-    from edgecnn.devices.transports import connection_settings
+    from edgecnn.remote.transports import connection_settings
     from edgecnn.records import Record
 
     timing = timing or {}
@@ -255,7 +255,7 @@ def run_benchmark_model(transport, spec, template, artifact, info, timing: dict 
         parsed = parse_benchmark_output(out.stdout + "\n" + out.stderr)
     except ValueError as exc:
         return [Record.from_dict({**base, "status": "failed", "error": str(exc)})]
-    from edgecnn.devices.remote import _unit_peaks
+    from edgecnn.remote.profile import _unit_peaks
 
     peaks = _unit_peaks(spec, "litert")
     latency = Record.from_dict({**base, **parsed.metrics(), "threads": threads, "artifact": artifact.name,

@@ -34,20 +34,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from edgecnn.devices import state as device_state
-from edgecnn.devices.trtexec import (EngineBuildError, engine_cache_paths, parse_trtexec_timing,  # noqa: F401
+from edgecnn.remote import state as device_state
+from edgecnn.remote.trtexec import (EngineBuildError, engine_cache_paths, parse_trtexec_timing,  # noqa: F401
                                      parse_trtexec_version, tensorrt_engine, trtexec_time_command, trtexec_version)
-from edgecnn.devices.transports import (CommandTimeoutError, Transport, TransportError, connection_settings,
+from edgecnn.remote.transports import (CommandTimeoutError, Transport, TransportError, connection_settings,
                                         make_transport, spec_name)
-from edgecnn.devices.transports.base import last_line, shell_path
+from edgecnn.remote.transports.base import last_line, shell_path
 from edgecnn.errors import EdgeCNNError
 from edgecnn.records import Record, RecordStore, environment
 
 RUNNER = Path(__file__).with_name("device_runner.py")
 TIMING = Path(__file__).resolve().parents[1] / "runtime" / "timing.py"
 RESULT_MARK = "EDGECNN-RESULT "
-RUNTIME_FORMAT = {"onnxruntime": "onnx", "litert": "tflite", "tensorrt": "tensorrt", "openvino": "openvino",
-                  "executorch": "executorch", "ncnn": "ncnn", "mnn": "mnn"}
+def runtime_format(runtime: str) -> str | None:
+    """The export format a device runs for ``runtime`` (the runtime table in
+    ``edgecnn.runtime``); None for a runtime the device runner cannot load."""
+    from edgecnn.runtime import RUNNERS
+
+    return RUNNERS.get(runtime).export_format if runtime in RUNNERS else None
 
 Progress = Callable[[str], None]
 Exporter = Callable[..., Path]
@@ -195,12 +199,17 @@ def default_exporter(model: str, fmt: str, precision: str, input_size: int | Non
     TensorRT the prepared ``...-trt.onnx``, the engine being built on the
     device); else exported without the parity check and without an export
     record (``edgecnn export`` is where export quality is measured)."""
-    from edgecnn.models import get_card
-    from edgecnn.profile.artifacts import get_artifact
+    from edgecnn.export.artifacts import ExportFailed, get_artifact
+    from edgecnn.models.sources import resolve_source
 
-    size = int(input_size or get_card(model).input_size)
-    return get_artifact(model, None, fmt, input_size=size, precision=precision, batch=batch, export_dir=out_dir,
-                        prepare_only=fmt == "tensorrt")
+    src = resolve_source(model, input_size=input_size)
+    if not src.is_pytorch:  # a model file runs as it is, on the runtimes that take its format
+        if src.kind != fmt:
+            raise ExportFailed(f"{src.spec} is {src.article} {src.label}; this runtime runs {fmt} files")
+        return src.path
+    return get_artifact(src.id, src.module() if src.kind != "zoo" else None, fmt, input_size=src.input_size,
+                        precision=precision, batch=batch, export_dir=out_dir, prepare_only=fmt == "tensorrt",
+                        by_name=src.kind == "zoo")
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +217,7 @@ def default_exporter(model: str, fmt: str, precision: str, input_size: int | Non
 # ---------------------------------------------------------------------------
 @dataclass
 class _Job:
-    model: str
+    model: str  # what the user gave (a zoo name or any model source); the record names its id
     runtime: str
     record: Record  # identity + status template
     artifact: Path | None = None
@@ -242,14 +251,14 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
         return rec
 
     for model in models:
+        rid, shape, extra = _model_identity(model, input_size)
         for rt in runtimes:
-            fmt = RUNTIME_FORMAT.get(rt)
-            tmpl = Record(kind="latency", model=model, status="ok", source="measured", device=name, runtime=rt,
-                          format=fmt, precision=precision, batch=int(batch),
-                          input_shape=_input_shape(model, input_size))
+            fmt = runtime_format(rt)
+            tmpl = Record(kind="latency", model=rid, status="ok", source="measured", device=name, runtime=rt,
+                          format=fmt, precision=precision, batch=int(batch), input_shape=shape, metrics=dict(extra))
             if fmt is None:
                 keep(_failed(tmpl, "unsupported", f"runtime {rt!r} cannot run on a remote device "
-                                                  f"(remote runtimes: {', '.join(RUNTIME_FORMAT)})"))
+                                                  f"(remote runtimes: {', '.join(_remote_runtimes())})"))
                 continue
             if listed and rt not in listed:
                 keep(_failed(tmpl, "unsupported", f"device {name!r} does not list runtime {rt!r} "
@@ -310,7 +319,7 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
         try:
             _say(progress, f"{job.model} / {job.runtime} on {name}: timing")
             if t.name == "adb":
-                from edgecnn.devices.adb_benchmark import run_benchmark_model
+                from edgecnn.remote.adb_benchmark import run_benchmark_model
 
                 for rec in run_benchmark_model(t, spec, job.record, job.artifact, info, timing, threads, device_env):
                     keep(rec)
@@ -345,22 +354,26 @@ def runtime_settings(artifact: Path, runtime: str) -> dict[str, Any]:
     return read(artifact, runtime)
 
 
+def _remote_runtimes() -> list[str]:
+    from edgecnn.runtime import RUNNERS
+
+    return [rt for rt, cls in RUNNERS.items() if cls.export_format]
+
+
 def _failed(tmpl: Record, status: str, error: str) -> Record:
     d = tmpl.to_dict()
     d.update(status=status, error=error)
     return Record.from_dict(d)
 
 
-def _input_shape(model: str, input_size: int | None) -> list[int] | None:
-    if input_size:
-        return [3, int(input_size), int(input_size)]
-    try:
-        from edgecnn.models import get_card
+def _model_identity(model: str, input_size: int | None) -> tuple[str, list[int] | None, dict[str, Any]]:
+    """(the name records give ``model``, its per-sample input shape, where it came from)."""
+    from edgecnn.models.sources import resolve_source
 
-        size = get_card(model).input_size
-        return [3, int(size), int(size)]
-    except Exception:
-        return None
+    src = resolve_source(model, input_size=input_size)
+    extra = {"model_source": src.label, **({"model_spec": src.spec} if src.kind != "zoo" else {})} \
+        if src.kind != "zoo" else {}
+    return src.id, list(src.input_shape), extra
 
 
 def _device_env(t: Transport, info: ProbeResult) -> dict[str, Any]:
@@ -380,7 +393,7 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
     assert job.artifact is not None
     artifact = job.artifact
     if job.runtime == "tensorrt":
-        artifact = tensorrt_engine(t, spec_name(spec), job.model, job.artifact, job.record.precision,
+        artifact = tensorrt_engine(t, spec_name(spec), job.record.model, job.artifact, job.record.precision,
                                    job.record.batch, (job.record.input_shape or [3, 224, 224])[-1],
                                    info.runtimes.get("tensorrt"), info.extra.get("trtexec"), progress)
     else:  # tensorrt_engine leaves the engine on the device already
@@ -463,16 +476,17 @@ _MACS: dict[tuple, int | None] = {}
 
 
 def model_macs(model: str, input_shape: list[int] | None, precision: str) -> int | None:
-    """Conv + linear MACs of one sample (``edgecnn.cost``), as local records
-    carry them; None when the model cannot be counted here."""
+    """Conv + linear MACs of one sample (``edgecnn.cost``) of ``model`` (any model
+    source), as local records carry them; None when it cannot be counted here."""
     key = (model, tuple(input_shape or ()), precision)
     if key not in _MACS:
         try:
-            from edgecnn.cost.engine import count_model
+            from edgecnn.cost.sources import count_source
+            from edgecnn.models.sources import resolve_source
 
-            cost = count_model(model, input_shape[-1] if input_shape else None, precision)
+            src = resolve_source(model, input_size=input_shape[-1] if input_shape else None)
+            cost = count_source(src, precision if precision in ("fp32", "fp16", "int8") else "fp32")
             _MACS[key] = int(cost.totals["conv_linear_macs"])
         except Exception:
             _MACS[key] = None
     return _MACS[key]
-

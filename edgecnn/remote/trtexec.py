@@ -16,8 +16,8 @@ import shlex
 from pathlib import Path
 from typing import Any, Callable
 
-from edgecnn.devices.transports import Transport
-from edgecnn.devices.transports.base import last_line
+from edgecnn.remote.transports import Transport
+from edgecnn.remote.transports.base import last_line
 from edgecnn.errors import EdgeCNNError
 from edgecnn.records import safe_name
 

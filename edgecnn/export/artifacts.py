@@ -20,17 +20,22 @@ class ExportFailed(EdgeCNNError):
 
 
 def runtime_format(runtime: str) -> str | None:
-    """The artifact format a runtime loads (its Runner's ``format``)."""
+    """The format records name for a runtime's measurements: the export that
+    makes its artifact (``Runner.export_format``: onnx, tflite, tensorrt, ...),
+    or ``pytorch`` for the torch runner, which loads the module itself."""
     from edgecnn.runtime import RUNNERS
 
-    return RUNNERS.get(runtime).format if runtime in RUNNERS else None
+    if runtime not in RUNNERS:
+        return None
+    cls = RUNNERS.get(runtime)
+    return cls.export_format or cls.format
 
 
 def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, precision: str = "fp32",
                  batch: int = 1, export_dir: str | Path = "export", force: bool = False,
                  prepare_only: bool = False, by_name: bool = True) -> Any:
-    """What a Runner of format ``fmt`` loads: the module for "pytorch", else a
-    file path ("onnx", "tflite", "engine"). A zoo model is exported by name
+    """What a runner loads: the module for ``fmt`` "pytorch", else the file
+    ``edgecnn export --to fmt`` writes (``fmt``: the runner's ``export_format``). A zoo model is exported by name
     (``by_name``: seeded random weights); a model outside the zoo from
     ``model``, its module. ``prepare_only`` (TensorRT): the TensorRT-ready
     ``...-trt.onnx`` instead of an engine, for a device that builds its own."""
@@ -38,7 +43,7 @@ def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, prec
         return model
     from edgecnn.export import EXPORTERS, artifact_stem, export_model
 
-    to = "tensorrt" if fmt == "engine" else fmt
+    to = fmt
     suffix = "-trt.onnx" if prepare_only else EXPORTERS.get(to).suffix
     path = Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{suffix}"
     if path.exists() and not force:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from edgecnn.devices.transports.base import CommandResult, CommandTimeoutError, Transport
+from edgecnn.remote.transports.base import CommandResult, CommandTimeoutError, Transport
 
 
 class LocalTransport(Transport):

@@ -182,7 +182,8 @@ class Evidence:
         if base and parity.passed:
             a = base[-1]
             ran = parity.record.metric("parity_runtime") if parity.record is not None else None
-            how = "prepared build; parity checked on " + str(ran) if parity.status == "prepared" else "passed parity"
+            how = (f"is a prepared build whose parity was checked on {ran}" if parity.status == "prepared"
+                   else "passed parity")
             return Accuracy(num(a.metric("top1")), "pytorch_fp32_parity",
                             f"pytorch fp32 top-1 of these weights ({_images(a)} {a.dataset or ''} images); the "
                             f"{export_format_of(lat.format)} {lat.precision} export {how}", a, a.dataset)

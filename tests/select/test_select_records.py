@@ -200,6 +200,7 @@ def test_predicted_options_rank_after_measured_and_state_their_band(select_recor
     assert not [o for o in sel.options if o.status == "unreachable"]
 
 
+@pytest.mark.slow  # an export with its parity check and a profile: about a minute on 2 shared cores
 def test_the_winner_comes_with_its_artifact_and_commands_that_run(select_records, cli_run, tmp_path):
     """The printed commands, run as printed (the profile one with fewer timed runs), rebuild the
     artifact with its parity check and time the same option again."""

@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_model", "get_card", "list_models"]
+__all__ = ["__version__", "create_model", "get_card", "list_models", "select"]
 _MODEL_API = ("create_model", "get_card", "list_models")
 
 
@@ -17,4 +17,10 @@ def __getattr__(name: str) -> Any:
         from edgecnn import models
 
         return getattr(models, name)
+    if name == "select":
+        # the package edgecnn.select, which is callable: edgecnn.select(records, device=..., ...); importing
+        # it also binds it here, so this runs once (``from edgecnn import select`` would recurse into this hook)
+        import importlib
+
+        return importlib.import_module("edgecnn.select")
     raise AttributeError(f"module 'edgecnn' has no attribute {name!r}")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from real_records import RealRecords, real_records  # noqa: F401  (the session fixture: tests/real_records.py)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -33,6 +33,11 @@ def edgecnn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     (["report", "--profiles", "missing-folder/"], "records folder missing-folder/ does not exist"),
     (["nosuchcommand"], "No such command"),
     (["report", "--format", "pdf"], "--format must be one of html, json, csv"),
+    (["select", "--profiles", "missing-folder/"], "records folder missing-folder/ does not exist"),
+    (["select", "--tail"], "--tail checks the latency budget against p90: give --max-latency-ms"),
+    (["select", "--max-latency-ms", "-5"], "--max-latency-ms must be a positive number, got -5.0"),
+    (["select", "--min-top1", "101"], "--min-top1 is a top-1 in percent, 0 to 100"),
+    (["select", "--max-size-mb", "big"], "'--max-size-mb'"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, says, tmp_path):
     r = edgecnn(*args, cwd=tmp_path)

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "edgecnn.cli.cost",
     "edgecnn.cli.train",
     "edgecnn.cli.profile",
+    "edgecnn.cli.select",
 ]
 
 

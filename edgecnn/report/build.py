@@ -123,13 +123,34 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
     env.filters.update(si=figures._si, ms=figures._ms, pct=_pct, f=_fmt, cell=_cell)
     template = env.get_template("report.html.j2")
     return template.render(
-        plotly_js=plotly.offline.get_plotlyjs(), figs=figs, n_figures=sum(v is not None for v in figs.values()),
+        plotly_js=plotly.offline.get_plotlyjs(), figs=figs, recommendations=recommendation_groups(tabs), n_figures=sum(v is not None for v in figs.values()),
         summary=_summary(data, profiles_dir), skipped=data.skipped, tables=tabs,
         records=[_record_row(data, r, used) for r in data.records],
         lat_missing_acc=sorted({p["model"] for p in lat if p["top1"] is None}),
         costed_models=sorted({p["model"] for p in lat + models}),
         predicted=any(p["source"] == "predicted" for p in lat),
     )
+
+
+def recommendation_groups(tabs: dict[str, tables.Table]) -> list[dict[str, Any]]:
+    """The recommendation table split per (device, dataset) for the page: the
+    pick, the front (pick included) and every option, each a small Table."""
+    rec = tabs["recommendation"]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rec.rows:
+        groups.setdefault((row["device"], row["dataset"]), []).append(row)
+    messages = {(r.device, r.dataset or "-"): r.selection.message for r in getattr(rec, "recs", [])}
+    out = []
+    for (device, dataset), rows in groups.items():
+        front = [r for r in rows if r["front"] or r["pick"]]
+        cols = [c for c in rec.columns if c.key not in ("device", "dataset")]  # the group's heading says them
+        out.append(dict(device=device, dataset=dataset, pick=next((r for r in rows if r["pick"]), None),
+                        message=messages.get((device, dataset)),
+                        front=tables.Table(rec.name, rec.title, cols, front),
+                        all=tables.Table(rec.name, rec.title, cols, rows),
+                        n_measured=sum(r["source"] == "measured" and r["latency_ms"] is not None for r in rows),
+                        n_predicted=sum(r["source"] == "predicted" for r in rows)))
+    return out
 
 
 def _cell(value: Any, column: tables.Column) -> str:
@@ -173,8 +194,14 @@ def _summary(data: ReportData, profiles_dir: str) -> dict[str, Any]:
         versions={k: ", ".join(sorted(v)) for k, v in sorted(versions.items())},
         first=dates[0][:19] if dates else "-", last=dates[-1][:19] if dates else "-",
         synthetic=any(e.get("synthetic") for e in envs),
-        n_skipped=len(data.skipped),
+        n_skipped=len(data.skipped), budgets=_budgets_text(),
     )
+
+
+def _budgets_text() -> str:
+    from edgecnn.select import DEFAULT_BUDGETS, Constraints
+
+    return Constraints(**DEFAULT_BUDGETS).describe()
 
 
 HEADLINES = (("latency_ms_p50", "p50 {:.3g} ms"), ("top1", "top-1 {}"), ("measured_ratio", "measured ratio {:.3g}"),

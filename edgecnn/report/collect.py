@@ -19,30 +19,14 @@ report.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgecnn import join
+from edgecnn.join import PYTORCH_FORMATS, norm_format, num  # noqa: F401  (re-exported: the report's helpers)
 from edgecnn.records import LoadReport, Record, RecordStore
 from edgecnn.schema import headline_latency, row_value
-
-PYTORCH_FORMATS = {None, "", "pytorch", "torch", "eager", "torchscript"}
-
-
-def num(value: Any) -> float | None:
-    """A finite float, or None for anything else (strings, NaN, bools, None)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def norm_format(fmt: str | None) -> str:
-    return "pytorch" if fmt in PYTORCH_FORMATS else str(fmt).lower()
 
 
 def shape_text(shape: list[int] | None) -> str:
@@ -89,22 +73,8 @@ def load(profiles_dir: str | Path, device: str | None = None,
     data = ReportData(records=records, skipped=list(report.skipped), device=device)
     data.rid = {id(r): i for i, r in enumerate(records, 1)}
 
-    newest: dict[tuple, Record] = {}
-    for rec in records:
-        if device is not None and rec.device != device and _device_bound(rec):
-            continue
-        key = rec.key()
-        if rec.kind == "train_epoch":
-            key = key + (str(rec.metric("epoch")),)
-        old = newest.get(key)
-        if old is not None and str(old.created_at or "") > str(rec.created_at or ""):
-            data.superseded.add(id(rec))
-            continue
-        if old is not None:
-            data.superseded.add(id(old))
-        newest[key] = rec
-    keep = {id(v) for v in newest.values()}
-    data.used = [r for r in records if id(r) in keep]
+    kept = [r for r in records if device is None or r.device == device or not _device_bound(r)]
+    data.used, data.superseded = join.newest(kept)
     for name in sorted({r.device for r in data.used if r.device}):
         roofs = recorded_roofs(data.used, name) or toml_roofs(name, devices_dirs)
         if roofs:
@@ -174,50 +144,13 @@ def _device_bound(rec: Record) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# joins: cost and accuracy of a model
+# joins: cost and accuracy of a model (the rules live in edgecnn/join.py, shared with select)
 # ---------------------------------------------------------------------------
-def _same_shape(a: list[int] | None, b: list[int] | None) -> bool:
-    return a is None or b is None or list(a) == list(b)
-
-
-class Lookup:
-    """Cost and accuracy per model, for joining onto latency points."""
+class Lookup(join.Lookup):
+    """``join.Lookup`` over the records the report uses (newest per identity)."""
 
     def __init__(self, data: ReportData) -> None:
-        # oldest first, so [-1] below is the newest match
-        self.cost = sorted((r for r in data.of("cost") if r.ok), key=lambda r: str(r.created_at or ""))
-        self.acc = sorted((r for r in data.of("accuracy") if r.ok and num(r.metric("top1")) is not None),
-                          key=lambda r: str(r.created_at or ""))
-
-    def cost_for(self, rec: Record) -> Record | None:
-        hits = [c for c in self.cost if c.model == rec.model and _same_shape(c.input_shape, rec.input_shape)]
-        same_prec = [c for c in hits if c.precision == rec.precision]
-        pick = same_prec or hits
-        return pick[-1] if pick else None
-
-    def accuracy_for(self, rec: Record) -> tuple[Record | None, str]:
-        """Accuracy of the same format and precision as ``rec``; else the
-        PyTorch fp32 accuracy of the model on the same dataset (the note says
-        so); else (None, "no accuracy record")."""
-        fmt = norm_format(rec.format if rec.format is not None else
-                          (None if rec.runtime in (None, "torch") else rec.runtime))
-        hits = [a for a in self.acc if a.model == rec.model and _same_shape(a.input_shape, rec.input_shape)
-                and (rec.dataset is None or a.dataset is None or a.dataset == rec.dataset)]
-        exact = [a for a in hits if norm_format(a.format) == fmt and a.precision == rec.precision]
-        measured_exact = [a for a in exact if a.source != "published"]
-        if measured_exact:
-            return measured_exact[-1], f"{fmt} {rec.precision}"
-        base = [a for a in hits if norm_format(a.format) == "pytorch" and a.precision == "fp32"]
-        measured_base = [a for a in base if a.source != "published"]
-        if measured_base:
-            if fmt == "pytorch" and rec.precision == "fp32":
-                return measured_base[-1], "pytorch fp32"
-            return measured_base[-1], f"pytorch fp32 (no {fmt} {rec.precision} accuracy record)"
-        if base:  # only a figure quoted from a paper / torchvision: say so wherever it is shown
-            pub = base[-1]
-            return pub, (f"published {pub.dataset or ''} top-1, not measured here "
-                         f"({pub.metric('reference') or 'source not recorded'})")
-        return None, "no accuracy record"
+        super().__init__(data.used)
 
 
 # ---------------------------------------------------------------------------

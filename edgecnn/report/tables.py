@@ -110,6 +110,15 @@ RUN_COLUMNS = [
     C("best", "best test top-1", "%", ".2f"), C("final", "final test top-1", "%", ".2f"),
     C("total_s", "time", "s", ".0f"),
 ]
+RECOMMEND_COLUMNS = [
+    C("device", "device"), C("dataset", "top-1 on"), C("pick", "pick"), C("front", "on the front"),
+    C("meets", "meets the budgets"), C("model", "model"), C("weights", "weights"), C("runtime", "runtime"),
+    C("format", "format"), C("precision", "precision"), C("batch", "batch"),
+    C("latency_ms", "latency", "ms", ".3g"), C("statistic", "statistic"), C("source", "latency"),
+    C("band", "prediction error band"), C("top1", "top-1", "%", ".2f"), C("top1_from", "top-1"),
+    C("size_bytes", "artifact", "bytes", "siB"), C("memory_mb", "process peak", "MB", ".1f"),
+    C("why", "why not"), RECORD,
+]
 CURVE_COLUMNS = [
     C("model", "model"), C("run", "run"), C("epoch", "epoch"), C("train_loss", "train loss", "nats"),
     C("test_loss", "test loss", "nats"), C("train_top1", "train top-1", "%"), C("test_top1", "test top-1", "%"),
@@ -144,6 +153,12 @@ def report_tables(data: collect.ReportData) -> dict[str, Table]:
         "layers": Table("layers", "Per-layer rows of every view", LAYER_COLUMNS, layer_rows(data)),
         "export": Table("export", "Export quality", EXPORT_COLUMNS, collect.export_rows(data, look)),
     }
+    from edgecnn.select import recommend
+
+    recs = recommend(data.used)
+    tables["recommendation"] = Table("recommendation", "Recommendation per device: the front over all runtimes and "
+                                     "precisions, and the pick under the default budgets", RECOMMEND_COLUMNS,
+                                     recommendation_rows(data, recs))
     runs = collect.training_runs(data)
     tables["training_runs"] = Table("training_runs", "Training runs", RUN_COLUMNS, [run_row(r) for r in runs])
     tables["training_curves"] = Table("training_curves", "Training curves", CURVE_COLUMNS,
@@ -152,6 +167,7 @@ def report_tables(data: collect.ReportData) -> dict[str, Table]:
     tables["latency"].points, tables["latency"].model_points = lat, models  # type: ignore[attr-defined]
     tables["layers"].views = collect.layer_views(data)  # type: ignore[attr-defined]
     tables["training_runs"].runs = runs  # type: ignore[attr-defined]
+    tables["recommendation"].recs = recs  # type: ignore[attr-defined]
     return tables
 
 
@@ -233,6 +249,29 @@ def layer_rows(data: collect.ReportData) -> list[dict[str, Any]]:
         for layer in v["layers"]:
             t, macs = layer["time_ms"], layer["macs"]
             rows.append({"view": view, **layer, "gmacs": macs / (t * 1e6) if (t and macs) else None})
+    return rows
+
+
+def recommendation_rows(data: collect.ReportData, recs: list | None = None) -> list[dict[str, Any]]:
+    """Per device (and dataset of the top-1): every option, the Pareto front
+    over latency p50 and top-1 across all runtimes and precisions, and the
+    option ``edgecnn select`` picks under ``select.DEFAULT_BUDGETS``."""
+    from edgecnn.select import recommend
+
+    rows = []
+    for rec in recs if recs is not None else recommend(data.used):
+        for o in rec.options:
+            tier = {"measured": "measured", "pytorch_fp32_parity": "measured (PyTorch fp32, parity passed)",
+                    "published": "published", "none": "unknown"}[o.accuracy.tier]
+            rows.append({"device": o.device, "dataset": rec.dataset or "-", "pick": o is rec.pick,
+                         "front": id(o) in rec.front, "meets": not o.reasons, "model": o.model,
+                         "weights": o.weights_label, "runtime": o.runtime, "format": o.format,
+                         "precision": o.precision, "batch": o.batch, "latency_ms": o.latency_ms,
+                         "statistic": o.statistic, "source": o.source, "band": band_text(o.error_band),
+                         "top1": o.top1, "top1_from": tier, "top1_note": o.accuracy.note,
+                         "size_bytes": o.size_bytes, "memory_mb": o.memory_mb,
+                         "why": "; ".join(r.text for r in o.reasons),
+                         "rec_n": data.number(o.record) if o.record is not None else None})
     return rows
 
 

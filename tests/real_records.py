@@ -1,4 +1,6 @@
-"""Records written by the real commands, for the report's tests.
+"""Records written by the real commands, for the report's and select's tests.
+
+The fixture is registered for the whole test tree by ``tests/conftest.py``.
 
 ``real_records`` runs, once per test session, what a user runs (through
 ``edgecnn.cli``, as the console script does) on small inputs and writes every
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 FAST = ("--runs", "5", "--min-time", "0.1", "--warmup", "1")
 

@@ -310,7 +310,8 @@ def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep,
             progress(f"{name}: {cls.format} artifact for {rt}")
             art = src.path if not src.is_pytorch else get_artifact(
                 name, model, cls.export_format or "pytorch", input_size=size, precision=opts.precision, batch=opts.batch,
-                export_dir=opts.export_dir, force=opts.force, by_name=src.kind == "zoo")
+                export_dir=opts.export_dir, by_name=src.kind == "zoo")  # --force re-measures; it never replaces
+            # an artifact already there (a trained export of `edgecnn export --checkpoint` keeps its weights)
         except ExportFailed as exc:
             if record:
                 keep(fail(tmpl, "export_failed", str(exc)))

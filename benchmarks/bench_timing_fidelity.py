@@ -10,7 +10,11 @@ For each of the default models and every local runtime, alternating A/B for
   with the *same threads*, using only the runtime's own API: an ONNX Runtime
   session with default options but ``intra_op_num_threads``; a LiteRT
   ``Interpreter(num_threads=...)``; a torch module in eval mode under
-  ``torch.inference_mode`` after ``torch.set_num_threads``. It warms up for
+  ``torch.inference_mode`` after ``torch.set_num_threads``; an OpenVINO
+  compiled model (threads, LATENCY hint, f32 as edgecnn records); an
+  ExecuTorch method after resizing XNNPACK's thread pool; an NCNN net with
+  ``opt.num_threads``, one extractor per call; an MNN session with
+  ``numThread`` and ``precision=high``. It warms up for
   ``--warmup-s`` and times calls for ``--seconds``, and prints the median.
 
 Printed: per (model, runtime) the median over rounds of edgecnn's p50 /
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -51,6 +56,36 @@ elif runtime == "litert":
     i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
     def call():
         it.set_tensor(i, x); it.invoke(); return it.get_tensor(o)
+elif runtime == "openvino":
+    import openvino as ov
+    core = ov.Core()  # f32 as edgecnn records by default (OpenVINO's own default is bf16 on bf16 CPUs)
+    req = core.compile_model(core.read_model(artifact), "CPU", {"INFERENCE_NUM_THREADS": threads,
+                             "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}).create_infer_request()
+    def call():
+        req.infer({0: x}); return req.get_output_tensor(0).data
+elif runtime == "executorch":
+    import torch
+    from executorch.runtime import Runtime
+    from executorch.extension.pybindings import portable_lib as lib
+    lib._unsafe_reset_threadpool(threads)
+    method = Runtime.get().load_program(artifact).load_method("forward")
+    t = torch.from_numpy(x)
+    call = lambda: method.execute([t])
+elif runtime == "ncnn":
+    import ncnn
+    net = ncnn.Net(); net.opt.num_threads = threads; net.opt.use_vulkan_compute = False
+    net.load_param(artifact); net.load_model(artifact[: -len(".param")] + ".bin")
+    iname, oname, img = net.input_names()[0], net.output_names()[0], np.ascontiguousarray(x[0])
+    def call():
+        ex = net.create_extractor(); ex.input(iname, ncnn.Mat(img)); return ex.extract(oname)[1]
+elif runtime == "mnn":
+    import MNN
+    interp = MNN.Interpreter(artifact)
+    sess = interp.createSession({"backend": "CPU", "precision": "high", "numThread": threads})
+    inp, outp = interp.getSessionInput(sess), interp.getSessionOutput(sess)
+    host = MNN.Tensor(x.shape, MNN.Halide_Type_Float, x, MNN.Tensor_DimensionType_Caffe)
+    def call():
+        inp.copyFrom(host); interp.runSession(sess); return outp.getNumpyData()
 else:
     import torch
     torch.set_num_threads(threads)
@@ -69,42 +104,47 @@ print(json.dumps({"median_ms": statistics.median(samples), "runs": len(samples)}
 '''
 
 
-def artifacts(models: list[str], export_dir: Path, threads: int) -> dict[tuple[str, str], tuple[str, int]]:
+def artifacts(models: list[str], runtimes: list[str], export_dir: Path) -> dict[tuple[str, str], tuple[str, int]]:
     """(model, runtime) -> (artifact path, input side): the files `edgecnn profile` times
     (it reuses these), and a pickled torch module for the torch runner."""
     import torch
 
     from edgecnn.models import create_model, get_card
-    from edgecnn.export.artifacts import get_artifact
+    from edgecnn.export.artifacts import get_artifact, runtime_format
 
     out = {}
     for m in models:
         size = int(get_card(m).input_size)
         model = create_model(m, input_size=size).eval()
-        for rt, fmt in (("onnxruntime", "onnx"), ("litert", "tflite")):
-            out[(m, rt)] = (str(get_artifact(m, model, fmt, input_size=size, export_dir=export_dir)), size)
+        for rt in runtimes:
+            fmt = runtime_format(rt)
+            if rt != "torch":
+                out[(m, rt)] = (str(get_artifact(m, model, fmt, input_size=size, export_dir=export_dir)), size)
         pt = export_dir / f"{m}-{size}-torch.pt"
         torch.save(model, pt)
         out[(m, "torch")] = (str(pt), size)
     return out
 
 
-def edgecnn_round(models: list[str], export_dir: Path, work: Path) -> dict[tuple[str, str], float]:
+def edgecnn_round(models: list[str], runtimes: list[str], export_dir: Path, work: Path, in_process: bool,
+                  env: dict[str, str]) -> dict[tuple[str, str], float]:
     out = work / "profiles"
-    cmd = [sys.executable, "-m", "edgecnn.cli", "profile", "--models", ",".join(models), "--no-layers",
-           "--no-separable", "--force", "--out", str(out), "--export-dir", str(export_dir), "--no-report", "--json"]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=3600)
+    cmd = [sys.executable, "-m", "edgecnn.cli", "profile", "--models", ",".join(models), "--runtimes",
+           ",".join(runtimes), "--no-layers", "--no-separable", "--force", "--out", str(out), "--export-dir",
+           str(export_dir), "--no-report", "--json"] + (["--in-process"] if in_process else [])
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=3600, env={**os.environ, **env})
     if res.returncode != 0:
         raise SystemExit(f"edgecnn profile failed:\n{res.stderr[-2000:]}")
     return {(r["model"], r["runtime"]): r["latency_ms_p50"] for r in json.loads(res.stdout)
             if r["kind"] == "latency" and r["status"] == "ok"}
 
 
-def plain_round(arts: dict, threads: int, warmup_s: float, seconds: float) -> dict[tuple[str, str], float]:
+def plain_round(arts: dict, threads: int, warmup_s: float, seconds: float,
+                env: dict[str, str]) -> dict[tuple[str, str], float]:
     out = {}
     for (m, rt), (path, size) in arts.items():
         res = subprocess.run([sys.executable, "-c", PLAIN, rt, path, str(threads), str(size), str(warmup_s),
-                              str(seconds)], capture_output=True, text=True, timeout=600)
+                              str(seconds)], capture_output=True, text=True, timeout=600, env={**os.environ, **env})
         if res.returncode != 0:
             raise SystemExit(f"plain {rt} script failed on {m}:\n{res.stderr[-2000:]}")
         out[(m, rt)] = json.loads(res.stdout.strip().splitlines()[-1])["median_ms"]
@@ -117,15 +157,25 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds of each plain script")
     ap.add_argument("--warmup-s", type=float, default=0.5)
+    ap.add_argument("--runtimes", default="", help="comma-separated (default: every local runtime that runs here)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="time edgecnn's side the first-wave way: every runtime in one process (to see the cause)")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="set in both sides' environment, e.g. OMP_WAIT_POLICY=PASSIVE (repeatable)")
     args = ap.parse_args()
+    env = dict(e.split("=", 1) for e in args.env)
+    from edgecnn.devices.spec import device_files, read_device_file
     from edgecnn.runtime import RUNNERS, default_threads
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     threads = default_threads()
-    runtimes = [rt for rt in ("torch", "onnxruntime", "litert") if RUNNERS.get(rt).unavailable_reason() is None]
+    # every local runtime that runs here (the default `edgecnn profile` times these)
+    runtimes = ([r.strip() for r in args.runtimes.split(",") if r.strip()] or
+                [rt for rt in read_device_file(device_files()["local"], detect=False).runtimes
+                 if rt in RUNNERS and RUNNERS.get(rt).unavailable_reason() is None])
     with tempfile.TemporaryDirectory(prefix="edgecnn-fidelity-") as tmp:
         export_dir = Path(tmp) / "export"
-        arts = {k: v for k, v in artifacts(models, export_dir, threads).items() if k[1] in runtimes}
+        arts = artifacts(models, runtimes, export_dir)
         ratios: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         a_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         b_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
@@ -133,16 +183,17 @@ def main() -> None:
             order = ("A", "B") if rnd % 2 == 0 else ("B", "A")  # alternate which goes first
             got = {}
             for which in order:
-                got[which] = (edgecnn_round(models, export_dir, Path(tmp) / f"r{rnd}") if which == "A"
-                              else plain_round(arts, threads, args.warmup_s, args.seconds))
+                got[which] = (edgecnn_round(models, runtimes, export_dir, Path(tmp) / f"r{rnd}", args.in_process, env)
+                              if which == "A" else plain_round(arts, threads, args.warmup_s, args.seconds, env))
             for k in arts:
                 a, b = got["A"][k], got["B"][k]
                 a_ms[k].append(a)
                 b_ms[k].append(b)
                 ratios[k].append(a / b)
             print(f"round {rnd + 1}/{args.rounds} done ({'then '.join(order)})", file=sys.stderr, flush=True)
-    print(f"edgecnn profile (default settings) vs a plain script per runtime, same artifact, {threads} threads, "
-          f"{args.rounds} alternated rounds")
+    how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
+    print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
+          f"{args.rounds} alternated rounds" + (f", env {' '.join(args.env)}" if args.env else ""))
     print(f"{'model':<20} {'runtime':<12} {'edgecnn ms':>10} {'plain ms':>9} {'ratio':>6} {'spread':>13}  "
           f"{'within 10%?':>11}")
     worst = 0.0

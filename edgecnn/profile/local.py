@@ -301,7 +301,7 @@ def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep,
                 keep(fail(tmpl, "unsupported", reason))
             progress(f"{name} / {rt}: unsupported: {reason}")
             continue
-        if not src.runs_on(cls.format):
+        if not (src.runs_on(cls.format) or src.kind in cls.also_loads):
             if record:
                 keep(fail(tmpl, "unsupported", f"{src.spec} is {src.article} {src.label}: it runs on runtimes that "
                                                f"load {src.kind} files, and {rt} loads {cls.format}"))

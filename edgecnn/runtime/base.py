@@ -57,6 +57,9 @@ class Runner:
     # the `edgecnn export --to` format that makes this runner's artifact (None: it loads the nn.Module itself);
     # a runtime with an export format runs on devices too (remote/device_runner.py has a loader for each)
     export_format: ClassVar[Optional[str]] = None
+    # other model-file formats this runner loads as they are (OpenVINO reads .onnx): a user's file of such a
+    # format runs here without conversion
+    also_loads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, threads: Optional[int] = None, device: str = "cpu", precision: str = "fp32",
                  **options: Any) -> None:

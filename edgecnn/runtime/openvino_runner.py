@@ -38,6 +38,7 @@ class OpenVINORunner(Runner):
     name = "openvino"
     format = "openvino"
     export_format = "openvino"
+    also_loads = ("onnx",)
     extra = "openvino"
     precisions = ("fp32", "fp16", "bf16", "int8")  # whatever the artifact holds
     layer_method = ("OpenVINO performance counters (PERF_COUNT=YES, get_profiling_info real_time of executed "

@@ -198,6 +198,14 @@ PARITY = (
     Field("parity_runtime", "", STR, "the runtime that produced the parity figures", required=parity_ran),
 )
 
+# pretrained weights and the preprocessing they expect (edgecnn/models/weights.py, edgecnn/data/preprocess.py)
+WEIGHTS = (
+    Field("weights_source", "", STR, "where the weights come from: torchvision <Enum>.<name>, timm <arch>.<tag>, "
+                                     "file <path>"),
+    Field("preprocessing", "", DICT, "resize_size and crop_size (px), interpolation, mean and std (RGB on [0, 1]), "
+                                     "and the source of these figures"),
+)
+
 # on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed
 FAILURE = (Field("phase", "", STR, "the phase of a scripted run this record belongs to"),
            Field("traceback", "", STR, "the end of the traceback of a failure"))
@@ -268,6 +276,8 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("op_counts", "", DICT), count("calibration_images"), count("qdq_nodes"),
         Field("activation_type", "", STR), Field("inference_precision", "", STR, "the precision the runtime "
                                                                                   "computed in"),
+        *WEIGHTS, Field("calibration_source", "", STR, "the images INT8 calibration used (folder or dataset split, "
+                                                       "count)"),
     ),
     "accuracy": _fields(
         pct("top1", "top-1 accuracy", ok), pct("top5"), Field("loss", "nats", NUM, lo=0.0),
@@ -275,8 +285,15 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("confusion", "count", LIST, "rows: true class, columns: predicted"),
         Field("checkpoint", "", STR), Field("target", "", STR, "what was evaluated"), Field("eval_s", "s", NUM, lo=0.0),
         Field("reference", "", STR, "citation of a published figure", required=lambda r: r.source == "published"),
-        Field("split", "", STR), count("num_classes"), Field("weights", "", STR),
-        Field("weights_dtype", "", STR, "the dtype of the evaluated weights (fp16 checkpoints)"),
+        Field("split", "", STR), count("num_classes"),
+        Field("weights", "", STR, "checkpoint | given | the pretrained weights' name (IMAGENET1K_V2, a timm tag, "
+                                  "a file name)"),
+        Field("weights_dtype", "", STR, "the dtype of the evaluated weights (fp16 checkpoints)"), *WEIGHTS,
+        Field("normalization_check", "", DICT, "when the normalisation used differs from the weights' own: "
+              "n_images, top1_used and top1_own (%), drop_points = top1_own - top1_used, the two mean/std"),
+        count("classes_present", "classes with at least one evaluated image (ImageNet folders hold some of 1000)"),
+        Field("data_source", "", STR, "the folder or archive evaluated"),
+        Field("data_layout", "", STR, "wnid-folders | class-folders | labels-file | arrays"),
     ),
     "train": _fields(
         Field("run_dir", "", STR), Field("run_id", "", STR), count("epochs", required=ok),

@@ -23,11 +23,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from edgecnn.errors import CorruptFileError, InvalidOptionError
+from edgecnn.train.eval_images import DEFAULT_CHECK_IMAGES
 from edgecnn.train.metrics import ClassificationMeter
 
 FORMATS = {".pt": "pytorch", ".pth": "pytorch", ".onnx": "onnx", ".tflite": "tflite", ".engine": "tensorrt",
@@ -107,59 +108,142 @@ def check_classes(where: str, model_classes: list[str] | None, ds_name: str, dat
 
 def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: str | None = None,
                     batch_size: int = 256, subset: int | None = None, device: str = "auto",
-                    seed: int = 0, model_name: str | None = None) -> EvalResult:
-    """Evaluate a checkpoint or artifact on the test split of ``dataset``.
+                    seed: int = 0, model_name: str | None = None, *, weights: Any = None,
+                    mean: Any = None, std: Any = None, check_images: int = DEFAULT_CHECK_IMAGES,
+                    labels: str | None = None, input_size: int | None = None,
+                    warn: Callable[[str], None] | None = None) -> EvalResult:
+    """Evaluate a checkpoint, an artifact, or a zoo model with pretrained
+    ``weights`` (``target`` is then the model name) on the test split of
+    ``dataset`` (``imagefolder``/``imagenet``: the folder ``data_dir``, ImageNet
+    layouts included; ``labels``: the labels file of a flat folder).
 
+    ``mean``/``std`` override the normalisation; when it differs from the
+    weights' own, ``warn`` says so and the metrics carry a
+    ``normalization_check`` (``check_images`` images evaluated both ways).
     ``model_name`` is needed only for a bare state dict (a checkpoint without
     its model name)."""
-    from edgecnn.data import load_dataset
+    from edgecnn.data.preprocess import check_triple
     from edgecnn.train.trainer import resolve_device
 
     path = Path(target)
-    if not path.exists():
-        raise InvalidOptionError(f"{path} does not exist")
     if batch_size < 1:
         raise InvalidOptionError(f"--batch-size must be >= 1, got {batch_size}")
     if subset is not None and subset < 1:
         raise InvalidOptionError(f"--subset must be >= 1, got {subset}")
+    if check_images < 1:
+        raise InvalidOptionError(f"--check-images must be >= 1, got {check_images}")
+    over = Override(check_triple("--mean", mean) if mean is not None else None,
+                    check_triple("--std", std, positive=True) if std is not None else None,
+                    check_images, seed, warn or (lambda message: None))
+    if not path.exists():
+        if path.suffix.lower() in FORMATS or weights is None and path.suffix:
+            raise InvalidOptionError(f"{path} does not exist")
+        from edgecnn.train.eval_pretrained import evaluate_pretrained
+
+        return evaluate_pretrained(str(target), weights, dataset, data_dir, labels, batch_size, subset, seed,
+                                   resolve_device(device), over, input_size)
+    if weights is not None:
+        raise InvalidOptionError(f"--weights goes with a model name (edgecnn eval MODEL --weights ...); "
+                                 f"{path.name} carries its own weights")
     dev = resolve_device(device)  # checked for every target; only a checkpoint runs on it
     fmt = format_of(path)
     if fmt == "pytorch":
-        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name)
+        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name, over, labels)
     meta = read_metadata(path)
-    ds_name = dataset or meta.get("dataset") or "cifar10"
     size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
-    test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
-    check_classes(path.name, meta.get("classes"), ds_name, list(test.classes))
+    layout = str(meta.get("layout", "NCHW")).upper()
+    precision = str(meta.get("precision") or "fp32")
     mean, std = meta.get("mean"), meta.get("std")
     if mean is None or std is None:
         from edgecnn.models import get_card
 
         card = get_card(meta["model"])
         mean, std = card.mean, card.std
-    layout = str(meta.get("layout", "NCHW")).upper()
-    precision = str(meta.get("precision") or "fp32")
+    extra: dict[str, Any] = {}
+    if meta.get("format") and meta["format"] != fmt:  # e.g. the TensorRT-ready Q/DQ ONNX, run on ONNX Runtime
+        extra["variant"] = f"{meta['format']}-ready"
+    from edgecnn.train.eval_pretrained import streaming_source
+
+    stream = streaming_source(dataset or meta.get("dataset"), data_dir, labels,
+                              force=bool(meta.get("preprocessing")))
+    if stream is not None:
+        from edgecnn.train.eval_pretrained import evaluate_artifact_stream
+
+        return evaluate_artifact_stream(path, fmt, meta, stream, size, layout, precision, (mean, std),
+                                        batch_size, subset, seed, over, extra)
+    from edgecnn.data import load_dataset
+
+    ds_name = dataset or meta.get("dataset") or "cifar10"
+    test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
+    check_classes(path.name, meta.get("classes"), ds_name, list(test.classes))
+    used = over.norm((mean, std))
     t0 = time.perf_counter()
     runner = open_runner(fmt, path, [batch_size, 3, size, size])
     try:
-        meter, fed = _run_numpy(runner, test.images, test.labels, test.num_classes, size, mean, std, layout,
-                                batch_size)
+        def run(ds, norm):
+            return _run_numpy(runner, ds.images, ds.labels, ds.num_classes, size, norm[0], norm[1], layout,
+                              batch_size)
+
+        meter, fed = run(test, used)
+        metrics = meter.result()
+        over.check(lambda ds, norm: run(ds, norm)[0].result(), test, used, (mean, std), metrics,
+                   "the artifact's metadata")
     finally:
         runner.close()
-    extra: dict[str, Any] = {"batch": fed}
-    if meta.get("format") and meta["format"] != fmt:  # e.g. the TensorRT-ready Q/DQ ONNX, run on ONNX Runtime
-        extra["variant"] = f"{meta['format']}-ready"
-    return EvalResult(meta["model"], fmt, precision, ds_name, size, meter.result(), list(test.classes),
+    extra["batch"] = fed
+    return EvalResult(meta["model"], fmt, precision, ds_name, size, metrics, list(test.classes),
                       time.perf_counter() - t0, str(path), extra)
 
 
-def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name) -> EvalResult:
+@dataclass
+class Override:
+    """The user's ``--mean``/``--std`` and what to do when they differ from the
+    weights' own normalisation (a check on ``n_images``, a warning)."""
+
+    mean: tuple | None
+    std: tuple | None
+    n_images: int = DEFAULT_CHECK_IMAGES
+    seed: int = 0
+    warn: Callable[[str], None] = print
+
+    @property
+    def given(self) -> bool:
+        return self.mean is not None or self.std is not None
+
+    def norm(self, own: Any) -> Any:
+        """The normalisation to use: ``own`` (a (mean, std) pair or a Preprocessing) with the override applied."""
+        from edgecnn.data.preprocess import Preprocessing
+
+        if not self.given:
+            return own
+        if isinstance(own, Preprocessing):
+            return own.with_norm(self.mean or own.mean, self.std or own.std, "--mean/--std given by the user")
+        return (tuple(self.mean or own[0]), tuple(self.std or own[1]))
+
+    def check(self, evaluate: Callable[[Any, Any], dict[str, Any]], data: Any, used: Any, own: Any,
+              metrics: dict[str, Any], own_source: str = "") -> None:
+        """Run the normalisation check into ``metrics`` when ``used`` is not ``own``; warn."""
+        from edgecnn.data.preprocess import Preprocessing
+        from edgecnn.train.eval_images import check_message, normalization_check, same_norm
+
+        if not self.given or same_norm(used, own):
+            return
+        check = normalization_check(evaluate, data, used, own, self.n_images, self.seed, full_used=metrics)
+        if not isinstance(own, Preprocessing) and own_source:
+            check["own_source"] = own_source
+        metrics["normalization_check"] = check
+        self.warn(check_message(check))
+
+
+def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name,
+                     over: Override | None = None, labels: str | None = None) -> EvalResult:
     from edgecnn.data import load_dataset
     from edgecnn.models.checkpoint import load_checkpoint
     from edgecnn.train.metrics import evaluate_model
     from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
     from edgecnn.train.recipes import get_recipe
 
+    over = over or Override(None, None)
     try:
         model, ckpt = load_checkpoint(path, model_name)
     except InvalidOptionError as exc:
@@ -167,6 +251,13 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
             raise InvalidOptionError(f"{path} is a bare state dict; pass --model NAME") from None
         raise
     cfg = model.edgecnn_config
+    card = model.edgecnn_card
+    own = (tuple(ckpt.get("mean") or card.mean), tuple(ckpt.get("std") or card.std))
+    from edgecnn.train.eval_pretrained import evaluate_checkpoint_stream, streaming_source
+
+    stream = streaming_source(dataset, data_dir, labels)
+    if stream is not None:
+        return evaluate_checkpoint_stream(path, model, ckpt, stream, own, batch_size, subset, seed, dev, over)
     train_cfg = ckpt.get("train_config") or {}
     ds_name = dataset or ckpt.get("dataset") or "cifar10"
     source = train_cfg.get("data_source")
@@ -181,19 +272,22 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
         raise InvalidOptionError(f"{path.name} is a {cfg['num_classes']}-class {cfg['name']}; {ds_name} has "
                                  f"{test.num_classes} classes")
     check_classes(path.name, ckpt.get("classes"), ds_name, list(test.classes))
-    card = model.edgecnn_card
-    mean, std = ckpt.get("mean") or card.mean, ckpt.get("std") or card.std
     model.to(dev)
     recipe_cfg = train_cfg.get("recipe")
     recipe = get_recipe("default").replace(**recipe_cfg) if recipe_cfg else get_recipe("default")
 
-    def pre(x):
-        return eval_transform(x, recipe=recipe, input_size=size, mean=mean, std=std)
+    def run(ds, norm) -> dict[str, Any]:
+        def pre(x):
+            return eval_transform(x, recipe=recipe, input_size=size, mean=norm[0], std=norm[1])
 
+        return evaluate_model(model, to_device_images(ds.images, dev), to_device_labels(ds.labels, dev), pre,
+                              ds.num_classes, batch_size).result()
+
+    used = over.norm(own)
     t0 = time.perf_counter()
-    meter = evaluate_model(model, to_device_images(test.images, dev), to_device_labels(test.labels, dev), pre,
-                           test.num_classes, batch_size)
-    metrics = meter.result()
+    metrics = run(test, used)
+    over.check(run, test, used, own, metrics,
+               "the checkpoint's normalisation" if ckpt.get("mean") else "the model card's normalisation")
     if ckpt.get("weights_dtype"):  # e.g. the --save-fp16 file: fp16 weights, run in fp32
         metrics["weights_dtype"] = ckpt["weights_dtype"]
     return EvalResult(cfg["name"], "pytorch", "fp32", ds_name, size, metrics, list(test.classes),

@@ -237,12 +237,16 @@ def _download(url: str, path: Path) -> str | None:
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         match = re.search(r"-([a-f0-9]*)\.", path.name)
         torch.hub.download_url_to_file(url, str(path), match.group(1) if match else None, progress=False)
         return None
     except Exception as exc:  # no network, refused, timeout, hash mismatch: all mean "not here"
+        for d in made:  # leave no empty cache folders behind a failed download
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
         reason = getattr(exc, "reason", None) or exc
         return f"{type(exc).__name__}: {str(reason).splitlines()[0] if str(reason) else ''}"[:160]
     finally:

@@ -215,6 +215,10 @@ def _profile_one(name: str, device: Any, opts: Any, store: RecordStore, keep: Ke
     progress(f"{name}: building and counting")
     try:
         model = create_model(name, input_size=size)
+        if opts.weights:  # the artifacts are then exported from these weights (get_artifact reads them)
+            from edgecnn.models.weights import load_weights
+
+            load_weights(model, opts.weights)
         from edgecnn.cost import count_cost
 
         cost = count_cost(model, shape, precision=opts.precision if opts.precision in ("fp32", "fp16", "int8")

@@ -73,11 +73,12 @@ def register(app: typer.Typer) -> None:
         get_card(model)  # an unknown model name fails here, before any import or work
         if weights is not None:
             from edgecnn.errors import InvalidOptionError
-            from edgecnn.models.weights import cached_file, resolve_weights
+            from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
 
             if checkpoint is not None:
                 raise InvalidOptionError("give --weights or --checkpoint, not both")
             spec = resolve_weights(weights, model)  # a name the architecture has no weights for: one line
+            check_size_and_classes(spec, model, input_size, num_classes)
             if spec.kind == "torchvision":
                 cached_file(spec)  # the file is there, or downloads, or one line naming file and folder
         if calibration_dir is not None:

@@ -84,10 +84,11 @@ def register(app: typer.Typer) -> None:
             if missing:
                 warn(f"default models not registered in this edgecnn: {', '.join(missing)}")
         if weights is not None:  # a name a model has no weights for, or a missing file: one line, before any work
-            from edgecnn.models.weights import cached_file, resolve_weights
+            from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
 
             for name in names:
                 wspec = resolve_weights(weights, name)
+                check_size_and_classes(wspec, name, input_size, None)
                 if wspec.kind == "torchvision":
                     cached_file(wspec)
         rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]

@@ -351,14 +351,7 @@ def check_torchvision_fit(model: Any, spec: WeightsSpec, name: str, input_size: 
     import torch
     import torchvision
 
-    if input_size is not None and input_size <= CIFAR_MAX:
-        raise InvalidOptionError(
-            f"{name} at {input_size}x{input_size} is the CIFAR variant (other strides); {spec.source} fits its "
-            f"ImageNet variant: use --input-size {spec.preprocessing.crop_size if spec.preprocessing else 224} "
-            f"(or any side over {CIFAR_MAX})")
-    if num_classes is not None and spec.num_classes is not None and int(num_classes) != spec.num_classes:
-        raise InvalidOptionError(f"{spec.source} has {spec.num_classes} classes; this {name} has {num_classes} "
-                                 f"(leave --num-classes out)")
+    check_size_and_classes(spec, name, input_size, num_classes)
     entry = spec.torchvision
     kwargs = dict(entry.builder_kwargs)
     if spec.num_classes:
@@ -371,6 +364,21 @@ def check_torchvision_fit(model: Any, spec: WeightsSpec, name: str, input_size: 
     if how is None:
         raise InvalidOptionError(f"{spec.source} does not fit {name}: {why}")
     return how
+
+
+def check_size_and_classes(spec: WeightsSpec, name: str, input_size: int | None, num_classes: int | None) -> None:
+    """One line when torchvision's weights cannot fit the model asked for: the
+    CIFAR variant (same tensors, other strides) or another class count."""
+    if spec.kind != "torchvision":
+        return
+    if input_size is not None and input_size <= CIFAR_MAX:
+        raise InvalidOptionError(
+            f"{name} at {input_size}x{input_size} is the CIFAR variant (other strides); {spec.source} fits its "
+            f"ImageNet variant: use --input-size {spec.preprocessing.crop_size if spec.preprocessing else 224} "
+            f"(or any side over {CIFAR_MAX})")
+    if num_classes is not None and spec.num_classes is not None and int(num_classes) != spec.num_classes:
+        raise InvalidOptionError(f"{spec.source} has {spec.num_classes} classes; this {name} has {num_classes} "
+                                 f"(leave --num-classes out)")
 
 
 def match_tensors(own: dict[str, Any], theirs: dict[str, Any], ignore: tuple[str, ...] = ()) -> \

@@ -165,3 +165,32 @@ def test_eval_of_torchvision_weights_on_an_imagenet_folder(torch_home, cifar_as_
     assert bad.returncode == 2 and "has 1000 classes, cifar10 has 10" in bad.stderr
     none = main_cli("eval", "squeezenet1_1", "--no-records")
     assert none.returncode == 2 and "--weights" in none.stderr
+
+
+def test_an_artifact_of_pretrained_weights_evaluates_with_their_preprocessing(torch_home, cifar_as_imagenet,
+                                                                             main_cli, tmp_path, cifar10_archive):
+    """The exported ONNX scores what the PyTorch model with the same weights
+    scores on the same folder: the metadata brought the preprocessing along."""
+    from torchvision.models import SqueezeNet1_1_Weights
+
+    from weights_helpers import save_torchvision_weights
+
+    from edgecnn.data import load_dataset
+    from edgecnn.export import export_model
+    from edgecnn.records import RecordStore
+
+    save_torchvision_weights(SqueezeNet1_1_Weights.IMAGENET1K_V1, torch_home,
+                             recalibrate_on=load_dataset("cifar10", "train", cifar10_archive).subset(32).images)
+    res = export_model("squeezenet1_1", to="onnx", weights="DEFAULT", out_dir=tmp_path / "e", profiles=None,
+                       data_dir=str(cifar10_archive), n_images=10)
+    assert res.ok, res.error
+    args = ("--dataset", "imagefolder", "--data-dir", cifar_as_imagenet.imagenet, "--subset", "60",
+            "--profiles", tmp_path / "p", "--json")
+    onnx = json.loads(main_cli("eval", res.path, *args).stdout)
+    torch_ = json.loads(main_cli("eval", "squeezenet1_1", "--weights", "DEFAULT", *args).stdout)
+    assert onnx["preprocessing"] == torch_["preprocessing"] and onnx["preprocessing"]["resize_size"] == 256
+    assert onnx["n_images"] == torch_["n_images"] == 60
+    assert onnx["top5"] == torch_["top5"] and onnx["loss"] == pytest.approx(torch_["loss"], rel=1e-4)
+    recs = {r.format: r for r in RecordStore(tmp_path / "p").load(kind="accuracy")}
+    assert recs["onnx"].variant == recs["pytorch"].variant == "weights:IMAGENET1K_V1"
+    assert recs["onnx"].metrics["weights_source"] == "torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1"

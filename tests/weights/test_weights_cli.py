@@ -4,6 +4,7 @@ are one ``error:`` line and exit code 2, before any work."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,3 +76,40 @@ def test_names_and_options_that_cannot_work(tmp_path, main_cli, monkeypatch, no_
     for args, words in cases:
         one_line(main_cli(*args), *words)
     assert not (tmp_path / "export").exists() and not (tmp_path / "profiles").exists()
+
+
+def test_cost_checks_the_weights_against_the_architecture(main_cli):
+    r = main_cli("cost", "mobilenet_v2", "--weights", "DEFAULT", "--no-record", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    w = out["weights"]
+    assert (w["name"], w["loads_by"], w["num_params"]) == ("IMAGENET1K_V2", "order", 3_504_872)
+    assert out["totals"]["params"] == w["num_params"]  # counted = torchvision's published figure
+    b2 = json.loads(main_cli("cost", "efficientnet_b2", "--weights", "DEFAULT", "--no-record", "--json").stdout)
+    assert b2["config"]["input_size"] == 288  # counted at the weights' own crop
+    assert abs(b2["totals"]["conv_linear_macs"] / b2["weights"]["macs"] - 1) < 0.02
+
+
+def test_profile_builds_with_the_weights_and_names_the_artifacts_after_them(torch_home, tmp_path):
+    """`profile --weights`: the model of profile/local.py gets the weights and
+    the ONNX artifact is exported from them (named after them)."""
+    from torchvision.models import SqueezeNet1_1_Weights
+
+    from weights_helpers import save_torchvision_weights
+
+    from edgecnn.devices.spec import load_device
+    from edgecnn.profile.pipeline import ProfileOptions, profile
+    from edgecnn.records import RecordStore
+    from edgecnn.runtime.timing import TimingConfig
+
+    save_torchvision_weights(SqueezeNet1_1_Weights.IMAGENET1K_V1, torch_home)
+    opts = ProfileOptions(runtimes=["onnxruntime"], timing=TimingConfig(warmup=1, warmup_s=0.0, runs=3,
+                                                                         min_time_s=0.0, max_time_s=5.0),
+                          layers=False, separable=False, export_dir=str(tmp_path / "export"), isolate=False,
+                          weights="DEFAULT")
+    written = profile(["squeezenet1_1"], load_device("local"), opts, RecordStore(tmp_path / "p"))
+    lat = [r for r in written if r.kind == "latency"]
+    assert [r.status for r in lat] == ["ok"], [r.error for r in lat]
+    art = tmp_path / "export" / "squeezenet1_1.IMAGENET1K_V1-224-fp32.onnx"
+    meta = json.loads(art.with_name(art.name + ".json").read_text())
+    assert meta["weights"] == "IMAGENET1K_V1" and meta["preprocessing"]["resize_size"] == 256

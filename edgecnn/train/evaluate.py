@@ -136,7 +136,7 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
                     check_triple("--std", std, positive=True) if std is not None else None,
                     check_images, seed, warn or (lambda message: None))
     if not path.exists():
-        if path.suffix.lower() in FORMATS or weights is None and path.suffix:
+        if path.suffix.lower() in FORMATS or (weights is None and path.suffix) or len(path.parts) > 1:
             raise InvalidOptionError(f"{path} does not exist")
         from edgecnn.train.eval_pretrained import evaluate_pretrained
 

@@ -103,23 +103,50 @@ class Lookup:
     def accuracy_for(self, rec: Record) -> tuple[Record | None, str]:
         """Accuracy of the same format and precision as ``rec``; else the
         PyTorch fp32 accuracy of the model on the same dataset (the note says
-        so); else (None, "no accuracy record")."""
+        so); else a published figure; else (None, "no accuracy record").
+
+        A measured record replaces a published one of the same model where it
+        is on the published figure's dataset (a partial ImageNet folder does
+        not replace ImageNet's top-1). Where ``rec`` names pretrained weights
+        (export records do), records of those weights come first. The note
+        names the weights that gave the figure."""
         fmt = norm_format(rec.format if rec.format is not None else
                           (None if rec.runtime in (None, "torch") else rec.runtime))
         hits = [a for a in self.acc if a.model == rec.model and same_shape(a.input_shape, rec.input_shape)
                 and (rec.dataset is None or a.dataset is None or a.dataset == rec.dataset)]
-        exact = [a for a in hits if norm_format(a.format) == fmt and a.precision == rec.precision]
-        measured_exact = [a for a in exact if a.source != "published"]
-        if measured_exact:
-            return measured_exact[-1], f"{fmt} {rec.precision}"
-        base = [a for a in hits if norm_format(a.format) == "pytorch" and a.precision == "fp32"]
-        measured_base = [a for a in base if a.source != "published"]
-        if measured_base:
+        want = rec.metric("weights") if rec.kind in ("export", "accuracy") else None
+        if named_weights(want):
+            same = [a for a in hits if a.metric("weights") == want]
+            hits = same or hits
+        published = [a for a in hits if a.source == "published"]
+        published_on = {a.dataset for a in published}
+        measured = [a for a in hits if a.source != "published" and (not published or a.dataset in published_on)]
+        exact = [a for a in measured if norm_format(a.format) == fmt and a.precision == rec.precision]
+        if exact:
+            return exact[-1], f"{fmt} {rec.precision}{weights_note(exact[-1])}"
+        base = [a for a in measured if norm_format(a.format) == "pytorch" and a.precision == "fp32"]
+        if base:
             if fmt == "pytorch" and rec.precision == "fp32":
-                return measured_base[-1], "pytorch fp32"
-            return measured_base[-1], f"pytorch fp32 (no {fmt} {rec.precision} accuracy record)"
-        if base:  # only a figure quoted from a paper / torchvision: say so wherever it is shown
-            pub = base[-1]
+                return base[-1], f"pytorch fp32{weights_note(base[-1])}"
+            return base[-1], f"pytorch fp32{weights_note(base[-1])} (no {fmt} {rec.precision} accuracy record)"
+        pub_base = [a for a in published if norm_format(a.format) == "pytorch" and a.precision == "fp32"]
+        if pub_base:  # only a figure quoted from a paper / torchvision: say so wherever it is shown
+            pub = pub_base[-1]
             return pub, (f"published {pub.dataset or ''} top-1, not measured here "
-                         f"({pub.metric('reference') or 'source not recorded'})")
+                         f"({pub.metric('reference') or 'source not recorded'}){weights_note(pub)}")
         return None, "no accuracy record"
+
+
+def named_weights(weights: Any) -> bool:
+    """Pretrained weights with a name (IMAGENET1K_V2, a timm tag, a file), not
+    a checkpoint trained here, random or a given module."""
+    return isinstance(weights, str) and weights not in ("", "checkpoint", "random", "given")
+
+
+def weights_note(acc: Record) -> str:
+    """``, weights IMAGENET1K_V2 (torchvision ...)`` for an accuracy record of named weights."""
+    w = acc.metric("weights")
+    if not named_weights(w):
+        return ""
+    src = acc.metric("weights_source")
+    return f", weights {w}" + (f" ({src})" if src and src != acc.metric("reference") else "")

@@ -205,6 +205,14 @@ COMMON = (Field("phase", "", STR, "the phase of a scripted run this record belon
                 "TFLite file, TorchScript file, PyTorch .pt2 file, nn.Module"),
           Field("model_spec", "", STR, "what the user gave for a model outside the zoo (file, factory, timm name)"))
 
+# pretrained weights and the preprocessing they expect (edgecnn/models/weights.py, edgecnn/data/preprocess.py)
+WEIGHTS = (
+    Field("weights_source", "", STR, "where the weights come from: torchvision <Enum>.<name>, timm <arch>.<tag>, "
+                                     "file <path>"),
+    Field("preprocessing", "", DICT, "resize_size and crop_size (px), interpolation, mean and std (RGB on [0, 1]), "
+                                     "and the source of these figures"),
+)
+
 _LATENCY_ANY = Field("latency_statistic", "", STR, "which statistic the headline is: p50, or mean where the tool "
                      "reports no median (benchmark_model)")
 
@@ -279,6 +287,8 @@ KINDS: dict[str, dict[str, Field]] = {
         count("ncnn_layers"), Field("ncnn_layer_counts", "", DICT, "NCNN layers by type"),
         Field("weights_dtype", "", STR), Field("mnn_precision", "", STR),
         Field("feature_quantize_method", "", STR), Field("weight_quantize_method", "", STR),
+        *WEIGHTS, Field("calibration_source", "", STR, "the images INT8 calibration used (folder or dataset split, "
+                                                       "count)"),
     ),
     "accuracy": _fields(
         pct("top1", "top-1 accuracy", ok), pct("top5"), Field("loss", "nats", NUM, lo=0.0),
@@ -286,8 +296,15 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("confusion", "count", LIST, "rows: true class, columns: predicted"),
         Field("checkpoint", "", STR), Field("target", "", STR, "what was evaluated"), Field("eval_s", "s", NUM, lo=0.0),
         Field("reference", "", STR, "citation of a published figure", required=lambda r: r.source == "published"),
-        Field("split", "", STR), count("num_classes"), Field("weights", "", STR),
-        Field("weights_dtype", "", STR, "the dtype of the evaluated weights (fp16 checkpoints)"),
+        Field("split", "", STR), count("num_classes"),
+        Field("weights", "", STR, "checkpoint | given | the pretrained weights' name (IMAGENET1K_V2, a timm tag, "
+                                  "a file name)"),
+        Field("weights_dtype", "", STR, "the dtype of the evaluated weights (fp16 checkpoints)"), *WEIGHTS,
+        Field("normalization_check", "", DICT, "when the normalisation used differs from the weights' own: "
+              "n_images, top1_used and top1_own (%), drop_points = top1_own - top1_used, the two mean/std"),
+        count("classes_present", "classes with at least one evaluated image (ImageNet folders hold some of 1000)"),
+        Field("data_source", "", STR, "the folder or archive evaluated"),
+        Field("data_layout", "", STR, "wnid-folders | class-folders | labels-file | arrays"),
     ),
     "train": _fields(
         Field("run_dir", "", STR), Field("run_id", "", STR), count("epochs", required=ok),

@@ -110,6 +110,9 @@ def register(app: typer.Typer) -> None:
         cross: bool = typer.Option(False, "--cross-check", help="Also count with fvcore and torch's FlopCounterMode."),
         layer: Optional[str] = typer.Option(None, "--layer", help="Separable check for one layer shape instead of a model: "
                                                                   "M=32,N=64,Dk=3,Df=112[,stride=1] (Df = input side)."),
+        weights: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights (torchvision name such as "
+                                              "DEFAULT): checked against the architecture, counted at their own "
+                                              "crop, their published parameters and MACs shown beside."),
         record: bool = typer.Option(True, "--record/--no-record", help="Append analytic records under --profiles."),
         profiles: str = typer.Option("profiles", "--profiles", help="Records folder (profiles/<device>/<kind>.jsonl)."),
     ) -> None:
@@ -120,30 +123,44 @@ def register(app: typer.Typer) -> None:
         if precision not in BYTES_PER_ELEMENT or precision == "bf16":
             raise InvalidOptionError(f"--precision must be one of fp32, fp16, int8; got {precision!r}")
         if layer is not None:
-            if model_name is not None:
-                raise InvalidOptionError("give either MODEL or --layer, not both")
+            if model_name is not None or weights is not None:
+                raise InvalidOptionError("give either MODEL (with --weights) or --layer, not both")
             _layer_command(layer, json_out, record, profiles)
             return
         if model_name is None:
             raise InvalidOptionError("missing MODEL (or --layer M=..,N=..,Dk=..,Df=..); see `edgecnn models`")
         _model_command(model_name, parse_input_size(input_size), num_classes, per_layer, separable, precision,
-                       json_out, cross, record, profiles)
+                       json_out, cross, record, profiles, weights)
 
 
 def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Optional[int], per_layer: bool,
                    separable: bool, precision: str, json_out: bool, cross: bool, record: bool,
-                   profiles: str) -> None:
+                   profiles: str, weights: Optional[str] = None) -> None:
     from edgecnn.console import console, print_json, warn
     from edgecnn.cost.separable import pairs_from_report
     from edgecnn.models.sources import is_source_spec
 
     side = None if size is None else size[-2] if len(size) >= 2 else size[0]
+    wspec = None
+    if weights is not None:
+        from edgecnn.errors import InvalidOptionError
+        from edgecnn.models.weights import resolve_weights
+
+        if is_source_spec(name):
+            raise InvalidOptionError(f"--weights applies to zoo models; {name} has its own weights")
+        wspec = resolve_weights(weights, name)
+        if side is None and wspec.preprocessing is not None:
+            side = wspec.preprocessing.crop_size  # the size the weights are evaluated (and counted) at
+    weights_info = None
     if is_source_spec(name):
         report, cfg, card, src = _count_source(name, side, precision, cross, num_classes)
         for w in src.warnings:
             warn(w)
     else:
-        report, cfg, card, src = (*_count_zoo(name, size, side, num_classes, precision, cross), None)
+        report, cfg, card, model = _count_zoo(name, size, side, num_classes, precision, cross)
+        src = None
+        if wspec is not None:
+            weights_info = _weights_info(model, wspec, name)
     pairs = pairs_from_report(report) if separable else []
     check = None
     if cross:
@@ -174,6 +191,8 @@ def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Opti
                                **report.to_dict(), "reference": reference, "record": where}
         if src is not None:
             out["source"] = {"kind": src.kind, "label": src.label, "spec": src.spec, "id": src.id}
+        if weights_info is not None:
+            out["weights"] = weights_info
         if separable:
             out["separable"] = [{**p.to_dict(), "matches": p.matches} for p in pairs]
         if check is not None:
@@ -181,6 +200,8 @@ def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Opti
         print_json(out)
         return
     _print_summary(console, rid if src is None else f"{rid} ({src.label})", report, reference)
+    if weights_info is not None:
+        _print_weights(console, weights_info, report)
     if per_layer:
         _print_layers(console, report)
     if separable:
@@ -215,7 +236,7 @@ def _count_zoo(name, size, side, num_classes, precision, cross):
         # meta kernels word shape errors tersely; the same failure on real tensors says what does not fit
         report = count_cost(_real_zoo(name, side, num_classes), count_size, precision=precision)
     cfg["count_size"] = count_size
-    return report, cfg, model.edgecnn_card
+    return report, cfg, model.edgecnn_card, model
 
 
 def _real_zoo(name, side, num_classes):
@@ -239,6 +260,38 @@ def _count_source(spec, side, precision, cross, num_classes):
     cfg = {"name": src.id, "num_classes": src.num_classes, "input_size": src.input_size,
            "count_size": src.input_shape}
     return report, cfg, None, src
+
+
+def _weights_info(model, spec, name: str) -> dict[str, Any]:
+    """The weights checked against the built architecture (one line when they do
+    not fit), with their published figures."""
+    from edgecnn.models.weights import check_torchvision_fit
+
+    cfg = model.edgecnn_config
+    how = None
+    if spec.kind == "torchvision":
+        how = check_torchvision_fit(model, spec, name, cfg["input_size"], cfg["num_classes"])
+    gmacs = spec.extra.get("gmacs")
+    return {"name": spec.name, "source": spec.source, "loads_by": how, "num_params": spec.num_params,
+            "macs": int(round(gmacs * 1e9)) if gmacs else None, "top1": spec.top1,
+            "preprocessing": spec.preprocessing.to_dict() if spec.preprocessing else None}
+
+
+def _print_weights(console, info: dict[str, Any], report) -> None:
+    from edgecnn.data.preprocess import Preprocessing
+
+    t = report.totals
+    parts = [f"weights {info['name']} ({info['source']}) fit this architecture"
+             + (f" (tensors matched by {info['loads_by']})" if info.get("loads_by") else "")]
+    if info.get("num_params") is not None:
+        parts.append(f"published {info['num_params']:,} parameters (counted {t['params']:,})")
+    if info.get("macs"):
+        parts.append(f"{info['macs'] / 1e9:.3f} GMACs (counted {t['conv_linear_macs'] / 1e9:.3f})")
+    if info.get("top1") is not None:
+        parts.append(f"published top-1 {info['top1']:.2f}%")
+    console.print("; ".join(parts), highlight=False)
+    if info.get("preprocessing"):
+        console.print(f"preprocessing: {Preprocessing.from_dict(info['preprocessing']).describe()}", highlight=False)
 
 
 def _print_summary(console, name: str, report, reference) -> None:

@@ -34,7 +34,12 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | bf16 (OpenVINO) | int8 | "
                                       "int8_dynamic (TFLite)."),
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
-                                                  "or a state dict. Without it: random weights (a warning)."),
+                                                  "or a state dict. Without it or --weights: random weights (a "
+                                                  "warning)."),
+        weights: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights: a torchvision name "
+                                              "(DEFAULT, IMAGENET1K_V1, ...), a timm tag or a file (.pth, .pt, "
+                                              ".safetensors). Read from $TORCH_HOME/hub/checkpoints/; their "
+                                              "preprocessing goes into the metadata, parity and calibration."),
         input_size: Optional[int] = typer.Option(None, "--input-size",
                                                  help="Input side in pixels (32 = CIFAR variant)."),
         num_classes: Optional[int] = typer.Option(None, "--num-classes"),
@@ -50,6 +55,9 @@ def register(app: typer.Typer) -> None:
         n_images: int = typer.Option(100, "--n-images", help="Real test images for the parity check."),
         calibration_images: int = typer.Option(128, "--calibration-images",
                                                help="Real training images for INT8 calibration / BatchNorm."),
+        calibration_dir: Optional[Path] = typer.Option(None, "--calibration-dir", help="INT8: calibrate on up to "
+                                                       "--calibration-images images from this folder (any layout), "
+                                                       "prepared as the weights expect."),
         dataset: str = typer.Option("cifar10", "--dataset", help="cifar10 | cifar100 | imagefolder."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dataset folder or archive."),
         no_validate: bool = typer.Option(False, "--no-validate", help="Skip the parity check."),
@@ -84,6 +92,23 @@ def register(app: typer.Typer) -> None:
             target = src.module()
         else:
             get_card(model)  # an unknown model name fails here, before any import or work
+        if weights is not None:
+            from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
+
+            if checkpoint is not None:
+                raise InvalidOptionError("give --weights or --checkpoint, not both")
+            if target is not model:
+                raise InvalidOptionError("--weights applies to zoo models here; a file or factory has its own weights")
+            spec = resolve_weights(weights, model)  # a name the architecture has no weights for: one line
+            check_size_and_classes(spec, model, input_size, num_classes)
+            if spec.kind == "torchvision":
+                cached_file(spec)  # the file is there, or downloads, or one line naming file and folder
+        if calibration_dir is not None:
+            from edgecnn.data.image_source import image_files
+
+            if precision != "int8":
+                raise InvalidOptionError(f"--calibration-dir is for --precision int8 (got {precision})")
+            image_files(calibration_dir)  # a missing or empty folder: one line, before any work
         if to != "all":
             EXPORTERS.get(to)
         formats = _formats_for(to, precision)
@@ -117,7 +142,8 @@ def register(app: typer.Typer) -> None:
             res = export_model(target, to=fmt, precision=precision, out_dir=out, checkpoint=checkpoint,
                                input_size=input_size, batch=batch, validate=not no_validate, n_images=n_images,
                                dataset=dataset, data_dir=data_dir, calibration_images=calibration_images,
-                               profiles=profiles, num_classes=num_classes,
+                               profiles=profiles, num_classes=num_classes, weights=weights,
+                               calibration_dir=calibration_dir,
                                log=lambda m: err_console.print(m, highlight=False, markup=False), warn=warn,
                                **options)
             results.append(res)

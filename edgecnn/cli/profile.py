@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
                                      "unreachable device: the only way to get figures for it)."),
         isolate: bool = typer.Option(True, "--isolate/--in-process", help="Time each runtime in a process of its "
                                      "own, rounds alternating (default), or all in this process."),
+        weights: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights for every model "
+                                              "(a torchvision name such as DEFAULT, or a file): the artifacts are "
+                                              "exported, and INT8 calibrated, from them."),
         force: bool = typer.Option(False, "--force", help="Re-measure what is already in the records."),
         out: str = typer.Option("profiles", "--out", help="Records folder (profiles/<device>/<kind>.jsonl)."),
         export_dir: str = typer.Option("export", "--export-dir", help="Where artifacts are written and reused."),
@@ -82,6 +85,14 @@ def register(app: typer.Typer) -> None:
             missing = [m for m in DEFAULT_MODELS if m not in MODELS]
             if missing:
                 warn(f"default models not registered in this edgecnn: {', '.join(missing)}")
+        if weights is not None:  # a name a model has no weights for, or a missing file: one line, before any work
+            from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
+
+            for name in names:
+                wspec = resolve_weights(weights, name)
+                check_size_and_classes(wspec, name, input_size, None)
+                if wspec.kind == "torchvision":
+                    cached_file(wspec)
         rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
         if not rts:
             raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
@@ -93,7 +104,7 @@ def register(app: typer.Typer) -> None:
                               threads=threads, accel=accel, channels_last=channels_last,
                               cuda_graphs=cuda_graphs, timing=timing, layers=layers, separable=separable,
                               shapes=shapes, export_dir=export_dir, force=force, predict=predict,
-                              isolate=isolate)
+                              isolate=isolate, weights=weights)
         store = RecordStore(out)
         written = []
         with _progress(err_console, len(names)) as progress:

@@ -7,22 +7,6 @@ from typing import Optional
 import typer
 
 
-def parse_rgb(text: Optional[str], option: str) -> Optional[tuple[float, float, float]]:
-    """``"0.485,0.456,0.406"`` -> a 3-tuple; one line on anything else."""
-    from edgecnn.errors import InvalidOptionError
-
-    if text is None:
-        return None
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != 3 or (option == "--std" and min(vals) <= 0):
-        raise InvalidOptionError(f"{option} takes three numbers R,G,B{' (positive)' if option == '--std' else ''}, "
-                                 f"got {text!r}")
-    return vals  # type: ignore[return-value]
-
-
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
@@ -86,37 +70,50 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_cmd(
-        target: str = typer.Argument(..., help="Checkpoint (.pt), artifact (.onnx, .tflite, .engine/.plan), or any "
-                                     "model: .pt2/TorchScript file, package.module:callable, timm:<name>."),
-        dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: the checkpoint's, else cifar10."),
+        target: str = typer.Argument(..., help="Checkpoint (.pt), artifact (.onnx, .tflite, .xml, .pte, "
+                                     ".ncnn.param, .mnn, .engine/.plan), any model (.pt2/TorchScript file, "
+                                     "package.module:callable, timm:<name>), or a zoo name with --weights."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="cifar10, cifar100, imagefolder (any folder, "
+                                              "ImageNet val/<wnid>/ layouts included) or imagenet. Default: the "
+                                              "checkpoint's or the weights', else cifar10."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir"),
+        weights: Optional[str] = typer.Option(None, "--weights", help="With a model name: torchvision weights "
+                                              "(DEFAULT, IMAGENET1K_V1, ...), a timm tag, or a weights file; "
+                                              "evaluated with the weights' own preprocessing."),
+        labels: Optional[str] = typer.Option(None, "--labels", help="Labels file of a flat image folder: lines "
+                                             "'<file> <wnid or index>' or Kaggle's LOC_val_solution.csv."),
+        mean: Optional[str] = typer.Option(None, "--mean", help="Normalisation mean (R,G,B or one value): for a "
+                                           "file edgecnn did not export (default ImageNet's, with a warning), or "
+                                           "an override (a warning and a check when it differs from the model's)."),
+        std: Optional[str] = typer.Option(None, "--std", help="Override the normalisation std (R,G,B or one value)."),
+        check_images: int = typer.Option(500, "--check-images", help="Images the normalisation check evaluates "
+                                         "both ways when --mean/--std differ from the weights'."),
+        input_size: Optional[int] = typer.Option(None, "--input-size", min=1, help="With a model name: the input "
+                                                 "side (default: the weights' crop); for a model file whose input "
+                                                 "is dynamic: its side."),
         batch_size: int = typer.Option(256, "--batch-size"),
-        subset: Optional[int] = typer.Option(None, "--subset", help="Evaluate on N test images."),
+        subset: Optional[int] = typer.Option(None, "--subset", help="Evaluate on N test images (class-balanced; "
+                                             "an image folder decodes only these)."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (checkpoints)."),
         model: Optional[str] = typer.Option(None, "--model", help="Model name, for a bare state dict only."),
         profiles: str = typer.Option("profiles", "--profiles"),
         no_records: bool = typer.Option(False, "--no-records"),
         device_name: str = typer.Option("local", "--device-name"),
         confusion: bool = typer.Option(False, "--confusion", help="Print the confusion matrix."),
-        input_size: Optional[int] = typer.Option(None, "--input-size", min=1, help="Input side for a model file "
-                                                 "whose input is dynamic (not needed for edgecnn's own artifacts)."),
-        mean: Optional[str] = typer.Option(None, "--mean", help="R,G,B mean the model was trained with (a file "
-                                           "edgecnn did not export; default ImageNet's, with a warning)."),
-        std: Optional[str] = typer.Option(None, "--std", help="R,G,B standard deviation, with --mean."),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Top-1, top-5, loss, per-class accuracy and confusion matrix; writes an accuracy record."""
         from rich.table import Table
 
-        from edgecnn.console import console, print_json
+        from edgecnn.console import console, print_json, warn
+        from edgecnn.data.preprocess import parse_triple
         from edgecnn.records import RecordStore
         from edgecnn.train.evaluate import evaluate_target
 
-        from edgecnn.console import warn
-
         res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
-                              input_size=input_size, mean=parse_rgb(mean, "--mean"), std=parse_rgb(std, "--std"),
-                              warn=warn)
+                              weights=weights, mean=parse_triple("--mean", mean),
+                              std=parse_triple("--std", std, positive=True), check_images=check_images,
+                              labels=labels, input_size=input_size, warn=warn)
         path = None
         if not no_records:
             path = RecordStore(profiles).append(res.record(device_name))
@@ -125,16 +122,31 @@ def register(app: typer.Typer) -> None:
             print_json({"model": res.model, "format": res.format, "precision": res.precision,
                         "dataset": res.dataset, "classes": res.classes, **m, "record": str(path) if path else None})
             return
-        console.print(f"[bold]{res.model}[/bold] {res.format} {res.precision} on {res.dataset} "
+        said = f" weights {m['weights']} ({m.get('weights_source')})" if m.get("weights_source") else ""
+        console.print(f"[bold]{res.model}[/bold] {res.format} {res.precision}{said} on {res.dataset} "
                       f"({m['n_images']} images): top-1 {m['top1']:.2f}%  top-5 {m['top5']:.2f}%  "
-                      f"loss {m['loss']:.4f}  ({res.seconds:.1f} s)")
-        table = Table(title="per-class top-1")
+                      f"loss {m['loss']:.4f}  ({res.seconds:.1f} s)", highlight=False)
+        if m.get("preprocessing"):
+            from edgecnn.data.preprocess import Preprocessing
+
+            console.print(f"preprocessing: {Preprocessing.from_dict(m['preprocessing']).describe()}", highlight=False)
+        check = m.get("normalization_check")
+        if check:
+            console.print(f"normalisation check on {check['n_images']} images: top-1 {check['top1_used']:.2f}% as "
+                          f"given, {check['top1_own']:.2f}% with the weights' own "
+                          f"({-check['drop_points']:+.2f} points)", highlight=False)
+        titles = res.extra.get("titles")
+        table = Table(title="per-class top-1" + (f" ({m['classes_present']} classes with images)"
+                                                 if m.get("classes_present") else ""))
         table.add_column("class")
         table.add_column("top-1 %", justify="right")
-        for name, acc in zip(res.classes, m["per_class_top1"]):
-            table.add_row(name, f"{acc:.2f}")
+        for i, (name, acc) in enumerate(zip(res.classes, m["per_class_top1"])):
+            if acc is not None:
+                table.add_row(f"{name} {titles[i]}" if titles else name, f"{acc:.2f}")
         console.print(table)
-        if confusion:
+        if confusion and m.get("confusion") is None:
+            console.print(f"no confusion matrix for {len(res.classes)} classes (only up to 100)")
+        elif confusion:
             ct = Table(title="confusion (rows: true, columns: predicted)")
             ct.add_column("")
             for i in range(len(res.classes)):

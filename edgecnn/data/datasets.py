@@ -67,19 +67,28 @@ class ArrayDataset:
         ``stratified``); the whole set when ``n`` is None or >= len."""
         if n is None or n >= len(self):
             return self
-        rng = np.random.default_rng(seed)
-        if stratified:
-            per = [rng.permutation(np.flatnonzero(self.labels == c)) for c in range(self.num_classes)]
-            idx, i = [], 0
-            while len(idx) < n:
-                for p in per:
-                    if i < len(p) and len(idx) < n:
-                        idx.append(p[i])
-                i += 1
-            idx = np.sort(np.asarray(idx))
-        else:
-            idx = np.sort(rng.choice(len(self), size=n, replace=False))
+        idx = subset_indices(self.labels, n, self.num_classes, seed, stratified)
         return ArrayDataset(self.images[idx], self.labels[idx], self.classes, self.name, self.split, self.source)
+
+
+def subset_indices(labels: np.ndarray, n: int, num_classes: int, seed: int = 0,
+                   stratified: bool = True) -> np.ndarray:
+    """Sorted indices of a deterministic subset of ``n`` of ``labels`` (n < len):
+    round-robin over the classes, each class in a seeded random order, so the
+    subset is balanced across the classes present (classes with no sample are
+    skipped); or a plain seeded sample when not ``stratified``."""
+    rng = np.random.default_rng(seed)
+    if stratified:
+        per = [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
+        per = [p for p in per if len(p)]
+        idx, i = [], 0
+        while len(idx) < n:
+            for p in per:
+                if i < len(p) and len(idx) < n:
+                    idx.append(p[i])
+            i += 1
+        return np.sort(np.asarray(idx))
+    return np.sort(rng.choice(len(labels), size=n, replace=False))
 
 
 def cache_dir() -> Path:

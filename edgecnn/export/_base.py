@@ -121,11 +121,13 @@ def register_format(fmt: ExportFormat) -> ExportFormat:
     return EXPORTERS.add(fmt.name, fmt)
 
 
-def artifact_stem(model_name: str, input_size: int, precision: str, batch: int = 1) -> str:
-    """``resnet18-32-fp32`` (``-b8`` added for a static batch other than 1): the
-    file name shared by every format, so artifacts of different batch sizes
-    never overwrite each other. A name that is no file name (a factory's
+def artifact_stem(model_name: str, input_size: int, precision: str, batch: int = 1, weights: str | None = None) -> str:
+    """``resnet18-32-fp32`` (``-b8`` added for a static batch other than 1; named
+    weights as ``resnet18.IMAGENET1K_V1-224-fp32``): the file name shared by
+    every format, so artifacts of different batch sizes or weights never
+    overwrite each other. A name that is no file name (a factory's
     ``pkg.mod:fn(width=2)``) has its other characters replaced by ``_``."""
     from edgecnn.records import safe_name
 
-    return f"{safe_name(model_name)}-{input_size}-{precision}" + (f"-b{batch}" if batch != 1 else "")
+    name = f"{model_name}.{weights}" if weights else model_name
+    return f"{safe_name(name)}-{input_size}-{precision}" + (f"-b{batch}" if batch != 1 else "")

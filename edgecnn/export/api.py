@@ -25,7 +25,7 @@ import numpy as np
 
 from edgecnn.errors import EdgeCNNError, InvalidOptionError
 from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
-from edgecnn.export.calibration import calibration_arrays, load_images, model_tensors, recalibrate_bn
+from edgecnn.export.calibration import calibration_arrays, folder_images, load_images, model_tensors, recalibrate_bn
 from edgecnn.models.checkpoint import load_checkpoint_info, load_into
 from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
 from edgecnn.records import Record, RecordStore, atomic_write_text, environment
@@ -94,14 +94,22 @@ def check_counts(batch: int, n_images: int, calibration_images: int, validate: b
 
 
 def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, input_size: int | None,
-                  num_classes: int | None = None) -> tuple[Any, str, str, dict[str, Any]]:
+                  num_classes: int | None = None, weights: Any = None) -> tuple[Any, str, str, dict[str, Any]]:
     """(model in eval mode, model name, weights, checkpoint info) where weights is
-    checkpoint | random | given and info holds the checkpoint's ``mean``, ``std``,
-    ``classes`` and ``dataset`` when it stores them (empty otherwise)."""
+    checkpoint | random | given | the name of the pretrained weights loaded, and
+    info holds the checkpoint's ``mean``, ``std``, ``classes`` and ``dataset``
+    when it stores them (empty otherwise); with pretrained weights (``weights``:
+    a name, file or ``WeightsSpec``, see ``edgecnn.models.weights``) ``spec``."""
     from torch import nn
 
     from edgecnn.models import create_model
 
+    if weights is not None and checkpoint:
+        raise InvalidOptionError("give --weights or --checkpoint, not both")
+    if weights is None and isinstance(name_or_model, nn.Module) and getattr(name_or_model, "edgecnn_weights", None):
+        weights = name_or_model.edgecnn_weights  # a module built with weights (profiling passes these)
+    if weights is not None:
+        return _with_weights(name_or_model, weights, input_size, num_classes)
     if isinstance(name_or_model, str):
         if checkpoint:
             model, info = load_checkpoint_info(checkpoint, name_or_model, input_size=input_size,
@@ -123,6 +131,36 @@ def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, inpu
         info = load_into(name_or_model, checkpoint)
         return name_or_model.eval(), name, "checkpoint", info
     return name_or_model.eval(), name, "given", {}
+
+
+def _with_weights(name_or_model: Any, weights: Any, input_size: int | None,
+                  num_classes: int | None) -> tuple[Any, str, str, dict[str, Any]]:
+    from torch import nn
+
+    from edgecnn.models.weights import build_with_weights, load_weights
+
+    if isinstance(name_or_model, str):
+        model, spec = build_with_weights(name_or_model, weights, input_size=input_size, num_classes=num_classes)
+        name = name_or_model
+    elif isinstance(name_or_model, nn.Module):
+        model, name = name_or_model, getattr(name_or_model, "edgecnn_config", {}).get("name")
+        if getattr(model, "edgecnn_weights", None) is not weights:
+            spec = load_weights(model, weights)
+        else:
+            spec = weights
+        if not name or getattr(model, "edgecnn_card", None) is None:
+            raise InvalidOptionError("the module has no edgecnn_card (build it with edgecnn.models.create_model)")
+    else:
+        raise InvalidOptionError(f"export takes a model name or an nn.Module, not {type(name_or_model).__name__}")
+    info: dict[str, Any] = {"spec": spec}
+    if spec.preprocessing is not None:
+        info.update(mean=spec.preprocessing.mean, std=spec.preprocessing.std)
+    if spec.categories:
+        info["classes"] = list(spec.categories)
+    dataset = spec.extra.get("dataset") or ("imagenet" if spec.kind in ("torchvision", "timm") else None)
+    if dataset:
+        info["dataset"] = dataset
+    return model.eval(), name, spec.name, info
 
 
 def build_metadata(model: Any, name: str, input_size: int, batch: int, precision: str, fmt: str,
@@ -152,6 +190,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                  calibration_images: int = DEFAULT_CALIBRATION_IMAGES, recalibrate: bool | None = None,
                  profiles: str | os.PathLike | None = "profiles", num_classes: int | None = None,
                  log: Callable[[str], None] = _noop, warn: Callable[[str], None] = _warn,
+                 weights: Any = None, calibration_dir: str | os.PathLike | None = None,
                  **options: Any) -> ExportResult:
     """Export one model to one format and precision, check it, record it.
 
@@ -167,6 +206,13 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     only when the model has as many classes as the dataset. Records go to
     ``RecordStore(profiles)`` (None: not stored). Times in the record are
     seconds (``export_s``, ``parity_s``), sizes bytes (``file_bytes``).
+
+    ``weights``: pretrained weights (a torchvision weight name, a timm tag, a
+    file; ``edgecnn.models.weights``): their own preprocessing (resize,
+    crop, interpolation, mean, std) then prepares the parity and calibration
+    images and goes into the metadata. ``calibration_dir``: INT8 calibration
+    (and BatchNorm) images from any image folder instead of ``dataset``'s
+    training split.
     """
     fmt = EXPORTERS.get(to)
     opts = fmt.check(precision, options)
@@ -175,24 +221,34 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     check_writable(out_dir)  # before the format's precheck, which may import a heavy backend
     if fmt.precheck:
         fmt.precheck(precision, opts)
-    model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes)
-    size = int(input_size or model.edgecnn_config.get("input_size") or model.edgecnn_card.input_size)
+    model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes, weights)
+    size = int(model.edgecnn_config.get("input_size") or input_size or model.edgecnn_card.input_size)
     card = model.edgecnn_card
     norm = {"mean": tuple(info.get("mean") or card.mean), "std": tuple(info.get("std") or card.std)}
     n_classes = int(model.edgecnn_config.get("num_classes", card.num_classes))
+    spec = info.get("spec")
+    pre = spec.preprocessing if spec is not None else None  # the weights' own resize, crop and normalisation
+    prep: Any = pre if pre is not None else norm
 
     # real images: calibration / BN statistics from the training split, parity from the test split
     do_recal = bool(recalibrate) or (recalibrate is None and weights == "random")
-    calib_images = None
+    calib_images, calib_prep, calib_from = None, prep, None
     if precision == "int8" or do_recal:
-        if calibration is None:
+        if calibration is None and calibration_dir is not None:
+            from edgecnn.data.preprocess import default_preprocessing
+
+            geometry = pre or default_preprocessing(size, norm["mean"], norm["std"], "model card")
+            calib_images, calib_prep = folder_images(str(calibration_dir), calibration_images, geometry)
+            calib_from = f"{calibration_dir} ({len(calib_images)} images)"
+        elif calibration is None:
             calib_images = load_images(dataset, "train", calibration_images, data_dir=data_dir).images
+            calib_from = f"{dataset} train ({len(calib_images)} images)"
         else:
             calib_images = np.asarray(getattr(calibration, "images", calibration))
             if calib_images.ndim != 4 or calib_images.shape[-1] != 3 or len(calib_images) == 0:
                 raise InvalidOptionError(f"calibration images must be uint8 N x H x W x 3, got shape "
                                          f"{list(calib_images.shape)}")
-    n_bn = recalibrate_bn(model, calib_images, norm, size) if do_recal else 0
+    n_bn = recalibrate_bn(model, calib_images, calib_prep, size) if do_recal else 0
     if weights == "random":
         warn(f"{name} has random weights (no --checkpoint): accuracy figures are chance level"
              + (f"; BatchNorm statistics re-estimated on {len(calib_images)} real training images "
@@ -206,32 +262,39 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     labels_known = parity_set is not None and parity_set.num_classes == n_classes and \
         (not info.get("classes") or list(info["classes"]) == list(parity_set.classes))
 
-    stem = artifact_stem(name, size, precision, batch)
+    stem = artifact_stem(name, size, precision, batch, spec.tag if spec is not None else None)
     out_path = out_dir / f"{stem}{fmt.suffix}"
     import torch
 
-    sample = next(iter(model_tensors(sample_images, norm, size, batch)))
+    sample = next(iter(model_tensors(sample_images, prep, size, batch)))
     if sample.shape[0] < batch:
         sample = sample.repeat(batch, 1, 1, 1)[:batch]
     metadata = build_metadata(model, name, size, batch, precision, to, "NCHW", classes, weights,
                               bool(opts.get("dynamic_batch")), norm)
     # what the weights were trained on (the checkpoint says), so `edgecnn eval ARTIFACT` picks it by default
     metadata["dataset"] = info.get("dataset") or (dataset if weights != "random" else None)
+    if spec is not None:
+        metadata.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
     ctx = ExportContext(model=model, model_name=name, input_size=size, batch=batch, precision=precision,
                         out_path=out_path, sample=sample.contiguous(),
-                        calibration=lambda: calibration_arrays(calib_images, norm, size, batch=1),
+                        calibration=lambda: calibration_arrays(calib_images, calib_prep, size, batch=1),
                         metadata=metadata, options=opts)
     rec = Record(kind="export", model=name, status="ok", runtime=fmt.runtime, format=to, precision=precision,
                  batch=batch, input_shape=[3, size, size], dataset=dataset if validate else None,
-                 variant=None if weights != "random" else "random-weights", env=environment())
+                 variant="random-weights" if weights == "random" else (f"weights:{spec.tag}" if spec else None),
+                 env=environment())
     cfg = getattr(model, "edgecnn_config", {})
     rec.metrics.update({k: cfg[k] for k in ("model_source", "model_spec") if cfg.get(k)})
     rec.metrics.update({"weights": weights, "checkpoint": str(checkpoint) if checkpoint else None,
                         "num_classes": n_classes, "bn_recalibrated_layers": n_bn,
                         "threads": torch.get_num_threads()})
+    if spec is not None:
+        rec.metrics.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
+    if calib_from and precision == "int8":
+        rec.metrics["calibration_source"] = calib_from
     store = RecordStore(profiles) if profiles else None
     def parity_chunks():  # normalised float32 NCHW, PARITY_CHUNK images at a time
-        return (t.numpy() for t in model_tensors(parity_set.images, norm, size, PARITY_CHUNK))
+        return (t.numpy() for t in model_tensors(parity_set.images, prep, size, PARITY_CHUNK))
 
     ref = None
     if parity_set is not None:  # reference logits before the converter touches the model

@@ -45,15 +45,17 @@ def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, prec
 
     to = fmt
     suffix = "-trt.onnx" if prepare_only else EXPORTERS.get(to).suffix
-    path = Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{suffix}"
+    weights = getattr(model, "edgecnn_weights", None)  # a model built with pretrained weights exports those
+    stem = artifact_stem(model_name, input_size, precision, batch, weights.tag if weights is not None else None)
+    path = Path(export_dir) / f"{stem}{suffix}"
     if path.exists() and not force:
         return path
     options = {"prepare_only": True} if prepare_only else {}
     try:
         # latency does not depend on the weights: no "random weights" warning here
         res = export_model(model_name if by_name else model, to=to, precision=precision,
-                           out_dir=str(export_dir), input_size=input_size,
-                           batch=batch, validate=False, profiles=None, warn=lambda message: None, **options)
+                           out_dir=str(export_dir), input_size=input_size, batch=batch, validate=False,
+                           profiles=None, warn=lambda message: None, weights=weights, **options)
     except EdgeCNNError as exc:
         raise ExportFailed(str(exc)) from exc
     if res.status not in ("ok", "prepared", "validation_failed"):

@@ -12,10 +12,19 @@ from typing import Any, Iterable
 import numpy as np
 
 from edgecnn.data import ArrayDataset, load_dataset, to_tensor
+from edgecnn.data.preprocess import Preprocessing
 
 
 def model_tensors(images: np.ndarray, card_or_meta: Any, input_size: int, batch: int = 64) -> Iterable[Any]:
-    """Yield normalised NCHW float32 torch batches of at most ``batch`` images."""
+    """Yield normalised NCHW float32 torch batches of at most ``batch`` images.
+
+    ``card_or_meta``: a ``Preprocessing`` (the weights' own: each image resized
+    and centre-cropped with PIL as torchvision does, then normalised), or a card
+    / dict with ``mean`` and ``std`` (the image squashed to ``input_size``)."""
+    if isinstance(card_or_meta, Preprocessing):
+        for i in range(0, len(images), batch):
+            yield card_or_meta.normalize(card_or_meta.crops(images[i:i + batch]))
+        return
     mean, std = _mean_std(card_or_meta)
     for i in range(0, len(images), batch):
         yield to_tensor(images[i:i + batch], mean, std, size=input_size)
@@ -31,6 +40,18 @@ def load_images(dataset: str = "cifar10", split: str = "train", n: int = 128, se
                 data_dir: str | None = None) -> ArrayDataset:
     """A deterministic, class-balanced subset of ``n`` real images."""
     return load_dataset(dataset, split, data_dir).subset(n, seed=seed)
+
+
+def folder_images(folder: str, n: int, pre: Preprocessing, seed: int = 0) -> tuple[np.ndarray, Preprocessing]:
+    """Up to ``n`` images from any folder (recursive, no labels), decoded and
+    cropped as ``pre`` says: (uint8 crops, the preprocessing that now only
+    normalises them). For ``--calibration-dir``."""
+    from dataclasses import replace
+
+    from edgecnn.data.image_source import calibration_source
+
+    crops = calibration_source(folder, n, seed).crops(pre)
+    return crops, replace(pre, resize_size=pre.crop_size)
 
 
 def recalibrate_bn(model: Any, images: np.ndarray, card_or_meta: Any, input_size: int, batch: int = 64) -> int:

@@ -19,7 +19,7 @@ from typing import Sequence, Union
 from torch import nn
 
 from edgecnn.errors import InvalidOptionError
-from edgecnn.models._registry import CIFAR_MAX, Reference
+from edgecnn.models._registry import CIFAR_MAX, Reference, TorchvisionWeights
 
 
 def torchvision_reference(weights: str, params: int, gmacs: float, top1: float | None = None) -> Reference:
@@ -34,7 +34,13 @@ def torchvision_reference(weights: str, params: int, gmacs: float, top1: float |
     return Reference(params=params, macs=int(round(gmacs * 1e9)), tolerance=0.0,
                      source=f"torchvision {weights}.IMAGENET1K_V1 meta: num_params {params:,}, "
                             f"{gmacs} GFLOPS (= GMACs)",
-                     top1=top1, top1_source=f"torchvision {weights}.IMAGENET1K_V1 meta acc@1" if top1 else "")
+                     top1=top1, top1_source=f"torchvision {weights}.IMAGENET1K_V1 meta acc@1" if top1 else "",
+                     top1_weights="IMAGENET1K_V1" if top1 else "")
+
+
+def torchvision_weights(enum: str, builder: str, **builder_kwargs) -> TorchvisionWeights:
+    """The card entry naming torchvision's weights enum and builder for an architecture."""
+    return TorchvisionWeights(enum=enum, builder=builder, builder_kwargs=tuple(sorted(builder_kwargs.items())))
 
 
 def conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int | None = None,

@@ -44,6 +44,28 @@ class Reference:
     macs_tolerance: float = 0.02
     top1: float | None = None
     top1_source: str = ""
+    top1_weights: str = ""  # the weights the published top-1 is of (torchvision: IMAGENET1K_V1)
+
+
+@dataclass(frozen=True)
+class TorchvisionWeights:
+    """The torchvision architecture a zoo model is, so its released weights load.
+
+    Only at the ImageNet size (> ``CIFAR_MAX`` px) and 1000 classes. ``enum``:
+    the weights enum (``"ResNet50_Weights"``); ``builder``: torchvision's
+    builder (``"resnet50"``), called with ``builder_kwargs`` to get the layout
+    the weights were saved from; ``ignore_keys``: key prefixes in torchvision's
+    files that the zoo model leaves out (GoogLeNet's auxiliary heads);
+    ``set_attrs``: attributes torchvision's builder sets when it loads weights
+    (``transform_input`` for GoogLeNet and Inception v3, whose weights were
+    ported from TensorFlow and expect inputs mapped to [-1, 1]).
+    """
+
+    enum: str
+    builder: str
+    builder_kwargs: tuple[tuple[str, Any], ...] = ()
+    ignore_keys: tuple[str, ...] = ()
+    set_attrs: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class ModelCard:
     references: dict[tuple[int, int], Reference] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # builder defaults (e.g. width_mult)
     description: str = ""
+    torchvision: TorchvisionWeights | None = None  # torchvision's weights fit this model (ImageNet size, 1000)
 
     def reference(self, input_size: int | None = None, num_classes: int | None = None) -> Reference | None:
         return self.references.get((input_size or self.input_size, num_classes or self.num_classes))
@@ -83,6 +106,7 @@ class ModelCard:
             "reference_source": ref.source if ref else None,
             "reference_top1": ref.top1 if ref else None,
             "reference_top1_source": ref.top1_source if ref else None,
+            "torchvision_weights": self.torchvision.enum if self.torchvision else None,
         }
 
 

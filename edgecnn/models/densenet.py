@@ -22,7 +22,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models.densenet import DenseNet
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_variant
 
 PAPER = "Huang, Liu, van der Maaten & Weinberger, 2017. Densely Connected Convolutional Networks"
@@ -56,4 +56,5 @@ for _name, (_blocks, _ref) in DENSENETS.items():
         name=_name, family="densenet", paper=PAPER, input_size=224, num_classes=1000, dataset="imagenet",
         min_input_size=CIFAR_MIN_INPUT, references={(224, 1000): _ref},
         description=f"DenseNet-BC, blocks {_blocks}, growth 32; CIFAR stem below 64 px",
+        torchvision=torchvision_weights(f"DenseNet{_name[8:]}_Weights", _name) if _name != "densenet264" else None,
     ), build_densenet, _blocks)

@@ -27,7 +27,7 @@ from functools import partial
 
 from torch import nn
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, Reference, register_variant
 
 PAPER = "Tan & Le, 2019. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks"
@@ -103,7 +103,8 @@ def _register(variant: str) -> None:
                              num_classes=1000, dataset="imagenet", min_input_size=16,
                              references=refs,
                              description=f"EfficientNet-{variant.upper()}: width x{SCALING[variant][0]}, "
-                                         f"depth x{SCALING[variant][1]}, {resolution} px"),
+                                         f"depth x{SCALING[variant][1]}, {resolution} px",
+                             torchvision=torchvision_weights(f"EfficientNet_{variant.upper()}_Weights", name)),
                      build_efficientnet, variant, size_as="cifar")
 
 

@@ -30,7 +30,7 @@ from torchvision.models.inception import BasicConv2d as InceptionConv
 from torchvision.models.inception import Inception3
 
 from edgecnn.models._classic_blocks import require_imagenet_min, torchvision_reference
-from edgecnn.models._registry import ModelCard, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, TorchvisionWeights, is_cifar_size, register_model
 
 AUX_MIN_INPUT = 299  # smallest input whose Mixed_6e map (17x17) the aux head can pool and convolve
 IMAGENET_MIN_INPUT = 75  # torchvision Inception_V3_Weights meta["min_size"]
@@ -51,6 +51,9 @@ class Inception3Logits(Inception3):
     min_input_size=4,  # CIFAR variant downsamples 4x: the smallest input with a real 1x1 last map
     references={(224, 1000): torchvision_reference("GoogLeNet_Weights", 6_624_904, 1.498)},
     description="torchvision GoogLeNet (Inception v1) without the auxiliary classifiers",
+    # torchvision's files keep the aux heads; its builder maps inputs to [-1, 1] for these TF-ported weights
+    torchvision=TorchvisionWeights("GoogLeNet_Weights", "googlenet", (("aux_logits", False),),
+                                   ignore_keys=("aux1.", "aux2."), set_attrs=(("transform_input", True),)),
 ))
 def googlenet(*, num_classes: int, input_size: int) -> nn.Module:
     model = torchvision.models.googlenet(weights=None, num_classes=num_classes, aux_logits=False,
@@ -69,6 +72,8 @@ def googlenet(*, num_classes: int, input_size: int) -> nn.Module:
     min_input_size=11,  # CIFAR variant: Mixed_7a's 3x3 stride-2 convs need a 3x3 map (11 px in)
     references={(299, 1000): torchvision_reference("Inception_V3_Weights", 27_161_264, 5.713)},
     description="torchvision Inception v3 (aux head kept for parameter parity); forward returns logits only",
+    torchvision=TorchvisionWeights("Inception_V3_Weights", "inception_v3", ignore_keys=("AuxLogits.",),
+                                   set_attrs=(("transform_input", True),)),
 ))
 def inception_v3(*, num_classes: int, input_size: int) -> nn.Module:
     require_imagenet_min("inception_v3", input_size, IMAGENET_MIN_INPUT)

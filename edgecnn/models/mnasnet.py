@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, register_variant
 
 PAPER = "Tan et al., 2019. MnasNet: Platform-Aware Neural Architecture Search for Mobile"
@@ -62,12 +62,14 @@ def build_mnasnet(alpha: float, *, num_classes: int, cifar: bool) -> nn.Module:
 
 def _register(name: str) -> None:
     alpha, params, gmacs = VARIANTS[name]
-    ref = torchvision_reference(f"{name.upper().replace('MNASNET', 'MNASNet')}_Weights", params, gmacs)
+    enum = f"{name.upper().replace('MNASNET', 'MNASNet')}_Weights"
+    ref = torchvision_reference(enum, params, gmacs)
 
     # the CIFAR variant downsamples 8x: 8 px is the smallest input whose last map is a real 1x1
     register_variant(ModelCard(name=name, family="mnasnet", paper=PAPER, input_size=224, num_classes=1000,
                              dataset="imagenet", min_input_size=8, references={(224, 1000): ref},
-                             description=f"MNASNet (B1, no SE) at depth multiplier {alpha}"),
+                             description=f"MNASNet (B1, no SE) at depth multiplier {alpha}",
+                             torchvision=torchvision_weights(enum, name)),
                      build_mnasnet, alpha, size_as="cifar")
 
 

@@ -30,7 +30,15 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._registry import ModelCard, Reference, check_choice, is_cifar_size, register_model, register_variant
+from edgecnn.models._registry import (
+    ModelCard,
+    Reference,
+    TorchvisionWeights,
+    check_choice,
+    is_cifar_size,
+    register_model,
+    register_variant,
+)
 
 PAPER = "Sandler et al., 2018. MobileNetV2: Inverted Residuals and Linear Bottlenecks"
 WIDTHS = (0.5, 0.75, 1.0, 1.4)
@@ -114,11 +122,12 @@ def _build(*, num_classes: int, input_size: int, width_mult: float, name: str) -
     return MobileNetV2(num_classes=num_classes, width_mult=width_mult, cifar=is_cifar_size(input_size))
 
 
-def _card(name: str, refs: dict, options: dict | None = None, description: str = "") -> ModelCard:
+def _card(name: str, refs: dict, options: dict | None = None, description: str = "",
+          torchvision: TorchvisionWeights | None = None) -> ModelCard:
     # the CIFAR variant downsamples 8x: 8 px is the smallest input whose last map is a real 1x1
     return ModelCard(name=name, family="mobilenet_v2", paper=PAPER, input_size=224, num_classes=1000,
                      dataset="imagenet", min_input_size=8, references=refs, options=options or {},
-                     description=description)
+                     description=description, torchvision=torchvision)
 
 
 @register_model(_card("mobilenet_v2", {
@@ -126,11 +135,14 @@ def _card(name: str, refs: dict, options: dict | None = None, description: str =
                            source="torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (num_params; 0.301 GMACs, "
                                   "counted exactly: 300.77M); paper Table 4: 3.4M, 300M",
                            tolerance=0.0, top1=71.878,
-                           top1_source="torchvision MobileNet_V2_Weights.IMAGENET1K_V1 meta acc@1"),
+                           top1_source="torchvision MobileNet_V2_Weights.IMAGENET1K_V1 meta acc@1",
+                           top1_weights="IMAGENET1K_V1"),
     (32, 10): Reference(params=2_236_682, source="paper Table 2 with the CIFAR strides (stem and row 2 at "
                         "stride 1), 10 classes; kuangliu's port reports 2,296,922 because of its extra "
                         "projection shortcuts", tolerance=0.0),
-}, options={"width_mult": 1.0}, description="MobileNet v2, width multiplier option (0.5/0.75/1.0/1.4)"))
+}, options={"width_mult": 1.0}, description="MobileNet v2, width multiplier option (0.5/0.75/1.0/1.4)",
+   # the same tensors as torchvision's mobilenet_v2 in the same order (block names differ): loaded by order
+   torchvision=TorchvisionWeights("MobileNet_V2_Weights", "mobilenet_v2")))
 def mobilenet_v2(*, num_classes: int, input_size: int, width_mult: float = 1.0) -> nn.Module:
     return _build(num_classes=num_classes, input_size=input_size, width_mult=width_mult, name="mobilenet_v2")
 

@@ -20,7 +20,7 @@ from functools import partial
 
 from torch import nn
 
-from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_model
+from edgecnn.models._registry import ModelCard, Reference, TorchvisionWeights, is_cifar_size, register_model
 
 PAPER = "Howard et al., 2019. Searching for MobileNetV3"
 STEM_CHANNELS = 16
@@ -82,14 +82,17 @@ def build_mobilenet_v3(table: list[tuple], last_channel: int, *, num_classes: in
 
 def _card(name: str, ref: Reference) -> ModelCard:
     # the CIFAR variant downsamples 8x: 8 px is the smallest input whose last map is a real 1x1
+    enum = "MobileNet_V3_" + name.split("_")[-1].capitalize() + "_Weights"
     return ModelCard(name=name, family="mobilenet_v3", paper=PAPER, input_size=224, num_classes=1000,
-                     dataset="imagenet", min_input_size=8, references={(224, 1000): ref})
+                     dataset="imagenet", min_input_size=8, references={(224, 1000): ref},
+                     torchvision=TorchvisionWeights(enum, name))
 
 
 @register_model(_card("mobilenet_v3_small", Reference(
     params=2_542_856, macs=57_000_000, tolerance=0.0,
     source="torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1: num_params, 0.057 GMACs (paper: 2.5M, 56M)",
-    top1=67.668, top1_source="torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1 meta acc@1")))
+    top1=67.668, top1_source="torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1 meta acc@1",
+    top1_weights="IMAGENET1K_V1")))
 def mobilenet_v3_small(*, num_classes: int, input_size: int) -> nn.Module:
     return build_mobilenet_v3(SMALL, 1024, num_classes=num_classes, cifar=is_cifar_size(input_size))
 
@@ -97,6 +100,7 @@ def mobilenet_v3_small(*, num_classes: int, input_size: int) -> nn.Module:
 @register_model(_card("mobilenet_v3_large", Reference(
     params=5_483_032, macs=217_000_000, tolerance=0.0,
     source="torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V1: num_params, 0.217 GMACs (paper: 5.4M, 219M)",
-    top1=74.042, top1_source="torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V1 meta acc@1")))
+    top1=74.042, top1_source="torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V1 meta acc@1",
+    top1_weights="IMAGENET1K_V1")))
 def mobilenet_v3_large(*, num_classes: int, input_size: int) -> nn.Module:
     return build_mobilenet_v3(LARGE, 1280, num_classes=num_classes, cifar=is_cifar_size(input_size))

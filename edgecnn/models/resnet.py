@@ -16,7 +16,7 @@ from __future__ import annotations
 import torchvision
 from torch import nn
 
-from edgecnn.models._classic_blocks import cifar_resnet_stem, torchvision_reference
+from edgecnn.models._classic_blocks import cifar_resnet_stem, torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_variant
 
 PAPER = "He, Zhang, Ren & Sun, 2015. Deep Residual Learning for Image Recognition"
@@ -47,4 +47,5 @@ for _name, (_weights, _params, _gmacs, _top1, _cifar_params) in RESNETS.items():
         references={(224, 1000): torchvision_reference(_weights, _params, _gmacs, _top1),
                     (32, 10): Reference(params=_cifar_params, tolerance=0.0, source=CIFAR_SOURCE)},
         description=f"torchvision {_name}; CIFAR stem below 64 px",
+        torchvision=torchvision_weights(_weights, _name),
     ), torchvision_resnet, _name)

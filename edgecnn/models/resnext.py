@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, register_variant
 from edgecnn.models.resnet import CIFAR_MIN_INPUT, torchvision_resnet
 
@@ -27,4 +27,5 @@ for _name, (_weights, _params, _gmacs) in RESNEXTS.items():
         min_input_size=CIFAR_MIN_INPUT,
         references={(224, 1000): torchvision_reference(_weights, _params, _gmacs)},
         description=f"torchvision {_name} (cardinality 32); CIFAR stem below 64 px",
+        torchvision=torchvision_weights(_weights, _name),
     ), torchvision_resnet, _name)

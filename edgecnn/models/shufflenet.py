@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, register_variant
 
 PAPER = "Ma et al., 2018. ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design"
@@ -62,7 +62,8 @@ def _register(width: str) -> None:
     # the CIFAR variant downsamples 8x: 8 px is the smallest input whose last map is a real 1x1
     register_variant(ModelCard(name=name, family="shufflenet_v2", paper=PAPER, input_size=224, num_classes=1000,
                              dataset="imagenet", min_input_size=8, references={(224, 1000): ref},
-                             description=f"ShuffleNet v2 {width.replace('_', '.')}"),
+                             description=f"ShuffleNet v2 {width.replace('_', '.')}",
+                             torchvision=torchvision_weights(f"ShuffleNet_V2_{width.upper()}_Weights", name)),
                      build_shufflenet_v2, width, size_as="cifar")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torchvision
 from torch import nn
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, is_cifar_size, register_variant
 
 PAPER = ("Iandola et al., 2016. SqueezeNet: AlexNet-level accuracy with 50x fewer parameters "
@@ -42,4 +42,5 @@ for _name, (_weights, _params, _gmacs, _stem) in SQUEEZENETS.items():
         min_input_size=8,  # CIFAR variant downsamples 8x (three pools): smallest input with a 1x1 last map
         references={(224, 1000): torchvision_reference(_weights, _params, _gmacs)},
         description=f"torchvision {_name}; 3x3 stride-1 stem below 64 px",
+        torchvision=torchvision_weights(_weights, _name),
     ), build_squeezenet, _name, stem_width=_stem)

@@ -17,7 +17,7 @@ import torchvision
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from edgecnn.models._classic_blocks import torchvision_reference
+from edgecnn.models._classic_blocks import torchvision_reference, torchvision_weights
 from edgecnn.models._registry import ModelCard, Reference, is_cifar_size, register_variant
 
 PAPER = "Simonyan & Zisserman, 2014. Very Deep Convolutional Networks for Large-Scale Image Recognition"
@@ -81,4 +81,5 @@ for _name, (_weights, _params, _gmacs) in VGGS.items():
                                             source="kuangliu/pytorch-cifar models/vgg.py layout (counted)")}
                        if _name in CIFAR_BN_PARAMS else {})},
         description=f"torchvision {_name}" + (" (batch norm)" if _name.endswith("_bn") else ""),
+        torchvision=torchvision_weights(_weights, _name),
     ), build_vgg, _name)

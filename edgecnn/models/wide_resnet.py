@@ -24,7 +24,7 @@ from __future__ import annotations
 from torch import nn
 
 from edgecnn.errors import InvalidOptionError
-from edgecnn.models._classic_blocks import PreActResNet, torchvision_reference
+from edgecnn.models._classic_blocks import PreActResNet, torchvision_reference, torchvision_weights
 from edgecnn.models._registry import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -67,6 +67,7 @@ def wrn_28_10(*, num_classes: int, input_size: int, dropout: float = 0.0) -> nn.
     dataset="imagenet", min_input_size=CIFAR_MIN_INPUT,
     references={(224, 1000): torchvision_reference("Wide_ResNet50_2_Weights", 68_883_240, 11.398)},
     description="torchvision wide_resnet50_2; CIFAR stem below 64 px",
+    torchvision=torchvision_weights("Wide_ResNet50_2_Weights", "wide_resnet50_2"),
 ))
 def wide_resnet50_2(*, num_classes: int, input_size: int) -> nn.Module:
     return torchvision_resnet("wide_resnet50_2", num_classes=num_classes, input_size=input_size)

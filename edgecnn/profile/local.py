@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from edgecnn.errors import EdgeCNNError
+from edgecnn.errors import EdgeCNNError, InvalidOptionError
 from edgecnn.export.artifacts import ExportFailed, get_artifact
 from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
 from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
@@ -223,6 +223,13 @@ def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any
     progress(f"{name}: building and counting")
     try:
         model = src.module() if src.is_pytorch else None
+        if opts.weights:  # the artifacts are then exported from these weights (get_artifact reads them)
+            if model is None:
+                raise InvalidOptionError(f"--weights applies to PyTorch models; {src.spec} is {src.article} "
+                                         f"{src.label} with its own weights")
+            from edgecnn.models.weights import load_weights
+
+            load_weights(model, opts.weights, arch=src.spec if src.kind == "timm" else None)
         cost = count_source(src, opts.precision if opts.precision in ("fp32", "fp16", "int8") else "fp32")
     except EdgeCNNError:
         raise

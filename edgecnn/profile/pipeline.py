@@ -63,6 +63,7 @@ class ProfileOptions:
     force: bool = False
     predict: bool = False  # also write predicted records (and for an unreachable device: instead)
     isolate: bool = True  # one worker process per runtime (False: one process; fake runners in tests)
+    weights: Optional[str] = None  # pretrained weights loaded where each model is built (edgecnn.models.weights)
     clock: Optional[Callable[[], float]] = None  # seconds; injectable for tests (in-process timing only)
 
 

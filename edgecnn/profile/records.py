@@ -53,5 +53,6 @@ def published_accuracy(name: str, input_size: int, num_classes: int, device: str
     return Record(kind="accuracy", model=name, source="published", device=device, runtime="torch",
                   format="pytorch", precision="fp32", input_shape=[3, input_size, input_size], dataset="imagenet",
                   variant="published", metrics={"top1": ref.top1, "reference": ref.top1_source,
-                                                "split": "val", "num_classes": num_classes},
+                                                "split": "val", "num_classes": num_classes,
+                                                "weights": ref.top1_weights or None},
                   env=environment())

@@ -13,6 +13,11 @@ TFLite model gets its input quantised and its logits dequantised with the
 tensors' own scale and zero point, and a dynamic-shape TensorRT engine gets a
 fixed batch.
 
+A zoo model name with ``weights`` (pretrained: torchvision's, timm's, a
+file) is evaluated with the weights' own preprocessing
+(``edgecnn.train.eval_pretrained``), on CIFAR or on an ImageNet-style folder,
+streamed.
+
 Preprocessing is the same for a checkpoint and its artifacts: uint8 images,
 resized (and for ImageNet-size models, >= 64 px, centre-cropped to
 ``eval_crop`` of the side, 0.875 by default) and normalised with the model's
@@ -26,11 +31,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from edgecnn.errors import CorruptFileError, InvalidOptionError
+from edgecnn.train.eval_images import DEFAULT_CHECK_IMAGES
 from edgecnn.train.metrics import ClassificationMeter
 
 FORMATS = {".pt": "pytorch", ".pth": "pytorch", ".onnx": "onnx", ".tflite": "tflite", ".engine": "tensorrt",
@@ -113,40 +119,112 @@ def check_classes(where: str, model_classes: list[str] | None, ds_name: str, dat
 
 def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: str | None = None,
                     batch_size: int = 256, subset: int | None = None, device: str = "auto",
-                    seed: int = 0, model_name: str | None = None, *, input_size: int | None = None,
-                    mean: tuple | None = None, std: tuple | None = None,
-                    warn: Any = lambda message: None) -> EvalResult:
-    """Evaluate a checkpoint, an artifact or any model source on the test split of ``dataset``.
+                    seed: int = 0, model_name: str | None = None, *, weights: Any = None,
+                    mean: Any = None, std: Any = None, check_images: int = DEFAULT_CHECK_IMAGES,
+                    labels: str | None = None, input_size: int | None = None,
+                    warn: Callable[[str], None] | None = None) -> EvalResult:
+    """Evaluate a checkpoint, an artifact, any model source (a timm name, a
+    factory, a user's ONNX/TFLite/.pt2/TorchScript file), or a zoo model with
+    pretrained ``weights`` (``target`` is then the model name) on the test
+    split of ``dataset`` (``imagefolder``/``imagenet``: the folder
+    ``data_dir``, ImageNet layouts included; ``labels``: the labels file of a
+    flat folder).
 
-    ``model_name`` is needed only for a bare state dict (a checkpoint without
-    its model name). A model file without edgecnn's metadata beside it (a user's
-    ONNX or TFLite file) takes ``input_size`` where its input is dynamic and
-    ``mean``/``std`` (else ImageNet's, with a warning through ``warn``)."""
-    from edgecnn.models.sources import is_source_spec
+    ``mean``/``std`` override the normalisation; when it differs from the
+    model's own (weights, checkpoint or export metadata), ``warn`` says so and
+    the metrics carry a ``normalization_check`` (``check_images`` images
+    evaluated both ways). A file without edgecnn's metadata beside it takes
+    ``input_size`` where its input is dynamic and ``mean``/``std`` (else
+    ImageNet's, with a warning). ``model_name`` is needed only for a bare
+    state dict (a checkpoint without its model name)."""
+    from edgecnn.data.preprocess import check_triple
     from edgecnn.train.trainer import resolve_device
 
+    warn = warn or (lambda message: None)
     if batch_size < 1:
         raise InvalidOptionError(f"--batch-size must be >= 1, got {batch_size}")
     if subset is not None and subset < 1:
         raise InvalidOptionError(f"--subset must be >= 1, got {subset}")
-    dev = resolve_device(device)  # checked for every target; only PyTorch models run on it
+    if check_images < 1:
+        raise InvalidOptionError(f"--check-images must be >= 1, got {check_images}")
+    over = Override(check_triple("--mean", mean) if mean is not None else None,
+                    check_triple("--std", std, positive=True) if std is not None else None,
+                    check_images, seed, warn)
     spec = str(target)
     path = Path(target)
-    if is_source_spec(spec) and not path.exists() and not spec.startswith(("timm:",)) and ":" not in spec:
-        raise InvalidOptionError(f"{path} does not exist")
-    if spec.startswith("timm:") or (":" in spec and not path.exists()) or path.suffix.lower() in (".pt2", ".ts"):
-        return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, mean, std, warn)
-    if not path.exists():
-        raise InvalidOptionError(f"{path} does not exist")
+    source_spec = spec.startswith("timm:") or (":" in spec and not path.exists())
+    if not path.exists() and not source_spec:
+        if path.suffix.lower() in FORMATS or path.suffix.lower() in (".pt2", ".ts") or \
+                (weights is None and path.suffix) or len(path.parts) > 1:
+            raise InvalidOptionError(f"{path} does not exist")
+        from edgecnn.train.eval_pretrained import evaluate_pretrained
+
+        return evaluate_pretrained(spec, weights, dataset, data_dir, labels, batch_size, subset, seed,
+                                   resolve_device(device), over, input_size)
+    if weights is not None:
+        raise InvalidOptionError(f"--weights goes with a zoo model name (edgecnn eval MODEL --weights ...); "
+                                 f"{path.name} carries its own weights")
+    dev = resolve_device(device)  # checked for every target; only PyTorch models run on it
+    if source_spec or path.suffix.lower() in (".pt2", ".ts"):
+        return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, over.mean, over.std,
+                            warn)
     fmt = format_of(path)
     if fmt == "pytorch":
         from edgecnn.models.sources import _is_checkpoint
 
         if not _is_checkpoint(path) and path.suffix.lower() in (".pt", ".pth") and _is_torchscript(path):
-            return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, mean, std, warn)
-        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name)
-    meta = _metadata_or_source(path, fmt, input_size, mean, std, warn)
-    return _eval_artifact(path, fmt, meta, dataset, data_dir, batch_size, subset, seed)
+            return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, over.mean,
+                                over.std, warn)
+        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name, over, labels)
+    meta = _metadata_or_source(path, fmt, input_size, over.mean, over.std, warn)
+    size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
+    layout = str(meta.get("layout", "NCHW")).upper()
+    precision = str(meta.get("precision") or "fp32")
+    mean, std = meta.get("mean"), meta.get("std")
+    if mean is None or std is None:
+        from edgecnn.models import get_card
+
+        card = get_card(meta["model"])
+        mean, std = card.mean, card.std
+    extra: dict[str, Any] = {}
+    if meta.get("model_source"):
+        extra["model_source"] = meta["model_source"]
+    if meta.get("format") and meta["format"] != fmt:  # e.g. the TensorRT-ready Q/DQ ONNX, run on ONNX Runtime
+        extra["variant"] = f"{meta['format']}-ready"
+    from edgecnn.train.eval_pretrained import streaming_source
+
+    stream = streaming_source(dataset or meta.get("dataset"), data_dir, labels,
+                              force=bool(meta.get("preprocessing")))
+    if stream is not None:
+        from edgecnn.train.eval_pretrained import evaluate_artifact_stream
+
+        return evaluate_artifact_stream(path, fmt, meta, stream, size, layout, precision, (mean, std),
+                                        batch_size, subset, seed, over, extra)
+    from edgecnn.data import load_dataset
+
+    ds_name = dataset or meta.get("dataset") or "cifar10"
+    test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
+    check_classes(path.name, meta.get("classes"), ds_name, list(test.classes))
+    if meta.get("num_classes") and int(meta["num_classes"]) != test.num_classes:
+        raise InvalidOptionError(f"{path.name} has {meta['num_classes']} outputs, {ds_name} has {test.num_classes} "
+                                 f"classes (give --dataset and --data-dir of the data it was trained for)")
+    used = over.norm((mean, std))
+    t0 = time.perf_counter()
+    runner = open_runner(fmt, path, [batch_size, 3, size, size])
+    try:
+        def run(ds, norm):
+            return _run_numpy(runner, ds.images, ds.labels, ds.num_classes, size, norm[0], norm[1], layout,
+                              batch_size)
+
+        meter, fed = run(test, used)
+        metrics = meter.result()
+        over.check(lambda ds, norm: run(ds, norm)[0].result(), test, used, (mean, std), metrics,
+                   "the artifact's metadata")
+    finally:
+        runner.close()
+    extra["batch"] = fed
+    return EvalResult(meta["model"], fmt, precision, ds_name, size, metrics, list(test.classes),
+                      time.perf_counter() - t0, str(path), extra)
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -160,19 +238,14 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def _metadata_or_source(path: Path, fmt: str, input_size, mean, std, warn) -> dict[str, Any]:
-    """The artifact's edgecnn metadata; for a file edgecnn did not write, what
+    """The artifact's edgecnn metadata (a ``--mean``/``--std`` override is then
+    checked against it by ``Override``); for a file edgecnn did not write, what
     its model source knows (input size from the file or ``input_size``,
     ``mean``/``std`` given or ImageNet's)."""
     from edgecnn.models.sources import resolve_source
 
     if path.with_name(path.name + ".json").exists():
-        meta = read_metadata(path)
-        if mean is not None and std is not None:
-            if list(mean) != list(meta.get("mean") or []) or list(std) != list(meta.get("std") or []):
-                warn(f"--mean/--std differ from the normalisation {path.name} was exported with "
-                     f"({meta.get('mean')} / {meta.get('std')}); using the ones given")
-            meta = {**meta, "mean": list(mean), "std": list(std)}
-        return meta
+        return read_metadata(path)
     if fmt not in ("onnx", "tflite"):
         read_metadata(path)  # raises: this format has no model source reading
     src = resolve_source(str(path), input_size=input_size, mean=mean, std=std)
@@ -181,41 +254,6 @@ def _metadata_or_source(path: Path, fmt: str, input_size, mean, std, warn) -> di
     return {"model": src.id, "input_size": src.input_size, "mean": list(src.mean), "std": list(src.std),
             "classes": src.classes, "dataset": src.dataset, "num_classes": src.num_classes, "layout": "NCHW",
             "precision": "fp32", "model_source": src.label}
-
-
-def _eval_artifact(path: Path, fmt: str, meta: dict[str, Any], dataset, data_dir, batch_size, subset,
-                   seed) -> EvalResult:
-    from edgecnn.data import load_dataset
-
-    ds_name = dataset or meta.get("dataset") or "cifar10"
-    size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
-    test = load_dataset(ds_name, "test", data_dir, image_size=cache_side(ds_name, size)).subset(subset, seed)
-    check_classes(path.name, meta.get("classes"), ds_name, list(test.classes))
-    if meta.get("num_classes") and int(meta["num_classes"]) != test.num_classes:
-        raise InvalidOptionError(f"{path.name} has {meta['num_classes']} outputs, {ds_name} has {test.num_classes} "
-                                 f"classes (give --dataset and --data-dir of the data it was trained for)")
-    mean, std = meta.get("mean"), meta.get("std")
-    if mean is None or std is None:
-        from edgecnn.models import get_card
-
-        card = get_card(meta["model"])
-        mean, std = card.mean, card.std
-    layout = str(meta.get("layout", "NCHW")).upper()
-    precision = str(meta.get("precision") or "fp32")
-    t0 = time.perf_counter()
-    runner = open_runner(fmt, path, [batch_size, 3, size, size])
-    try:
-        meter, fed = _run_numpy(runner, test.images, test.labels, test.num_classes, size, mean, std, layout,
-                                batch_size)
-    finally:
-        runner.close()
-    extra: dict[str, Any] = {"batch": fed}
-    if meta.get("model_source"):
-        extra["model_source"] = meta["model_source"]
-    if meta.get("format") and meta["format"] != fmt:  # e.g. the TensorRT-ready Q/DQ ONNX, run on ONNX Runtime
-        extra["variant"] = f"{meta['format']}-ready"
-    return EvalResult(meta["model"], fmt, precision, ds_name, size, meter.result(), list(test.classes),
-                      time.perf_counter() - t0, str(path), extra)
 
 
 def _eval_source(spec: str, dataset, data_dir, batch_size, subset, dev, seed, input_size, mean, std,
@@ -249,13 +287,55 @@ def _eval_source(spec: str, dataset, data_dir, batch_size, subset, dev, seed, in
                       time.perf_counter() - t0, spec, {"batch": batch_size, "model_source": src.label})
 
 
-def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name) -> EvalResult:
+@dataclass
+class Override:
+    """The user's ``--mean``/``--std`` and what to do when they differ from the
+    weights' own normalisation (a check on ``n_images``, a warning)."""
+
+    mean: tuple | None
+    std: tuple | None
+    n_images: int = DEFAULT_CHECK_IMAGES
+    seed: int = 0
+    warn: Callable[[str], None] = print
+
+    @property
+    def given(self) -> bool:
+        return self.mean is not None or self.std is not None
+
+    def norm(self, own: Any) -> Any:
+        """The normalisation to use: ``own`` (a (mean, std) pair or a Preprocessing) with the override applied."""
+        from edgecnn.data.preprocess import Preprocessing
+
+        if not self.given:
+            return own
+        if isinstance(own, Preprocessing):
+            return own.with_norm(self.mean or own.mean, self.std or own.std, "--mean/--std given by the user")
+        return (tuple(self.mean or own[0]), tuple(self.std or own[1]))
+
+    def check(self, evaluate: Callable[[Any, Any], dict[str, Any]], data: Any, used: Any, own: Any,
+              metrics: dict[str, Any], own_source: str = "") -> None:
+        """Run the normalisation check into ``metrics`` when ``used`` is not ``own``; warn."""
+        from edgecnn.data.preprocess import Preprocessing
+        from edgecnn.train.eval_images import check_message, normalization_check, same_norm
+
+        if not self.given or same_norm(used, own):
+            return
+        check = normalization_check(evaluate, data, used, own, self.n_images, self.seed, full_used=metrics)
+        if not isinstance(own, Preprocessing) and own_source:
+            check["own_source"] = own_source
+        metrics["normalization_check"] = check
+        self.warn(check_message(check))
+
+
+def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name,
+                     over: Override | None = None, labels: str | None = None) -> EvalResult:
     from edgecnn.data import load_dataset
     from edgecnn.models.checkpoint import load_checkpoint
     from edgecnn.train.metrics import evaluate_model
     from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
     from edgecnn.train.recipes import get_recipe
 
+    over = over or Override(None, None)
     try:
         model, ckpt = load_checkpoint(path, model_name)
     except InvalidOptionError as exc:
@@ -263,6 +343,13 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
             raise InvalidOptionError(f"{path} is a bare state dict; pass --model NAME") from None
         raise
     cfg = model.edgecnn_config
+    card = model.edgecnn_card
+    own = (tuple(ckpt.get("mean") or card.mean), tuple(ckpt.get("std") or card.std))
+    from edgecnn.train.eval_pretrained import evaluate_checkpoint_stream, streaming_source
+
+    stream = streaming_source(dataset, data_dir, labels)
+    if stream is not None:
+        return evaluate_checkpoint_stream(path, model, ckpt, stream, own, batch_size, subset, seed, dev, over)
     train_cfg = ckpt.get("train_config") or {}
     ds_name = dataset or ckpt.get("dataset") or "cifar10"
     source = train_cfg.get("data_source")
@@ -277,19 +364,22 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
         raise InvalidOptionError(f"{path.name} is a {cfg['num_classes']}-class {cfg['name']}; {ds_name} has "
                                  f"{test.num_classes} classes")
     check_classes(path.name, ckpt.get("classes"), ds_name, list(test.classes))
-    card = model.edgecnn_card
-    mean, std = ckpt.get("mean") or card.mean, ckpt.get("std") or card.std
     model.to(dev)
     recipe_cfg = train_cfg.get("recipe")
     recipe = get_recipe("default").replace(**recipe_cfg) if recipe_cfg else get_recipe("default")
 
-    def pre(x):
-        return eval_transform(x, recipe=recipe, input_size=size, mean=mean, std=std)
+    def run(ds, norm) -> dict[str, Any]:
+        def pre(x):
+            return eval_transform(x, recipe=recipe, input_size=size, mean=norm[0], std=norm[1])
 
+        return evaluate_model(model, to_device_images(ds.images, dev), to_device_labels(ds.labels, dev), pre,
+                              ds.num_classes, batch_size).result()
+
+    used = over.norm(own)
     t0 = time.perf_counter()
-    meter = evaluate_model(model, to_device_images(test.images, dev), to_device_labels(test.labels, dev), pre,
-                           test.num_classes, batch_size)
-    metrics = meter.result()
+    metrics = run(test, used)
+    over.check(run, test, used, own, metrics,
+               "the checkpoint's normalisation" if ckpt.get("mean") else "the model card's normalisation")
     if ckpt.get("weights_dtype"):  # e.g. the --save-fp16 file: fp16 weights, run in fp32
         metrics["weights_dtype"] = ckpt["weights_dtype"]
     return EvalResult(cfg["name"], "pytorch", "fp32", ds_name, size, metrics, list(test.classes),

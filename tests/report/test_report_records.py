@@ -193,8 +193,13 @@ NOT_WRITTEN_HERE = {
     "separable": {"df", "macs_separable", "macs_standard", "macs_depthwise", "macs_pointwise", "depth_multiplier",
                   "blocks", "depthwise_layer", "pointwise_layer"},
     "export": {"trtexec", "simplified", "inference_precision", "activation_type", "transpose_ops", "conv_ops",
-               "ops", "op_counts", "checkpoint"},
-    "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint"},
+               "ops", "op_counts", "checkpoint",
+               # pretrained weights and --calibration-dir: written and checked in tests/weights
+               "weights_source", "preprocessing", "calibration_source"},
+    "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint",
+                 # pretrained weights, ImageNet folders, --mean/--std: written and checked in tests/weights
+                 "weights_source", "preprocessing", "normalization_check", "classes_present", "data_source",
+                 "data_layout"},
     "layer_latency": {"op_types", "timing_method"},
     "train": {"rank"},
     "train_epoch": {"resumed"},

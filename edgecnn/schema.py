@@ -187,6 +187,7 @@ ROW_FIELDS = _fields(
 PARITY = (
     count("n_images", "test images the artifact was checked on"),
     Field("max_abs_diff", "logit", NUM, "max |artifact - PyTorch| over all logits", lo=0.0),
+    Field("max_abs_diff_bound", "logit", NUM, "fp32 bound applied: 1e-4 x max(1, reference_logit_absmax)", lo=0.0),
     Field("mean_abs_diff", "logit", NUM, lo=0.0),
     Field("cosine", "ratio", NUM, "cosine similarity of the logits", lo=-1.0, hi=1.0),
     pct("top1_agreement", "images where artifact and PyTorch pick the same class"),

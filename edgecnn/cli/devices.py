@@ -101,25 +101,32 @@ def _list(pattern: Optional[str], probe_: bool, timeout: float, json_out: bool) 
     for s in specs:
         ok, err = reach.get(s.name, (True, None) if s.transport == "local" else (None, None))
         rows.append({"name": s.name, "transport": s.transport, "destination": _destination(s),
-                     "runtimes": list(s.runtimes), "peak_gmacs_per_s": dict(s.peak_gmacs_per_s),
-                     "memory_bandwidth_gb_per_s": s.memory_bandwidth_gb_per_s, "reachable": ok,
-                     "error": err, "path": s.path})
+                     "runtimes": list(s.runtimes),
+                     "units": {u: {"gmacs_per_s": dict(cu.peak_gmacs_per_s),
+                                   "memory_bandwidth_gb_per_s": cu.memory_bandwidth_gb_per_s,
+                                   "kind": dict(cu.kind)} for u, cu in s.units.items()},
+                     "reachable": ok, "error": err, "path": s.path})
     if json_out:
         print_json(rows)
     else:
         table = Table(title=f"edgecnn devices ({len(rows)})",
-                      caption="fp32/fp16/int8: peak GMAC/s; GB/s: memory bandwidth; up: reachable now; "
-                              "ort = onnxruntime, trt = tensorrt")
+                      caption="one row per compute unit; fp32/fp16/int8: peak GMAC/s; GB/s: memory bandwidth; "
+                              "up: reachable now; ort = onnxruntime, trt = tensorrt")
         for col, just in (("name", "left"), ("via", "left"), ("host / serial", "left"), ("runtimes", "left"),
-                          ("fp32", "right"), ("fp16", "right"), ("int8", "right"), ("GB/s", "right"),
-                          ("up", "center")):
-            table.add_column(col, justify=just, no_wrap=col in ("name", "via", "up", "fp32", "fp16", "int8", "GB/s"))
+                          ("unit", "left"), ("fp32", "right"), ("fp16", "right"), ("int8", "right"),
+                          ("GB/s", "right"), ("up", "center")):
+            table.add_column(col, justify=just,
+                             no_wrap=col in ("name", "via", "unit", "up", "fp32", "fp16", "int8", "GB/s"))
+        fmt = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
         for r in rows:
-            pk = r["peak_gmacs_per_s"]
-            fmt = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
             reach_txt = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "—"}[r["reachable"]]
-            table.add_row(r["name"], r["transport"], r["destination"], ",".join(_SHORT.get(x, x) for x in r["runtimes"]), fmt(pk.get("fp32")),
-                          fmt(pk.get("fp16")), fmt(pk.get("int8")), fmt(r["memory_bandwidth_gb_per_s"]), reach_txt)
+            units = list(r["units"].items()) or [("-", {"gmacs_per_s": {}, "memory_bandwidth_gb_per_s": None})]
+            for i, (unit, fig) in enumerate(units):
+                pk = fig["gmacs_per_s"]
+                head = (r["name"], r["transport"], r["destination"],
+                        ",".join(_SHORT.get(x, x) for x in r["runtimes"])) if i == 0 else ("", "", "", "")
+                table.add_row(*head, unit, fmt(pk.get("fp32")), fmt(pk.get("fp16")), fmt(pk.get("int8")),
+                              fmt(fig["memory_bandwidth_gb_per_s"]), reach_txt if i == 0 else "")
         console.print(table)
         for r in rows:
             if r["reachable"] is False:

@@ -75,10 +75,15 @@ def register(app: typer.Typer) -> None:
         from edgecnn.export.tensorrt import tensorrt_available
         from edgecnn.errors import InvalidOptionError
         from edgecnn.models import get_card
-        from edgecnn.models.sources import is_source_spec, resolve_source
+        from edgecnn.models.sources import FILE_SUFFIXES, LABELS, is_source_spec, resolve_source
 
         target: object = model
         if is_source_spec(model):  # a file, factory or timm model: export its module
+            kind = FILE_SUFFIXES.get(Path(model).suffix.lower())
+            if kind in ("onnx", "tflite"):  # said before the file is read: its shapes do not matter here
+                raise InvalidOptionError(f"{model} is {'an' if kind == 'onnx' else 'a'} {LABELS[kind]}: export "
+                                         f"converts PyTorch models; run the file as it is (`edgecnn profile "
+                                         f"--models {model}`, `edgecnn eval {model}`)")
             src = resolve_source(model, input_size=input_size)
             if not src.is_pytorch:
                 raise InvalidOptionError(f"{model} is {src.article} {src.label}: export converts PyTorch models; "

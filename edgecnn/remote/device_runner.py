@@ -454,7 +454,8 @@ def _import_runtime(runtime):
     if runtime == "litert" and _litert_module()[0] is None:
         raise Unsupported("LiteRT is not importable on this device (pip install ai-edge-litert, or tflite-runtime)")
     if module and _version(module)[0] is None:
-        raise Unsupported("{} is not importable on this device ({})".format(module, _version(module)[1]))
+        what = "the tensorrt Python package" if runtime == "tensorrt" else module
+        raise Unsupported("{} is not importable on this device ({})".format(what, _version(module)[1]))
 
 
 def concrete_shape(shape, batch: int, sample_shape=None) -> list:

@@ -73,6 +73,11 @@ def test_list_without_probe_shows_committed_devices(cli):
     assert rows["local"]["reachable"] is True
     remote = [r for r in rows.values() if r["transport"] != "local"]
     assert remote and all(r["reachable"] is None for r in remote)
+    # figures per compute unit: a Jetson has a CPU and a GPU, each with its own peak and bandwidth
+    orin = rows["jetson-orin-nano"]["units"]
+    assert {"cpu", "gpu"} <= set(orin)
+    assert orin["gpu"]["gmacs_per_s"]["fp16"] > orin["cpu"]["gmacs_per_s"]["fp32"] > 0
+    assert all(u["memory_bandwidth_gb_per_s"] > 0 for u in orin.values())
 
 
 def test_unknown_device_suggests(cli):

@@ -59,7 +59,7 @@ def test_device_runner_is_python36_syntax():
     py36 = _python36()
     if not py36:
         pytest.skip("no Python 3.6 interpreter here")
-    runner = Path(__file__).resolve().parents[2] / "edgecnn" / "devices" / "device_runner.py"
+    runner = Path(__file__).resolve().parents[2] / "edgecnn" / "remote" / "device_runner.py"
     res = subprocess.run([py36, "-c", "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')",
                           str(runner)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

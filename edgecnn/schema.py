@@ -198,6 +198,23 @@ PARITY = (
     Field("parity_runtime", "", STR, "the runtime that produced the parity figures", required=parity_ran),
 )
 
+# INT8 exports (edgecnn/export/quantize.py, sensitivity.py, speedup.py)
+QUANT = (
+    Field("quant_method", "", STR, "the quantisation method (QUANT_METHODS name; TFLite: tflite-<algorithm>)"),
+    Field("quant_tool", "", STR, "onnxruntime | nncf | ai-edge-quantizer"), Field("quant_config", "", DICT),
+    Field("float_nodes", "", LIST, "layers (graph node names) kept in float: mixed precision"),
+    count("cle_pairs", "conv pairs equalised"), count("bn_folded"), count("cle_iterations"),
+    Field("max_drop", "points", NUM, "top-1 budget of the mixed-precision search", lo=0.0, hi=100.0),
+    count("search_images", "training images the search measured"), pct("search_top1_reference"),
+    pct("search_top1"), Field("search_drop", "points", NUM, "top-1 drop on the search images", lo=-100.0, hi=100.0),
+    count("sensitivity_images"), Field("sensitivity_ranked_with", "", STR, "method of the single-layer models"),
+    Field("mixed_steps", "", LIST, "search steps: float_layers, top1, drop"), Field("within_budget", "", BOOL),
+    Field("speedup", "ratio", NUM, "FP32 twin p50 / this artifact's p50, same runtime, isolated workers", lo=0.0),
+    ms("latency_ms_p50", "this artifact, batch 1"), ms("latency_ms_p90"), ms("fp32_latency_ms_p50"),
+    ms("fp32_latency_ms_p90"), count("speedup_runs"), Field("speedup_noisy", "", BOOL), count("speedup_threads"),
+    Field("speedup_isolation", "", STR), Field("fp32_file_bytes", "bytes", INT, "the FP32 twin's size", lo=0),
+)
+
 # on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed, and where the model came from
 COMMON = (Field("phase", "", STR, "the phase of a scripted run this record belongs to"),
           Field("traceback", "", STR, "the end of the traceback of a failure"),
@@ -261,7 +278,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("accel", "", STR, "where the pair ran: cpu | cuda"),
     ),
     "export": _fields(
-        *PARITY,
+        *PARITY, *QUANT,
         Field("weights", "", STR, "checkpoint | random | given | a weight name", ok),
         Field("checkpoint", "", STR), count("num_classes"), count("bn_recalibrated_layers"), count("threads"),
         Field("export_s", "s", NUM, lo=0.0), Field("file_bytes", "bytes", INT, "artifact size", lo=0),

@@ -58,13 +58,19 @@ def op_layers(flat: bytes) -> list[dict[str, Any]]:
     for op in it._get_ops_details():
         if op["op_name"] == "DELEGATE":
             continue
-        scope = ";".join(names.get(i, "") for i in op["outputs"] if i >= 0)
-        segments = [s for s in re.split(r";+\d*", scope) if s]
-        mods = [_module_of(s) for s in segments]
-        layer = next((m for m, c in mods if c in ("Conv2d", "Linear")), None) if op["op_name"] in WEIGHTED_OPS \
-            else None
-        rows.append({"index": op["index"], "op": op["op_name"], "scope": scope,
-                     "layer": layer or (mods[0][0] if mods else f"op{op['index']}")})
+        outs = [names.get(i, "") for i in op["outputs"] if i >= 0]
+        scope = ";".join(n for n in outs if n) + (";" if any(outs) else "")  # as ai-edge-quantizer's get_op_scope
+
+        def modules(text: str) -> list[tuple[str, str]]:
+            return [_module_of(seg) for seg in re.split(r";+\d*", text) if "/" in seg]
+
+        mods = modules(scope)
+        if not any(m for m, _ in mods):  # a graph output ("serving_default_output_0"): name it by its inputs
+            mods = modules(";".join(names.get(i, "") for i in op["inputs"] if i >= 0))
+        layer = next((m for m, c in mods if c in ("Conv2d", "Linear") and m), None) \
+            if op["op_name"] in WEIGHTED_OPS else None
+        layer = layer or next((m for m, _ in mods if m), None) or f"{op['op_name'].lower()}_{op['index']}"
+        rows.append({"index": op["index"], "op": op["op_name"], "scope": scope, "layer": layer})
     return rows
 
 

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-SCHEMA_VERSION = 2
+from edgecnn.schema_upgrade import SCHEMA_VERSION, upgrade  # noqa: F401  (the version and older rows' upgrade)
 
 
 class RecordSchemaError(ValueError):
@@ -199,6 +199,23 @@ PARITY = (
     Field("parity_runtime", "", STR, "the runtime that produced the parity figures", required=parity_ran),
 )
 
+# INT8 exports (edgecnn/export/quantize.py, sensitivity.py, speedup.py)
+QUANT = (
+    Field("quant_method", "", STR, "the quantisation method (QUANT_METHODS name; TFLite: tflite-<algorithm>)"),
+    Field("quant_tool", "", STR, "onnxruntime | nncf | ai-edge-quantizer"), Field("quant_config", "", DICT),
+    Field("float_nodes", "", LIST, "layers (graph node names) kept in float: mixed precision"),
+    count("cle_pairs", "conv pairs equalised"), count("bn_folded"), count("cle_iterations"),
+    Field("max_drop", "points", NUM, "top-1 budget of the mixed-precision search", lo=0.0, hi=100.0),
+    count("search_images", "training images the search measured"), pct("search_top1_reference"),
+    pct("search_top1"), Field("search_drop", "points", NUM, "top-1 drop on the search images", lo=-100.0, hi=100.0),
+    count("sensitivity_images"), Field("sensitivity_ranked_with", "", STR, "method of the single-layer models"),
+    Field("mixed_steps", "", LIST, "search steps: float_layers, top1, drop"), Field("within_budget", "", BOOL),
+    Field("speedup", "ratio", NUM, "FP32 twin p50 / this artifact's p50, same runtime, isolated workers", lo=0.0),
+    ms("latency_ms_p50", "this artifact, batch 1"), ms("latency_ms_p90"), ms("fp32_latency_ms_p50"),
+    ms("fp32_latency_ms_p90"), count("speedup_runs"), Field("speedup_noisy", "", BOOL), count("speedup_threads"),
+    Field("speedup_isolation", "", STR), Field("fp32_file_bytes", "bytes", INT, "the FP32 twin's size", lo=0),
+)
+
 # on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed, and where the model came from
 COMMON = (Field("phase", "", STR, "the phase of a scripted run this record belongs to"),
           Field("traceback", "", STR, "the end of the traceback of a failure"),
@@ -270,13 +287,13 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("accel", "", STR, "where the pair ran: cpu | cuda"),
     ),
     "export": _fields(
-        *PARITY,
+        *PARITY, *QUANT,
         Field("weights", "", STR, "checkpoint | random | given | a weight name", ok),
         Field("checkpoint", "", STR), count("num_classes"), count("bn_recalibrated_layers"), count("threads"),
         Field("export_s", "s", NUM, lo=0.0), Field("file_bytes", "bytes", INT, "artifact size", lo=0),
         Field("path", "", STR), Field("opset", "", INT), count("nodes"), Field("exporter", "", STR),
         Field("simplified", "", BOOL), Field("trtexec", "", STR, "the command that builds the engine"),
-        Field("prepared_only", "", BOOL), count("transpose_ops"), count("conv_ops"), count("ops"),
+        Field("prepared_only", "", BOOL), Field("parity_emulation", "", STR, "how the parity runtime stood in for the target"), count("transpose_ops"), count("conv_ops"), count("ops"),
         Field("op_counts", "", DICT), count("calibration_images"), count("qdq_nodes"),
         Field("activation_type", "", STR), Field("inference_precision", "", STR, "the precision the runtime "
                                                                                   "computed in: f32, f16, bf16"),
@@ -450,46 +467,3 @@ def headline_latency(rec: Any) -> tuple[Optional[float], str]:
     if rec.metric("latency_statistic") == "mean" and _type_ok(mean, NUM):
         return float(mean), "mean"
     return None, "none"
-
-
-# ---------------------------------------------------------------------------
-# upgrades of older rows
-# ---------------------------------------------------------------------------
-_PERCENT_V1 = {"export": ("top1", "top1_reference", "top1_drop", "top1_agreement")}
-_RENAMED_V1 = {"separable": {"latency_ms_separable": "separable_ms_p50", "latency_ms_standard": "standard_ms_p50"},
-               "latency": {"memory_overall_mb": "memory_added_mb", "peak_memory_mb": "memory_peak_mb"}}
-_ROW_RENAMED_V1 = {"avg_ms": "time_ms", "node_type": "type"}
-
-
-def upgrade(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of an older schema version, in the current one (a new dict).
-
-    Version 1 (before the schema was declared): export records held top-1
-    figures as fractions (now percent); benchmark_model rows used ``avg_ms`` /
-    ``node_type`` (now ``time_ms`` / ``type``) and named memory figures
-    differently; prepared TensorRT builds were ``ok`` (now ``prepared``)."""
-    out = dict(row)
-    version = out.get("schema_version", 1) or 1
-    if version >= SCHEMA_VERSION:
-        return out
-    kind = out.get("kind")
-    for name in _PERCENT_V1.get(kind, ()):
-        v = out.get(name)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[name] = v * 100.0
-    for old, new in _RENAMED_V1.get(kind, {}).items():
-        if old in out and new not in out:
-            out[new] = out.pop(old)
-    if kind == "latency" and out.get("timing_method") == "benchmark_model" and out.get("latency_ms_p50") is None:
-        out.setdefault("latency_statistic", "mean")
-    if isinstance(out.get("layers"), list):
-        out["layers"] = [{_ROW_RENAMED_V1.get(k, k): v for k, v in r.items()} if isinstance(r, dict) else r
-                         for r in out["layers"]]
-    if kind == "export" and out.get("n_images") and "parity_runtime" not in out:
-        out["parity_runtime"] = "onnxruntime" if out.get("prepared_only") else out.get("runtime")
-    if kind == "export" and out.get("prepared_only"):
-        out["runtime"] = "tensorrt"  # v1 named the runtime that checked the prepared ONNX
-        if out.get("status") == "ok":
-            out["status"] = "prepared"
-    out["schema_version"] = SCHEMA_VERSION
-    return out

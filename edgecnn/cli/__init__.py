@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "edgecnn.cli.devices",
     "edgecnn.cli.models",
     "edgecnn.cli.export",
+    "edgecnn.cli.quantize",
     "edgecnn.cli.report",
     "edgecnn.cli.cost",
     "edgecnn.cli.train",

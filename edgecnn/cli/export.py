@@ -60,6 +60,18 @@ def register(app: typer.Typer) -> None:
                                                        "prepared as the weights expect."),
         dataset: str = typer.Option("cifar10", "--dataset", help="cifar10 | cifar100 | imagefolder."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dataset folder or archive."),
+        quant_method: Optional[str] = typer.Option(None, "--quant-method", help="INT8 method (onnx: auto | "
+                                                   "per-tensor | per-channel | entropy | percentile | reduce-range "
+                                                   "| u8u8 | nncf | nncf-bc | cle-nncf-bc; tflite: min-max | mse; "
+                                                   "`edgecnn quantize-methods`)."),
+        max_drop: Optional[float] = typer.Option(None, "--max-drop", help="INT8 top-1 budget in points: keep the "
+                                                 "most sensitive layers in float until the drop on held-out "
+                                                 "training images is within it (onnx, tflite)."),
+        keep_float: Optional[str] = typer.Option(None, "--keep-float", help="Comma-separated layer (node) names "
+                                                 "to leave in float (onnx, tflite; see `edgecnn quantize-report`)."),
+        search_images: Optional[int] = typer.Option(None, "--search-images", help="Training images the "
+                                                    "--max-drop search measures on (default 2000)."),
+        no_speedup: bool = typer.Option(False, "--no-speedup", help="INT8: skip timing against the FP32 twin."),
         no_validate: bool = typer.Option(False, "--no-validate", help="Skip the parity check."),
         profiles: Path = typer.Option(Path("profiles"), "--profiles", help="Record store folder."),
         json_out: bool = typer.Option(False, "--json", help="Print the export records as JSON."),
@@ -120,7 +132,9 @@ def register(app: typer.Typer) -> None:
         if not formats:
             EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line
         given = {"opset": opset, "dynamic_batch": dynamic_batch or None, "simplify": False if no_simplify else None,
-                 "exporter": exporter, "prepare_only": prepare_only or None, "workspace_mib": workspace_mib}
+                 "exporter": exporter, "prepare_only": prepare_only or None, "workspace_mib": workspace_mib,
+                 "quant_method": quant_method, "max_drop": max_drop, "search_images": search_images,
+                 "keep_float": [k.strip() for k in keep_float.split(",") if k.strip()] if keep_float else None}
         check_writable(Path(out))  # before a format's precheck imports its (slow, chatty) backend
         plan = []
         for fmt in formats:  # check every request before the first export starts
@@ -148,7 +162,7 @@ def register(app: typer.Typer) -> None:
                                input_size=input_size, batch=batch, validate=not no_validate, n_images=n_images,
                                dataset=dataset, data_dir=data_dir, calibration_images=calibration_images,
                                profiles=profiles, num_classes=num_classes, weights=weights,
-                               calibration_dir=calibration_dir,
+                               calibration_dir=calibration_dir, speedup=False if no_speedup else None,
                                log=lambda m: err_console.print(m, highlight=False, markup=False), warn=warn,
                                **options)
             results.append(res)
@@ -156,7 +170,10 @@ def register(app: typer.Typer) -> None:
             print_json([r.record.to_dict() for r in results])
         else:
             table = Table(title=f"edgecnn export {model}")
-            for col in ("format", "prec", "status", "MB", "s", "max|d|", "cos", "agree", "top-1"):
+            quant = any(r.record.metrics.get("quant_method") or r.record.metrics.get("speedup") for r in results)
+            cols = ("format", "prec", "status", "MB", "s", "max|d|", "cos", "agree", "top-1")
+            cols += ("method", "float", "speed-up") if quant else ()
+            for col in cols:
                 table.add_column(col, justify="left" if col in ("format", "prec", "status") else "right",
                                  overflow="fold")
             for r in results:
@@ -167,11 +184,15 @@ def register(app: typer.Typer) -> None:
                               f"{m.get('export_s', 0):.1f}",
                               f"{m['max_abs_diff']:.1e}" if m.get("max_abs_diff") is not None else "-",
                               f"{m['cosine']:.5f}" if m.get("cosine") is not None else "-",
-                              f"{m['top1_agreement']:.1f}%" if m.get("top1_agreement") is not None else "-", top1)
+                              f"{m['top1_agreement']:.1f}%" if m.get("top1_agreement") is not None else "-", top1,
+                              *((m.get("quant_method") or "-", str(len(m.get("float_nodes") or [])),
+                                 f"{m['speedup']:.2f}x" if m.get("speedup") else "-") if quant else ()))
             console.print(table)
             console.print("max|d|: largest logit difference vs PyTorch; cos: mean cosine similarity; agree: "
                           "top-1 agreement with PyTorch; top-1: accuracy of the artifact / of PyTorch on the "
-                          "same images", markup=False, highlight=False)
+                          "same images" + ("; method: INT8 method; float: layers kept in float; speed-up: FP32 "
+                                           "twin p50 / INT8 p50 on the same runtime (isolated workers)" if quant
+                                           else ""), markup=False, highlight=False)
             for r in results:
                 for f in r.files:
                     console.print(f"{r.format} {r.precision}: wrote {f}", markup=False, highlight=False)

@@ -47,6 +47,14 @@ class ExportContext:
     calibration: Callable[[], list[np.ndarray]]
     metadata: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    # real training images (not the calibration ones) and labels for a mixed-precision search: (NCHW, labels)
+    search: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def search_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised NCHW float32 images and their labels for an accuracy search (``max_drop``)."""
+        if self.search is None:
+            raise InvalidOptionError("a top-1 budget (--max-drop) needs labelled images of the model's classes")
+        return self.search()
 
     def calibration_batches(self) -> list[np.ndarray]:
         """Calibration arrays in batches of ``batch`` for a static-batch model

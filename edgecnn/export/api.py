@@ -191,7 +191,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                  profiles: str | os.PathLike | None = "profiles", num_classes: int | None = None,
                  log: Callable[[str], None] = _noop, warn: Callable[[str], None] = _warn,
                  weights: Any = None, calibration_dir: str | os.PathLike | None = None,
-                 **options: Any) -> ExportResult:
+                 speedup: bool | None = None, **options: Any) -> ExportResult:
     """Export one model to one format and precision, check it, record it.
 
     ``to``: a name in ``EXPORTERS`` (onnx, tflite, tensorrt); ``precision``:
@@ -203,7 +203,9 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     ``calibration_images`` real training images of ``dataset``. ``recalibrate``:
     re-estimate BatchNorm statistics on those images (default: only for random
     weights). Parity uses ``n_images`` test images; top-1 accuracy is reported
-    only when the model has as many classes as the dataset. Records go to
+    only when the model has as many classes as the dataset. ``speedup``
+    (default: for INT8 exports that are validated) builds the FP32 twin too and
+    times both in isolated, interleaved workers (``export/speedup.py``). Records go to
     ``RecordStore(profiles)`` (None: not stored). Times in the record are
     seconds (``export_s``, ``parity_s``), sizes bytes (``file_bytes``).
 
@@ -275,10 +277,16 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     metadata["dataset"] = info.get("dataset") or (dataset if weights != "random" else None)
     if spec is not None:
         metadata.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
+    search = None
+    if opts.get("max_drop") is not None:
+        if parity_set is not None and parity_set.num_classes != n_classes:
+            raise InvalidOptionError(f"--max-drop needs labels of the model's {n_classes} classes; {dataset} has "
+                                     f"{parity_set.num_classes}")
+        search = lambda: search_images(dataset, data_dir, int(opts["search_images"]), calib_images, prep, size)  # noqa: E731
     ctx = ExportContext(model=model, model_name=name, input_size=size, batch=batch, precision=precision,
                         out_path=out_path, sample=sample.contiguous(),
                         calibration=lambda: calibration_arrays(calib_images, calib_prep, size, batch=1),
-                        metadata=metadata, options=opts)
+                        metadata=metadata, options=opts, search=search)
     rec = Record(kind="export", model=name, status="ok", runtime=fmt.runtime, format=to, precision=precision,
                  batch=batch, input_shape=[3, size, size], dataset=dataset if validate else None,
                  variant="random-weights" if weights == "random" else (f"weights:{spec.tag}" if spec else None),
@@ -361,6 +369,13 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         if not labels_known:
             out.notes.append(f"top-1 accuracy not reported: the model has {n_classes} classes, "
                              f"{dataset} has {parity_set.num_classes}")
+    if speedup is None:
+        speedup = precision in ("int8", "int8_dynamic") and validate
+    if speedup and not out.prepared:
+        try:
+            rec.metrics.update(fp32_speedup(fmt, ctx, out, log))
+        except Exception as exc:  # noqa: BLE001 - timing is a figure of the export, not its verdict
+            out.notes.append(f"speed-up not measured: {type(exc).__name__}: {exc}"[:300])
     if failures:
         rec.status, rec.error = "validation_failed", "; ".join(failures)
     elif out.prepared:
@@ -377,6 +392,41 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     if store:
         store.append(rec)
     return ExportResult(out.path, to, precision, rec.status, rec, meta_path, files, parity, rec.error, out.notes)
+
+
+def search_images(dataset: str, data_dir: str | None, n: int, calibration: np.ndarray | None, norm: Any,
+                  size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` real training images (another draw than the calibration set; any
+    image also in ``calibration`` is dropped), normalised NCHW, and labels."""
+    import hashlib
+
+    ds = load_images(dataset, "train", n, seed=1, data_dir=data_dir)
+    seen = {hashlib.sha1(img.tobytes()).digest() for img in (calibration if calibration is not None else [])}
+    keep = np.array([hashlib.sha1(img.tobytes()).digest() not in seen for img in ds.images], dtype=bool)
+    x = np.concatenate([t.numpy() for t in model_tensors(ds.images[keep], norm, size, PARITY_CHUNK)])
+    return x, np.asarray(ds.labels)[keep]
+
+
+def fp32_speedup(fmt: Any, ctx: ExportContext, out: Any, log: Callable[[str], None]) -> dict[str, Any]:
+    """Build the FP32 twin of a quantised export in a temp folder and time both
+    (``export/speedup.py``); returns the record's figures."""
+    import dataclasses
+
+    from edgecnn.export.speedup import measure_speedup
+
+    with tempfile.TemporaryDirectory(prefix="edgecnn-fp32-twin-") as tmp:
+        twin_path = Path(tmp) / f"twin-fp32{fmt.suffix}"
+        twin = dataclasses.replace(ctx, precision="fp32", out_path=twin_path,
+                                   metadata={**ctx.metadata, "precision": "fp32"},
+                                   options={k: v for k, v in ctx.options.items() if k not in ("max_drop",)})
+        twin_out = fmt.builder(twin)
+        log(f"timing {out.path.name} against its FP32 twin on {out.runtime} (isolated workers) ...")
+        figures = measure_speedup(out.runtime, twin_out.run_path or twin_out.path, out.run_path or out.path,
+                                  batch=ctx.batch, input_size=ctx.input_size, runner_options=out.runner_options,
+                                  fp32_runner_options=twin_out.runner_options)
+    log(f"speed-up vs FP32 on {out.runtime}: {figures['speedup']:.2f}x ({figures['fp32_latency_ms_p50']:.3f} ms -> "
+        f"{figures['latency_ms_p50']:.3f} ms p50)")
+    return figures
 
 
 def _remove_new(out_dir: Path, before: set[str], stem: str, created: bool = False) -> None:

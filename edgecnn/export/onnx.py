@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -111,51 +111,17 @@ def export_fp32(model: Any, sample: Any, out_path: Path, metadata: dict[str, Any
     return {"opset": written, "nodes": len(proto.graph.node), "exporter": exporter, "simplified": do_simplify}
 
 
-class _Reader:
-    """onnxruntime CalibrationDataReader over NCHW float32 batches."""
-
-    def __init__(self, name: str, batches: Iterable[np.ndarray]) -> None:
-        self._it = iter([{name: np.ascontiguousarray(b, dtype=np.float32)} for b in batches])
-
-    def get_next(self):
-        return next(self._it, None)
-
-    def rewind(self) -> None:  # pragma: no cover - not used by MinMax
-        pass
-
-
 def quantize_qdq(fp32_path: Path, out_path: Path, batches: list[np.ndarray], *, symmetric: bool,
-                 metadata: dict[str, Any]) -> dict:
-    """Static INT8 (QDQ, per-channel weights) calibrated on ``batches``; atomic write.
+                 metadata: dict[str, Any], method: str | None = None) -> dict:
+    """Static INT8 (QDQ) calibrated on ``batches``; atomic write.
 
     ``symmetric``: int8 activations with zero point 0 (TensorRT's explicit
-    quantization); otherwise uint8 asymmetric activations (ONNX Runtime's
-    default on CPUs). Returns figures: ``calibration_images``, ``qdq_nodes``.
-    """
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    quantization); otherwise ``method`` (a name in
+    ``edgecnn.export.quantize.QUANT_METHODS``; default ``auto``). Returns
+    figures: ``calibration_images``, ``qdq_nodes``, ``quant_method``, ..."""
+    from edgecnn.export.quantize import SYMMETRIC, quantize_onnx
 
-    if not batches:
-        raise InvalidOptionError("INT8 export needs calibration images; none were given")
-    name = onnx.load(str(fp32_path), load_external_data=False).graph.input[0].name
-    with tempfile.TemporaryDirectory(prefix="edgecnn-qdq-") as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        q = Path(tmp) / "q.onnx"
-        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre), str(q), _Reader(name, batches), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
-        )
-        proto = onnx.load(str(q))
-    embed_metadata(proto, metadata)
-    onnx.checker.check_model(proto, full_check=True)
-    atomic_write_bytes(out_path, proto.SerializeToString())
-    qdq = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node)
-    return {"calibration_images": int(sum(len(b) for b in batches)), "qdq_nodes": int(qdq),
-            "activation_type": "int8 symmetric" if symmetric else "uint8 asymmetric"}
+    return quantize_onnx(fp32_path, out_path, batches, SYMMETRIC if symmetric else method, metadata=metadata)
 
 
 def opset_range(exporter: str) -> tuple[int, int]:
@@ -175,6 +141,15 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
     lo, hi = opset_range(exporter)
     if precision == "int8":
         lo = max(lo, MIN_QDQ_OPSET)
+    if precision != "int8" and (options.get("quant_method") not in (None, "auto") or options.get("keep_float")
+                                or options.get("max_drop") is not None):
+        raise InvalidOptionError("--quant-method, --keep-float and --max-drop apply to --precision int8")
+    if precision == "int8" and not options.get("symmetric"):
+        from edgecnn.export.quantize import resolve_method
+
+        resolve_method(options.get("quant_method"))  # an unknown name fails here, with the closest names
+    if options.get("max_drop") is not None and not 0 <= float(options["max_drop"]) <= 100:
+        raise InvalidOptionError(f"--max-drop is in top-1 points (0-100), got {options['max_drop']}")
     opset = options.get("opset")
     if not isinstance(opset, int) or not lo <= opset <= hi:
         why = f" (per-channel Q/DQ INT8 needs >= {MIN_QDQ_OPSET})" if precision == "int8" else ""
@@ -184,17 +159,38 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
 
 def write_onnx(ctx: ExportContext, path: Path, *, quantize: bool, symmetric: bool) -> dict:
     """Write ``ctx.model`` to ``path``: the FP32 graph, or (``quantize``) its
-    static Q/DQ INT8 version calibrated on ``ctx``'s real images."""
+    static Q/DQ INT8 version calibrated on ``ctx``'s real images with the
+    ``quant_method`` option, the ``keep_float`` layers in float, or (option
+    ``max_drop``) the fewest most sensitive layers in float that keep the
+    top-1 drop on ``ctx.search`` images within the budget."""
+    from edgecnn.export.quantize import SYMMETRIC, quantize_onnx, resolve_method
+
     opts = ctx.options
     kw = dict(opset=int(opts["opset"]), dynamic_batch=bool(opts["dynamic_batch"]), exporter=opts["exporter"],
               do_simplify=bool(opts["simplify"]))
     if not quantize:
         return export_fp32(ctx.model, ctx.sample, path, ctx.metadata, **kw)
+    method = SYMMETRIC if symmetric else resolve_method(opts.get("quant_method"))
+    model, figures = ctx.model, {}
+    if method.equalize:
+        from edgecnn.export.equalize import equalize
+
+        model, cle = equalize(ctx.model)
+        figures.update(cle)
+    batches = ctx.calibration_batches()
+    keep = list(opts.get("keep_float") or [])
     with tempfile.TemporaryDirectory(prefix="edgecnn-onnx-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        figures = export_fp32(ctx.model, ctx.sample, fp32, {**ctx.metadata, "precision": "fp32"}, **kw)
-        figures.update(quantize_qdq(fp32, path, ctx.calibration_batches(), symmetric=symmetric,
-                                    metadata=ctx.metadata))
+        figures.update(export_fp32(model, ctx.sample, fp32, {**ctx.metadata, "precision": "fp32"}, **kw))
+        if opts.get("max_drop") is not None:
+            from edgecnn.export.sensitivity import mixed_precision
+
+            dyn = Path(tmp) / "dynamic.onnx"
+            export_fp32(model, ctx.sample, dyn, {}, **{**kw, "dynamic_batch": True})
+            found = mixed_precision(dyn, batches, ctx.search_data(), method, float(opts["max_drop"]), keep)
+            keep = found.pop("float_nodes")
+            figures.update(found)
+        figures.update(quantize_onnx(fp32, path, batches, method, metadata=ctx.metadata, keep_float=keep))
     return figures
 
 
@@ -205,9 +201,11 @@ def build(ctx: ExportContext) -> ExportOutput:
 
 
 ONNX_OPTIONS = {"opset": 17, "dynamic_batch": False, "simplify": True, "exporter": "torchscript"}
+# INT8 options (see edgecnn.export.quantize / sensitivity): method, layers kept in float, top-1 budget (points)
+QUANT_OPTIONS = {"quant_method": "auto", "keep_float": None, "max_drop": None, "search_images": 2000}
 
 register_format(ExportFormat(
     name="onnx", suffix=".onnx", precisions=("fp32", "int8"), runtime="onnxruntime", extra=None,
-    options={**ONNX_OPTIONS, "symmetric": False}, builder=build, precheck=precheck,
+    options={**ONNX_OPTIONS, **QUANT_OPTIONS, "symmetric": False}, builder=build, precheck=precheck,
     description="ONNX (torch.onnx TorchScript exporter; INT8 = onnxruntime static Q/DQ, per-channel)",
 ))

@@ -68,9 +68,18 @@ def quantize(ov_model: Any, batches: list) -> Any:
     if not batches:
         raise InvalidOptionError("INT8 export needs calibration images; none were given")
     nncf.set_log_level(logging.ERROR)
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+
+    from edgecnn.export.quantize import int8_saturates
+
+    # on x86 CPUs without VNNI OpenVINO's u8 x s8 kernels add product pairs in int16 and saturate: NNCF's overflow
+    # fix (7-bit weights) on every layer there, on the first layer only elsewhere (NNCF's default)
+    advanced = AdvancedQuantizationParameters(
+        overflow_fix=OverflowFix.ENABLE if int8_saturates() else OverflowFix.FIRST_LAYER)
     with native_output():  # NNCF's progress bars
         return nncf.quantize(ov_model, nncf.Dataset(batches), subset_size=len(batches),
-                             preset=nncf.QuantizationPreset.PERFORMANCE, target_device=nncf.TargetDevice.CPU)
+                             preset=nncf.QuantizationPreset.PERFORMANCE, target_device=nncf.TargetDevice.CPU,
+                             advanced_parameters=advanced)
 
 
 def restore_module_names(ov_model: Any, labels: dict[str, str]) -> None:

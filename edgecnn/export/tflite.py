@@ -69,6 +69,14 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
     require("ai_edge_litert", "tflite", "TFLite export")
     if precision != "fp32":
         require("ai_edge_quantizer", "tflite", f"TFLite {precision} quantization")
+    if precision != "int8" and (options.get("quant_method") or options.get("keep_float")
+                                or options.get("max_drop") is not None):
+        raise InvalidOptionError("--quant-method, --keep-float and --max-drop apply to --precision int8")
+    from edgecnn.export.tflite_quant import TFLITE_METHODS
+
+    if options.get("quant_method") not in (None, *TFLITE_METHODS):
+        raise InvalidOptionError(f"unknown TFLite quantization method {options['quant_method']!r}; choose "
+                                 f"{', '.join(TFLITE_METHODS)}")
 
 
 def convert_fp32(model: Any, sample: Any) -> bytes:
@@ -135,13 +143,43 @@ def op_counts(tflite: bytes | Path) -> dict[str, int]:
     return counts
 
 
+def full_integer(ctx: ExportContext, flat: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Full-integer INT8 of ``flat`` with the ``quant_method`` option, the
+    ``keep_float`` layers in float, or (``max_drop``) the fewest most sensitive
+    layers in float that keep the top-1 drop on ``ctx.search`` images within
+    budget (see ``tflite_quant.py``)."""
+    from edgecnn.export.tflite_quant import Calibrated, tflite_logits, tflite_sensitivity
+
+    opts = ctx.options
+    method = opts.get("quant_method") or "min-max"
+    batches = ctx.calibration_batches()  # TFLite graphs have a static batch
+    cal = Calibrated(flat, batches, method)
+    keep = list(opts.get("keep_float") or [])
+    figures: dict[str, Any] = {}
+    if opts.get("max_drop") is not None:
+        from edgecnn.export.sensitivity import SENSITIVITY_IMAGES, mixed_figures, search_prefix
+
+        x, labels = ctx.search_data()
+        rows = tflite_sensitivity(cal, x[:SENSITIVITY_IMAGES], labels[:SENSITIVITY_IMAGES])
+        ranking = keep + [r["layer"] for r in rows if r["layer"] not in keep]
+        ref = 100.0 * float((tflite_logits(flat, x).argmax(1) == labels).mean())
+        found = search_prefix(ranking, float(opts["max_drop"]), ref,
+                              lambda k: 100.0 * float((tflite_logits(cal.quantize(k), x).argmax(1) == labels).mean()))
+        figures = mixed_figures(found, ranking, keep, float(opts["max_drop"]), len(x), f"tflite-{method}")
+        keep = figures.pop("float_nodes")
+    figures.update({"quant_method": f"tflite-{method}", "quant_tool": "ai-edge-quantizer", "float_nodes": keep,
+                    "quant_config": {"weights": "int8 per channel, symmetric", "activations": "int8 asymmetric",
+                                     "algorithm": method}, "calibration_images": int(sum(len(b) for b in batches))})
+    return cal.quantize(keep), figures
+
+
 def build(ctx: ExportContext) -> ExportOutput:
     flat = convert_fp32(ctx.model, ctx.sample)
-    if ctx.precision != "fp32":
-        calib = None
-        if ctx.precision == "int8":
-            calib = ctx.calibration_batches()  # TFLite graphs have a static batch
-        flat = quantize(flat, ctx.precision, calib)
+    quant: dict[str, Any] = {}
+    if ctx.precision == "int8":
+        flat, quant = full_integer(ctx, flat)
+    elif ctx.precision != "fp32":
+        flat = quantize(flat, ctx.precision, None)
     counts = op_counts(flat)
     atomic_write_bytes(ctx.out_path, flat)
     from edgecnn.export._runners import tflite_io_quantization
@@ -157,7 +195,7 @@ def build(ctx: ExportContext) -> ExportOutput:
     # the input stays NCHW ("layout"); convolutions run NHWC inside, behind one input TRANSPOSE
     ctx.metadata.update({"internal_layout": "NHWC", "transpose_ops": transposes, "conv_ops": convs})
     out = ExportOutput(ctx.out_path, "litert", metrics={
-        "transpose_ops": transposes, "conv_ops": convs, "ops": sum(counts.values()), "op_counts": counts})
+        "transpose_ops": transposes, "conv_ops": convs, "ops": sum(counts.values()), "op_counts": counts, **quant})
     if transposes > MAX_TRANSPOSES:
         out.failures.append(f"{transposes} TRANSPOSE ops for {convs} convolutions (more than {MAX_TRANSPOSES}): "
                          "layout conversion per layer")
@@ -166,6 +204,7 @@ def build(ctx: ExportContext) -> ExportOutput:
 
 register_format(ExportFormat(
     name="tflite", suffix=".tflite", precisions=("fp32", "fp16", "int8", "int8_dynamic"), runtime="litert",
-    extra="tflite", options={}, builder=build, precheck=precheck,
+    extra="tflite", options={"quant_method": None, "keep_float": None, "max_drop": None, "search_images": 2000},
+    builder=build, precheck=precheck,
     description="TFLite via litert-torch (NCHW input); FP16 / INT8 with ai-edge-quantizer",
 ))

@@ -116,6 +116,7 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
         "separable": html_of(figures_detail.separable_figure(sep), "fig-separable"),
         "layers": html_of(figures_detail.layer_figure(layers), "fig-layers"),
         "training": html_of(figures_detail.training_figure(runs), "fig-training"),
+        "int8": html_of(figures_detail.int8_figure(tabs["export"].rows), "fig-int8"),
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,

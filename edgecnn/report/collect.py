@@ -333,8 +333,13 @@ def export_rows(data: ReportData, look: Lookup | None = None) -> list[dict[str, 
                          cosine=num(rec.metric("cosine")), top1_agreement=num(rec.metric("top1_agreement")),
                          top1=top1, top1_reference=ref,
                          drop=(ref - top1) if (ref is not None and top1 is not None) else None,
-                         prov=provenance(data, rec)))
+                         method=rec.metric("quant_method") or "", float_layers=_count(rec.metric("float_nodes")),
+                         speedup=num(rec.metric("speedup")), prov=provenance(data, rec)))
     return rows
+
+
+def _count(v: Any) -> int | None:
+    return len(v) if isinstance(v, (list, tuple)) else None
 
 
 def training_runs(data: ReportData) -> list[dict[str, Any]]:

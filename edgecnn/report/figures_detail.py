@@ -213,3 +213,33 @@ def training_figure(runs: list[dict[str, Any]]):
     fig.update_xaxes(title_text="epoch")
     _layout(fig)
     return fig
+
+
+# ---------------------------------------------------------------------------
+# 5. INT8: accuracy lost against speed gained
+# ---------------------------------------------------------------------------
+def int8_figure(rows: list[dict[str, Any]]):
+    """Top-1 drop (points) against speed-up over the FP32 twin, one point per
+    quantised export that has both; one trace per model x format."""
+    import plotly.graph_objects as go
+
+    pts = [r for r in rows if r.get("speedup") is not None and r.get("drop") is not None]
+    if not pts:
+        return None
+    fig = go.Figure()
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in pts:
+        groups.setdefault(f"{r['model']} {r['format']}", []).append(r)
+    for i, (name, grp) in enumerate(sorted(groups.items())):
+        fig.add_trace(go.Scatter(
+            x=[r["speedup"] for r in grp], y=[r["drop"] for r in grp], mode="markers", name=name,
+            marker=dict(size=10, color=PALETTE[i % len(PALETTE)]),
+            hovertext=[f"{name} {r['precision']} {r['method'] or ''}<br>drop {r['drop']:+.2f} points, "
+                       f"speed-up {r['speedup']:.2f}x<br>layers in float: {_i(r.get('float_layers'))}"
+                       f"<br>record #{r['rec_n']}" for r in grp], hoverinfo="text"))
+    fig.add_hline(y=0, line=dict(color="#999", dash="dot"))
+    fig.add_vline(x=1, line=dict(color="#999", dash="dot"))
+    _layout(fig)
+    fig.update_xaxes(title="speed-up over the FP32 artifact, same runtime (x)")
+    fig.update_yaxes(title="top-1 drop against PyTorch (points; lower is better)")
+    return fig

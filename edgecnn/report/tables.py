@@ -103,7 +103,8 @@ EXPORT_COLUMNS = [
     C("max_abs_diff", "max |diff|", "logit", ".2e"), C("mean_abs_diff", "mean |diff|", "logit", ".2e"),
     C("cosine", "cosine", "ratio", ".6f"), C("top1_agreement", "top-1 agree", "%", ".1f"),
     C("top1", "top-1", "%", ".2f"), C("top1_reference", "reference", "%", ".2f"),
-    C("drop", "drop", "points", "+.2f"), C("error", "error"), RECORD,
+    C("drop", "drop", "points", "+.2f"), C("method", "INT8 method"), C("float_layers", "layers in float", "", ".0f"),
+    C("speedup", "speed-up vs FP32", "ratio", ".2f"), C("error", "error"), RECORD,
 ]
 RUN_COLUMNS = [
     C("model", "model"), C("run", "run"), C("device", "device"), C("epochs", "epochs"),

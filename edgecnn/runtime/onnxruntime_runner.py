@@ -67,6 +67,11 @@ class OnnxRuntimeRunner(Runner):
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         so.add_session_config_entry("session.force_spinning_stop", "1")
+        if self.options.get("qdq_as_float"):
+            # run QuantizeLinear/DequantizeLinear as they are written (float ops) instead of fusing them into
+            # ONNX Runtime's int8 kernels: exact int8 x int8 -> int32 arithmetic, as TensorRT runs a Q/DQ graph,
+            # without the int16 pair sums of ORT's x86 kernels on CPUs without VNNI
+            so.add_session_config_entry("session.disable_quant_qdq", "1")
         if profile_prefix:
             so.enable_profiling = True
             so.profile_file_prefix = profile_prefix
@@ -96,7 +101,7 @@ class OnnxRuntimeRunner(Runner):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "providers": self._providers(), "spin": bool(self.options.get("spin", True)),
-                "force_spinning_stop": True}
+                "force_spinning_stop": True, **({"qdq_as_float": True} if self.options.get("qdq_as_float") else {})}
 
     def layer_times(self, inputs: Sequence[np.ndarray], runs: int = 10) -> list[dict[str, Any]]:
         """Per-node kernel times from ORT's own profiler (a second session with

@@ -3,6 +3,10 @@ artifact and record goes under pytest's tmp_path (``main_cli`` is in tests/conft
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,20 @@ def warned() -> list[str]:
 def export_kw(dirs, cifar10_archive, warned) -> dict:
     """Keyword arguments every API export in these tests shares: tmp folders, the
     CIFAR-10 archive, small real-image sets (50 test images, 64 training images),
-    warnings collected in ``warned``."""
+    warnings collected in ``warned``; no INT8 speed-up timing (its own tests ask for it)."""
     out, profiles = dirs
     return dict(out_dir=out, profiles=profiles, data_dir=str(cifar10_archive), n_images=50,
-                calibration_images=64, warn=warned.append)
+                calibration_images=64, warn=warned.append, speedup=False)
+
+
+@pytest.fixture(scope="session")
+def trained_lenet5(tmp_path_factory, cifar10_archive):
+    """(checkpoint path, test top-1 the trainer measured) of a short lenet5 run."""
+    root = tmp_path_factory.mktemp("trained")
+    res = subprocess.run([sys.executable, "-m", "edgecnn.cli", "train", "lenet5", "--subset", "10000",
+                          "--test-subset", "500", "--batch-size", "64", "--epochs", "4", "--recipe", "plain",
+                          "--data-dir", str(cifar10_archive), "--out", str(root / "run"), "--no-records", "--json"],
+                         capture_output=True, text=True, cwd=root, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr
+    return root / "run" / "best.pt", json.loads(res.stdout)["test_top1"]

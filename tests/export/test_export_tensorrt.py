@@ -61,7 +61,10 @@ def test_prepare_only_int8_writes_a_symmetric_qdq_onnx_a_script_and_metadata(exp
     assert all(z.dtype == np.int8 and not z.any() for z in zero_points)
     m = res.record.metrics
     assert m["prepared_only"] is True and m["activation_type"] == "int8 symmetric"
-    assert m["parity_precision"] == "int8" and m["cosine"] >= 0.98 and res.record.runtime == "onnxruntime"
+    assert m["parity_precision"] == "int8" and m["cosine"] >= 0.98
+    # a prepared build: the record is TensorRT's, checked by ONNX Runtime running the Q/DQ graph as written
+    assert (res.record.runtime, res.record.status, m["parity_runtime"]) == ("tensorrt", "prepared", "onnxruntime")
+    assert "float ops" in m["parity_emulation"]
     meta = json.loads(res.metadata_path.read_text())
     assert meta["format"] == "tensorrt" and meta["precision"] == "int8"
     assert meta["tensorrt"]["explicit_quantization"] is True and "--int8" in meta["tensorrt"]["trtexec"]

@@ -38,7 +38,9 @@ def test_to_all_exports_every_format_that_takes_the_precision(main_cli, dirs, ci
     installed = [f for f, mod in (("executorch", "executorch.exir"), ("mnn", "MNN"), ("ncnn", "pnnx"),
                                   ("openvino", "openvino")) if importlib.util.find_spec(mod.split(".")[0])]
     assert sorted(x["format"] for x in rows) == sorted(["onnx", "tensorrt", "tflite", *installed])
-    assert all(x["status"] == "ok" and x["max_abs_diff"] <= 1e-4 for x in rows), [
+    # a TensorRT build that only ONNX Runtime could check is 'prepared' where TensorRT is not installed
+    want = {f: "prepared" if f == "tensorrt" and not tensorrt_available() else "ok" for f in (x["format"] for x in rows)}
+    assert all(x["status"] == want[x["format"]] and x["max_abs_diff"] <= x["max_abs_diff_bound"] for x in rows), [
         (x["format"], x["status"], x["error"]) for x in rows]
     if not tensorrt_available():
         assert "--to all prepares the TensorRT build" in r.stderr

@@ -15,7 +15,7 @@ pytestmark = [
                                                        "scripts/system-deps.sh does it)"),
 ]
 
-FIGURES = {"fig-pareto", "fig-cost-time", "fig-separable", "fig-layers", "fig-training"}
+FIGURES = {"fig-pareto", "fig-cost-time", "fig-separable", "fig-layers", "fig-training", "fig-int8"}
 
 
 @pytest.fixture(scope="module")

@@ -187,7 +187,9 @@ def test_csv_files_hold_the_same_rows(rep):
 # fields no command run by real_records writes: GPU and TensorRT paths (not runnable here), optional figures
 # of other tools, and analytic-only separable fields written by `edgecnn cost --separable`
 NOT_WRITTEN_HERE = {
-    "latency": {"gpu_compute_ms_p50", "gpu_compute_ms_min", "gpu_compute_ms_max", "gpu_compute_ms_mean",
+    "latency": {"includes_host_copies", "peak_sources", "predicted_for", "roofline_ms",  # the GPU reference
+                # (edgecnn/reference, scripts/gpu_reference.py): written and checked in tests/train/test_gpu_reference.py
+                "gpu_compute_ms_p50", "gpu_compute_ms_min", "gpu_compute_ms_max", "gpu_compute_ms_mean",
                 "gpu_compute_ms_p90", "gpu_compute_ms_p99", "throughput_qps", "timing_note", "memory_init_mb",
                 "layers", "calibration_device"},
     "separable": {"df", "macs_separable", "macs_standard", "macs_depthwise", "macs_pointwise", "depth_multiplier",

@@ -197,7 +197,12 @@ NOT_WRITTEN_HERE = {
     "export": {"trtexec", "simplified", "inference_precision", "activation_type", "transpose_ops", "conv_ops",
                "ops", "op_counts", "checkpoint",
                # pretrained weights and --calibration-dir: written and checked in tests/weights
-               "weights_source", "preprocessing", "calibration_source"},
+               "weights_source", "preprocessing", "calibration_source",
+               # INT8 --max-drop search and cross-layer equalisation: written and checked in tests/export
+               # (test_export_trained.py, test_quantize.py)
+               "bn_folded", "cle_iterations", "cle_pairs", "max_drop", "mixed_steps", "search_drop", "search_images",
+               "search_top1", "search_top1_reference", "sensitivity_images", "sensitivity_ranked_with",
+               "within_budget"},
     "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint",
                  # pretrained weights, ImageNet folders, --mean/--std: written and checked in tests/weights
                  "weights_source", "preprocessing", "normalization_check", "classes_present", "data_source",

@@ -18,10 +18,16 @@ setup: $(STAMP)
 
 # The main job: time the default models (mobilenet_v1, mobilenet_v2,
 # mobilenet_v3_small, resnet18, resnet50) on this machine on every runtime,
-# per layer and with the separable check, then write reports/index.html.
-# A rerun skips what profiles/local/ already holds.
+# per layer and with the separable check; export the committed CIFAR-10
+# reference checkpoint to every format (each checked against PyTorch on real
+# images; TensorRT prepared where it is not installed) and measure its top-1;
+# then write reports/index.html. A rerun skips what profiles/local/ holds.
+REF_CKPT := profiles/checkpoints/mobilenet_v3_small-cifar10.pt
 report: setup
-	$(VENV)/bin/edgecnn profile --device local
+	$(VENV)/bin/edgecnn profile --device local --no-report
+	$(VENV)/bin/edgecnn export mobilenet_v3_small --checkpoint $(REF_CKPT) --to all --n-images 1000 --out export
+	$(VENV)/bin/edgecnn eval $(REF_CKPT) --profiles profiles
+	$(VENV)/bin/edgecnn report
 
 test: setup
 	$(PY) -m pytest -q

@@ -28,6 +28,7 @@ def test_export_from_a_shell(cli, tmp_path, cifar10_archive):
 
 
 @pytest.mark.tflite
+@pytest.mark.slow  # ~60 s; tests/real_records.py runs `export lenet5 --to all` (fp32 and int8) in the default run
 def test_to_all_exports_every_format_that_takes_the_precision(main_cli, dirs, cifar10_archive):
     pytest.importorskip("litert_torch")
     out, prof = dirs

@@ -23,7 +23,7 @@ MNN_TANH = pytest.mark.xfail(strict=True, reason="MNN 3.6.1 runs LeNet-5's Tanh 
 
 @pytest.mark.parametrize("to, options", [("onnx", {}), ("tensorrt", {"prepare_only": True}), ("tflite", {}),
                                          ("openvino", {}), ("executorch", {}),
-                                         pytest.param("mnn", {}, marks=MNN_TANH)],
+                                         pytest.param("mnn", {}, marks=[MNN_TANH, pytest.mark.slow])],
                          ids=["onnx-qdq", "tensorrt-qdq-prepared", "tflite-full-integer", "openvino-nncf",
                               "executorch-xnnpack", "mnn-quant"])
 def test_int8_of_a_trained_model_keeps_its_accuracy(trained_lenet5, to, options, export_kw):

@@ -204,6 +204,7 @@ NOT_WRITTEN_HERE = {
                "search_top1", "search_top1_reference", "sensitivity_images", "sensitivity_ranked_with",
                "within_budget"},
     "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint",
+                 "weights_dtype",  # eval of a --save-fp16 state dict: profiles/local/accuracy.jsonl holds one
                  # pretrained weights, ImageNet folders, --mean/--std: written and checked in tests/weights
                  "weights_source", "preprocessing", "normalization_check", "classes_present", "data_source",
                  "data_layout"},

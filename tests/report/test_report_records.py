@@ -209,8 +209,12 @@ NOT_WRITTEN_HERE = {
                  "weights_source", "preprocessing", "normalization_check", "classes_present", "data_source",
                  "data_layout"},
     "layer_latency": {"op_types", "timing_method"},
-    "train": {"rank"},
-    "train_epoch": {"resumed"},
+    "train": {"rank",
+              # --time-budget runs: tests/train/test_train_budget.py; --save-fp16: tests/train/test_train_run.py;
+              # DDP: tests/train/test_train_ddp.py
+              "budget_plan", "budget_replans", "budget_wall_s", "time_budget_s", "within_budget", "fp16_path",
+              "ranks_in_sync"},
+    "train_epoch": {"resumed", "steps"},  # steps: a budget re-plan's partial last epoch
     "prediction_error": set(KINDS["prediction_error"]),
     "cost": set(),
 }

@@ -3,10 +3,6 @@ artifact and record goes under pytest's tmp_path (``main_cli`` is in tests/conft
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,16 +28,3 @@ def export_kw(dirs, cifar10_archive, warned) -> dict:
     out, profiles = dirs
     return dict(out_dir=out, profiles=profiles, data_dir=str(cifar10_archive), n_images=50,
                 calibration_images=64, warn=warned.append, speedup=False)
-
-
-@pytest.fixture(scope="session")
-def trained_lenet5(tmp_path_factory, cifar10_archive):
-    """(checkpoint path, test top-1 the trainer measured) of a short lenet5 run."""
-    root = tmp_path_factory.mktemp("trained")
-    res = subprocess.run([sys.executable, "-m", "edgecnn.cli", "train", "lenet5", "--subset", "10000",
-                          "--test-subset", "500", "--batch-size", "64", "--epochs", "4", "--recipe", "plain",
-                          "--data-dir", str(cifar10_archive), "--out", str(root / "run"), "--no-records", "--json"],
-                         capture_output=True, text=True, cwd=root, timeout=600,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert res.returncode == 0, res.stderr
-    return root / "run" / "best.pt", json.loads(res.stdout)["test_top1"]

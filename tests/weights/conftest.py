@@ -9,11 +9,7 @@ loaded from anywhere but that folder would fail loudly.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,20 +46,6 @@ def torch_home(tmp_path, monkeypatch, no_network) -> Path:
     ckpts = home / "hub" / "checkpoints"
     ckpts.mkdir(parents=True)
     return ckpts
-
-
-@pytest.fixture(scope="session")
-def trained_lenet5(tmp_path_factory, cifar10_archive) -> tuple[Path, float]:
-    """(checkpoint, test top-1 %) of a 4-epoch LeNet-5 run (~50 % in seconds), as
-    tests/export/test_export_trained.py trains it."""
-    root = tmp_path_factory.mktemp("lenet5")
-    res = subprocess.run([sys.executable, "-m", "edgecnn.cli", "train", "lenet5", "--subset", "10000",
-                          "--test-subset", "500", "--batch-size", "64", "--epochs", "4", "--recipe", "plain",
-                          "--data-dir", str(cifar10_archive), "--out", str(root / "run"), "--no-records", "--json"],
-                         capture_output=True, text=True, cwd=root, timeout=900,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert res.returncode == 0, res.stderr
-    return root / "run" / "best.pt", json.loads(res.stdout)["test_top1"]
 
 
 @dataclass

@@ -104,7 +104,7 @@ def test_cost_of_a_timm_name_prints_the_per_layer_table():
 
 def test_profile_a_file_and_a_zoo_model_and_the_report_shows_both(files, tmp_path):
     out = tmp_path / "profiles"
-    r = edgecnn("profile", "--models", f"{files['onnx']},mobilenet_v2", "--input-size", "32",
+    r = edgecnn("profile", "--models", f"{files['onnx']},lenet5", "--input-size", "32",
                 "--runtimes", "onnxruntime,litert", "--no-separable", *FAST, "--out", out,
                 "--export-dir", tmp_path / "export", "--no-report", "--json")
     assert r.returncode == 0, r.stderr
@@ -113,14 +113,14 @@ def test_profile_a_file_and_a_zoo_model_and_the_report_shows_both(files, tmp_pat
     mine = resolve_source(str(files["onnx"]), input_size=32).id
     assert lat[(mine, "onnxruntime")]["status"] == "ok" and lat[(mine, "onnxruntime")]["model_source"] == "ONNX file"
     assert lat[(mine, "litert")]["status"] == "unsupported" and "ONNX file" in lat[(mine, "litert")]["error"]
-    assert lat[("mobilenet_v2", "onnxruntime")]["status"] == "ok"
+    assert lat[("lenet5", "onnxruntime")]["status"] == "ok"
     layers = [x for x in recs if x["kind"] == "layer_latency" and x["model"] == mine and x["status"] == "ok"]
     assert layers and sum(row.get("matched") is True for row in layers[0]["layers"]) >= 10  # joined to ONNX rows
     from edgecnn.report import build_report
 
     data = json.loads(build_report(out, tmp_path / "r.json", fmt="json").path.read_text())
     rows = {(row["model"], row["runtime"]) for row in data["tables"]["latency"]["rows"]}
-    assert {(mine, "onnxruntime"), ("mobilenet_v2", "onnxruntime")} <= rows
+    assert {(mine, "onnxruntime"), ("lenet5", "onnxruntime")} <= rows
 
 
 def test_profile_a_factory_and_a_tflite_file(files, tmp_path):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from edgecnn.errors import EdgeCNNError
+from edgecnn.errors import EdgeCNNError, InvalidOptionError
 
 
 class ExportNotOk(EdgeCNNError):
@@ -17,11 +17,18 @@ class ExportNotOk(EdgeCNNError):
 
 
 def _formats_for(to: str, precision: str) -> list[str]:
+    """``all`` (every format that takes the precision), one format, or a comma-separated list of formats
+    (each checked: an unknown name is one line with the closest)."""
     from edgecnn.export import EXPORTERS
 
-    if to != "all":
-        return [to]
-    return [name for name, fmt in EXPORTERS.items() if precision in fmt.precisions]
+    if to == "all":
+        return [name for name, fmt in EXPORTERS.items() if precision in fmt.precisions]
+    names = list(dict.fromkeys(n.strip() for n in to.split(",") if n.strip()))
+    if "all" in names:
+        raise InvalidOptionError("--to all stands alone (or list the formats: --to onnx,tflite)")
+    for name in names:
+        EXPORTERS.get(name)
+    return names
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +37,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Argument(..., help="Zoo name (see `edgecnn models`), .pt2/.pt file, "
                                     "package.module:callable or timm:<name>."),
         to: str = typer.Option("onnx", "--to", help="onnx | tflite | tensorrt | openvino | executorch | ncnn | mnn "
-                               "| all (see `edgecnn formats`)."),
+                               "| all, or a comma-separated list (onnx,tflite; see `edgecnn formats`)."),
         precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | bf16 (OpenVINO) | int8 | "
                                       "int8_dynamic (TFLite)."),
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
@@ -85,7 +92,6 @@ def register(app: typer.Typer) -> None:
         from edgecnn.export import EXPORTERS, export_model
         from edgecnn.export.api import check_writable
         from edgecnn.export.tensorrt import tensorrt_available
-        from edgecnn.errors import InvalidOptionError
         from edgecnn.models import get_card
         from edgecnn.models.sources import FILE_SUFFIXES, LABELS, is_source_spec, resolve_source
 
@@ -126,9 +132,8 @@ def register(app: typer.Typer) -> None:
             if precision != "int8":
                 raise InvalidOptionError(f"--calibration-dir is for --precision int8 (got {precision})")
             image_files(calibration_dir)  # a missing or empty folder: one line, before any work
-        if to != "all":
-            EXPORTERS.get(to)
         formats = _formats_for(to, precision)
+        several = len(formats) > 1 or to == "all"
         if not formats:
             EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line
         given = {"opset": opset, "dynamic_batch": dynamic_batch or None, "simplify": False if no_simplify else None,
@@ -139,10 +144,10 @@ def register(app: typer.Typer) -> None:
         plan = []
         for fmt in formats:  # check every request before the first export starts
             options = dict(given)
-            if to == "all":
+            if several:  # each format takes the options it has
                 allowed = EXPORTERS.get(fmt).options
                 options = {k: v for k, v in options.items() if k in allowed}
-                if fmt == "tensorrt" and not tensorrt_available() and not prepare_only:
+                if to == "all" and fmt == "tensorrt" and not tensorrt_available() and not prepare_only:
                     options["prepare_only"] = True
                     warn("TensorRT is not installed here: --to all prepares the TensorRT build (--prepare-only)")
             entry = EXPORTERS.get(fmt)

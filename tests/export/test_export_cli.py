@@ -28,7 +28,7 @@ def test_export_from_a_shell(cli, tmp_path, cifar10_archive):
 
 
 @pytest.mark.tflite
-@pytest.mark.slow  # ~60 s; tests/real_records.py runs `export lenet5 --to all` (fp32 and int8) in the default run
+@pytest.mark.slow  # ~60 s; tests/real_records.py runs `export lenet5 --to all` (fp32) in the default run
 def test_to_all_exports_every_format_that_takes_the_precision(main_cli, dirs, cifar10_archive):
     pytest.importorskip("litert_torch")
     out, prof = dirs
@@ -91,6 +91,11 @@ def bad_files(tmp_path_factory):
 
 BAD = [
     (["--to", "onyx"], ["unknown format 'onyx'", "did you mean: onnx"]),
+    (["--to", "onnx,tflitee"], ["unknown format 'tflitee'", "did you mean: tflite"]),
+    (["--to", "all,onnx"], ["--to all stands alone"]),
+    # a list is what it names: no TensorRT here means --prepare-only, as for `--to tensorrt` (only `all` prepares)
+    *([(["--to", "onnx,tensorrt"], ["TensorRT is not installed here", "--prepare-only"])]
+      if not tensorrt_available() else []),
     (["--to", "onnx", "--precision", "int4"], ["unknown precision 'int4'"]),
     (["--to", "all", "--precision", "fp8"], ["unknown precision 'fp8'"]),
     (["--to", "onnx", "--precision", "fp16"], ["onnx export cannot do precision 'fp16'", "fp16 is available with --to",

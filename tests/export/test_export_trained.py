@@ -22,7 +22,9 @@ MNN_TANH = pytest.mark.xfail(strict=True, reason="MNN 3.6.1 runs LeNet-5's Tanh 
 
 
 @pytest.mark.parametrize("to, options", [("onnx", {}), ("tensorrt", {"prepare_only": True}), ("tflite", {}),
-                                         ("openvino", {}), ("executorch", {}),
+                                         ("openvino", {}),
+                                         # ~15 s; test_export_runtimes.py calibrates ExecuTorch INT8 by default
+                                         pytest.param("executorch", {}, marks=pytest.mark.slow),
                                          pytest.param("mnn", {}, marks=[MNN_TANH, pytest.mark.slow])],
                          ids=["onnx-qdq", "tensorrt-qdq-prepared", "tflite-full-integer", "openvino-nncf",
                               "executorch-xnnpack", "mnn-quant"])

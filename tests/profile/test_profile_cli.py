@@ -95,6 +95,7 @@ def test_unreachable_device_is_an_error_unless_predictions_are_asked_for(cli, tm
     assert lat["torch"]["status"] == "unsupported"  # the Orin Nano TOML does not list torch
 
 
+@pytest.mark.slow  # ~16 s; tests/real_records.py runs `profile --shape` in the default run
 def test_separable_shape_on_the_command_line(cli, tmp_path):
     out = tmp_path / "profiles"
     r = cli("profile", "--shape", "32,32,3,14", "--runtimes", "torch,onnxruntime", "--out", str(out), *FAST)

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.ssh
 MODULES = {"openvino": "openvino", "ncnn": "ncnn", "mnn": "MNN", "executorch": "executorch"}
 
 
-@pytest.mark.parametrize("rt", list(MODULES))
+# ExecuTorch's export is the slow one here (~20 s): `make test-all` runs it remotely too
+@pytest.mark.parametrize("rt", [pytest.param(rt, marks=pytest.mark.slow) if rt == "executorch" else rt for rt in MODULES])
 def test_new_runtime_runs_on_the_loopback_device(rt, sshd_server, tmp_path, exporter, export_dir, fast_timing):
     if importlib.util.find_spec(MODULES[rt]) is None:
         pytest.skip(f"needs the [{rt}] extra")

@@ -202,7 +202,10 @@ NOT_WRITTEN_HERE = {
                # (test_export_trained.py, test_quantize.py)
                "bn_folded", "cle_iterations", "cle_pairs", "max_drop", "mixed_steps", "search_drop", "search_images",
                "search_top1", "search_top1_reference", "sensitivity_images", "sensitivity_ranked_with",
-               "within_budget"},
+               "within_budget",
+               # OpenVINO (NNCF) and MNN INT8: the fixture exports INT8 to ONNX, TFLite and TensorRT only; written and
+               # checked in tests/export/test_export_runtimes.py
+               "fake_quantize_ops", "feature_quantize_method", "weight_quantize_method"},
     "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint",
                  "weights_dtype",  # eval of a --save-fp16 state dict: profiles/local/accuracy.jsonl holds one
                  # pretrained weights, ImageNet folders, --mean/--std: written and checked in tests/weights

@@ -105,6 +105,7 @@ def test_bad_budgets_are_one_line(main_cli, one_line_error, tmp_path, args, word
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # ~25 s of real training; the budget planner's logic is tested above without it
 def test_a_20s_budget_on_the_cpu(tmp_path, cifar10_archive):
     """The issue's check: finishes within the budget plus a margin, the
     schedule ends at lr 0, and the plan is in config.json and the train record."""

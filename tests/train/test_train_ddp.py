@@ -15,6 +15,7 @@ ARGS = ("train", "lenet5", "--recipe", "plain", "--subset", "512", "--test-subse
         "--epochs", "2", "--device", "cpu")
 
 
+@pytest.mark.slow  # two torchrun processes, ~13 s: `make test-all`
 def test_torchrun_two_processes_gloo_equals_one_process(tmp_path, cifar10_archive, main_cli):
     import torch
     import torch.distributed as dist

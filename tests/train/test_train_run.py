@@ -147,6 +147,7 @@ def test_eval_of_an_onnx_export_matches_the_checkpoint(quick_run, main_cli, cifa
     assert rec.batch == 1  # the export has a static batch of 1: what was fed is recorded
 
 
+@pytest.mark.slow  # ~18 s; tests/real_records.py evaluates an INT8 ONNX export in the default run
 @pytest.mark.tflite
 def test_eval_of_a_full_integer_tflite_export(quick_run, main_cli, cifar10_archive):
     pytest.importorskip("ai_edge_litert")

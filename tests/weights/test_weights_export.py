@@ -79,6 +79,7 @@ def test_onnx_of_mobilenet_v2_weights_equals_torchvision(mobilenet_v2_file, expo
     assert read_metadata(res.path)["preprocessing"] == meta["preprocessing"]  # embedded in the ONNX file too
 
 
+@pytest.mark.slow  # ~12 s; the ONNX twin (mobilenet_v2 weights) runs by default
 @pytest.mark.tflite
 def test_tflite_of_squeezenet_weights_equals_torchvision(torch_home, export_kw, cifar10_archive):
     pytest.importorskip("litert_torch", reason="needs the [tflite] extra")

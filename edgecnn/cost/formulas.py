@@ -318,6 +318,7 @@ IGNORED = frozenset({
     "is_contiguous", "stride", "storage_offset", "get_device", "data_ptr", "hash", "element_size",
     "is_floating_point", "nelement", "ndimension", "has_names", "is_complex", "setstate", "requires_grad",
     "new_empty", "is_nonzero", "dtype", "device", "shape", "ndim",
+    "assert", "assert_async", "_assert",  # torch._assert (timm's shape checks): a runtime check, not arithmetic
 })
 
 # Python operator and in-place spellings -> canonical op name.

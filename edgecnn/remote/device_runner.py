@@ -9,12 +9,11 @@ and keeps to Python 3.6 (old JetPack images). Usage on the device::
     python3 device_runner.py probe             # JSON: python, numpy, runtimes, host
     python3 device_runner.py run - < JOB.json  # time one artifact (the job on stdin, as edgecnn sends it)
 
-Every answer is one stdout line starting ``EDGECNN-RESULT `` (runtime log noise
-never breaks parsing). ``run`` answers "ok" (``timing.measure`` statistics in
-ms, the runtime version, memory), "unsupported" (the runtime is not installed)
-or "failed" (the error). ``settings`` are the exporter's (OpenVINO's precision
-hint, NCNN's fp16 storage, MNN's session precision); inputs are seeded random
-tensors in the artifact's own shape and dtype (``timing.random_inputs``).
+Every answer is one stdout line starting ``EDGECNN-RESULT `` (runtime log noise never breaks parsing).
+``run`` answers "ok" (``timing.measure`` statistics in ms, the runtime version, memory, the artifact's
+size with its weights file), "unsupported" (the runtime is not installed) or "failed" (the error).
+``settings`` are the exporter's (OpenVINO's precision hint, NCNN's fp16 storage, MNN's session
+precision); inputs are seeded random tensors in the artifact's shape and dtype (``timing.random_inputs``).
 """
 
 import importlib
@@ -430,9 +429,11 @@ def run_job(job: dict) -> dict:
     kwargs = {k: job[k] for k in TIMING_KEYS if job.get(k) is not None}
     stats = timing.measure(infer, inputs=inputs, sync=sync, **kwargs).to_metrics()
     memory = {"rss_before_mb": rss_before, "rss_loaded_mb": rss_loaded, "peak_rss_mb": _status_mb("VmHWM")}
+    weights = os.path.splitext(path)[0] + ".bin"  # what OpenVINO's .xml and NCNN's .param load beside them
+    size = os.path.getsize(path) + (os.path.getsize(weights) if path.endswith((".xml", ".param")) else 0)
     return dict(result, status="ok", runtime_version=version, threads=threads, settings=settings,
                 input_shape=[int(v) for v in shape], input_dtype=dtype, output_shape=[int(v) for v in np.shape(y)],
-                load_ms=load_ms, stats=stats, memory=memory, artifact_bytes=os.path.getsize(path))
+                load_ms=load_ms, stats=stats, memory=memory, artifact_bytes=size)
 
 
 def _status_mb(key):

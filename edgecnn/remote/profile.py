@@ -390,6 +390,8 @@ def _device_env(t: Transport, info: ProbeResult) -> dict[str, Any]:
 
 def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing: dict | None, threads: int | None,
                    device_env: dict, progress: Progress | None) -> Record:
+    from edgecnn.runtime.workers import artifact_bytes
+
     assert job.artifact is not None
     artifact = job.artifact
     if job.runtime == "tensorrt":
@@ -426,7 +428,8 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                    load_ms=answer.get("load_ms"), input_dtype=answer.get("input_dtype"),
                    runtime_version=answer.get("runtime_version"), artifact=artifact.name, runner=runner,
                    timing_config={k: v for k, v in (timing or {}).items()},
-                   artifact_bytes=answer.get("artifact_bytes") or artifact.stat().st_size,
+                   artifact_bytes=answer.get("artifact_bytes") or artifact_bytes(artifact, companion_files(job.runtime,
+                                                                                               artifact)),
                    isolation="one process per runtime on the device (device_runner.py), runtimes timed one "
                              "after another", device_peaks=_unit_peaks(spec, job.runtime),
                    **_remote_memory(answer.get("memory") or {}))

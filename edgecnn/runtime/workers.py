@@ -297,13 +297,15 @@ def memory_figures(info: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def artifact_bytes(path: Any) -> Optional[int]:
-    """Size on disk of what a runtime loads (a folder: all its files)."""
+def artifact_bytes(path: Any, companions: Sequence[str] = ()) -> Optional[int]:
+    """Size on disk of what a runtime loads: the file and its ``companions`` (OpenVINO's
+    ``.bin`` beside the ``.xml``, NCNN's weights beside the ``.param``: ``Runner.companion_files``);
+    a folder: all its files."""
     if path is None or not os.path.exists(path):
         return None
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
-    return os.path.getsize(path)
+    return os.path.getsize(path) + sum(os.path.getsize(c) for c in companions if os.path.isfile(c))
 
 
 def start_workers(specs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, RuntimeWorker]:

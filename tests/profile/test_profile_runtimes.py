@@ -179,6 +179,10 @@ def test_a_runtime_that_is_not_installed_says_which_extra(rt, module, monkeypatc
         RUNNERS.get(rt)().load(art)
 
 
+# the files each runtime loads (an artifact and its weights)
+FILES = {"openvino": (".xml", ".bin"), "executorch": (".pte",), "ncnn": (".ncnn.param", ".ncnn.bin"), "mnn": (".mnn",)}
+
+
 def test_profile_times_the_new_runtimes_and_joins_their_layers(cli, tmp_path):
     """`edgecnn profile` picks each runner from the registry and its artifact by the
     runner's format: latency records and per-layer records whose conv/linear rows
@@ -197,6 +201,9 @@ def test_profile_times_the_new_runtimes_and_joins_their_layers(cli, tmp_path):
     for rt, rec in lat.items():
         assert rec.format == rt and rec.metrics["latency_ms_p50"] > 0 and rec.metrics["runner"]["threads"] == 1
         assert rec.metrics["runner"].get("inference_precision", "f32") == "f32" or rt == "executorch"
+        # the size is what the runtime loads: OpenVINO's .xml with its .bin, NCNN's .param with its .bin
+        loaded = [tmp_path / "export" / f"lenet5-32-fp32{suffix}" for suffix in FILES[rt]]
+        assert rec.metrics["artifact_bytes"] == sum(f.stat().st_size for f in loaded) > 0, (rt, loaded)
     layers = {x.runtime: x for x in store.load(kind="layer_latency")}
     for rt in rts:
         rec = layers[rt]

@@ -45,6 +45,8 @@ def test_new_runtime_runs_on_the_loopback_device(rt, sshd_server, tmp_path, expo
     suffix = {"openvino": [".xml", ".bin"], "ncnn": [".ncnn.param", ".ncnn.bin"], "mnn": [".mnn"],
               "executorch": [".pte"]}[rt]
     assert {f"lenet5-32-fp32{s}" for s in suffix} <= {p.name for p in pushed.iterdir()}
+    # the size the device runner measured: every file it loads
+    assert rec.metrics["artifact_bytes"] == sum((pushed / f"lenet5-32-fp32{s}").stat().st_size for s in suffix)
 
 
 def _python36() -> str | None:

@@ -24,6 +24,8 @@ def _formats_for(to: str, precision: str) -> list[str]:
     if to == "all":
         return [name for name, fmt in EXPORTERS.items() if precision in fmt.precisions]
     names = list(dict.fromkeys(n.strip() for n in to.split(",") if n.strip()))
+    if not names:
+        raise InvalidOptionError(f"--to {to!r} names no format (see `edgecnn formats`)")
     if "all" in names:
         raise InvalidOptionError("--to all stands alone (or list the formats: --to onnx,tflite)")
     for name in names:

@@ -93,6 +93,7 @@ BAD = [
     (["--to", "onyx"], ["unknown format 'onyx'", "did you mean: onnx"]),
     (["--to", "onnx,tflitee"], ["unknown format 'tflitee'", "did you mean: tflite"]),
     (["--to", "all,onnx"], ["--to all stands alone"]),
+    (["--to", ","], ["names no format"]),
     # a list is what it names: no TensorRT here means --prepare-only, as for `--to tensorrt` (only `all` prepares)
     *([(["--to", "onnx,tensorrt"], ["TensorRT is not installed here", "--prepare-only"])]
       if not tensorrt_available() else []),

@@ -47,7 +47,6 @@ def export(model: str, fmt: str, precision: str, size: int, out: Path, n_images:
 
 
 def time_all(arts: dict[tuple[str, str], Path], size: int, threads: int, seconds: float) -> dict:
-    from edgecnn.runtime import RUNNERS
     from edgecnn.runtime.timing import TimingConfig
     from edgecnn.runtime.workers import RuntimeWorker, artifact_bytes, interleave_workers, memory_figures
 
@@ -66,7 +65,7 @@ def time_all(arts: dict[tuple[str, str], Path], size: int, threads: int, seconds
             mem = memory_figures(infos[key], w.request("memory"))
             out[key] = {"ms": st.median_ms, "p90": st.p90_ms, "spread": st.spread, "peak_mb": mem.get("memory_peak_mb"),
                         "added_mb": mem.get("memory_added_mb"),
-                        "bytes": artifact_bytes(arts[key], RUNNERS.get(key[0]).companion_files(str(arts[key])))}
+                        "bytes": artifact_bytes(arts[key], key[0])}
         return out
     finally:
         for w in workers.values():

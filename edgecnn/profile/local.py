@@ -344,7 +344,7 @@ def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep,
             if rt in todo_lat:
                 keep(fail(lat_t[rt], "failed", f"{rt} could not run {name}: {_why(exc)}"))
             continue
-        info["artifact_bytes"] = artifact_bytes(path, cls.companion_files(str(path)) if path else ())
+        info["artifact_bytes"] = artifact_bytes(path, rt)
         info["unit"] = cls.unit(dev)
         loaded[rt] = info
     return loaded

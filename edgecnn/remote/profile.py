@@ -428,8 +428,7 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                    load_ms=answer.get("load_ms"), input_dtype=answer.get("input_dtype"),
                    runtime_version=answer.get("runtime_version"), artifact=artifact.name, runner=runner,
                    timing_config={k: v for k, v in (timing or {}).items()},
-                   artifact_bytes=answer.get("artifact_bytes") or artifact_bytes(artifact, companion_files(job.runtime,
-                                                                                               artifact)),
+                   artifact_bytes=answer.get("artifact_bytes") or artifact_bytes(artifact, job.runtime),
                    isolation="one process per runtime on the device (device_runner.py), runtimes timed one "
                              "after another", device_peaks=_unit_peaks(spec, job.runtime),
                    **_remote_memory(answer.get("memory") or {}))

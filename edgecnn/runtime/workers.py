@@ -297,14 +297,17 @@ def memory_figures(info: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def artifact_bytes(path: Any, companions: Sequence[str] = ()) -> Optional[int]:
-    """Size on disk of what a runtime loads: the file and its ``companions`` (OpenVINO's
-    ``.bin`` beside the ``.xml``, NCNN's weights beside the ``.param``: ``Runner.companion_files``);
-    a folder: all its files."""
+def artifact_bytes(path: Any, runtime: Optional[str] = None) -> Optional[int]:
+    """Size on disk of what ``runtime`` loads: the file and the files its runner needs beside it
+    (``Runner.companion_files``: OpenVINO's ``.bin`` beside the ``.xml``, NCNN's weights beside the
+    ``.param``); a folder: all its files."""
     if path is None or not os.path.exists(path):
         return None
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    from edgecnn.runtime import RUNNERS
+
+    companions = RUNNERS.get(runtime).companion_files(str(path)) if runtime else []
     return os.path.getsize(path) + sum(os.path.getsize(c) for c in companions if os.path.isfile(c))
 
 

@@ -304,6 +304,8 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("portable_op_counts", "", DICT, "ExecuTorch portable kernels by name"),
         count("ncnn_layers"), Field("ncnn_layer_counts", "", DICT, "NCNN layers by type"),
         Field("weights_dtype", "", STR), Field("mnn_precision", "", STR),
+        Field("mnn_winograd_memory_level", "", INT, "MNN session hint: Winograd unit sizes the CPU backend may "
+                                                    "pick from (fp32 exports ask for 2)", lo=0),
         Field("feature_quantize_method", "", STR), Field("weight_quantize_method", "", STR),
         *WEIGHTS, Field("calibration_source", "", STR, "the images INT8 calibration used (folder or dataset split, "
                                                        "count)"),

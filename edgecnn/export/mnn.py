@@ -11,7 +11,8 @@
   console output away from edgecnn's process.
 * Input ``input`` float32 NCHW with the export's static batch, output
   ``logits`` (the ONNX names; MNN keeps tensor names).
-* Precisions: ``fp32``: float32 weights, runtime precision ``high``;
+* Precisions: ``fp32``: float32 weights, runtime precision ``high``, at most
+  two Winograd unit sizes (``FP32_WINOGRAD_LEVEL``, below);
   ``fp16``: weights stored as float16 (``--fp16``) and runtime precision
   ``low``, which computes in fp16 on ARM CPUs with FP16 arithmetic and in
   fp32 elsewhere (MNN reports the CPU's ``fp16`` support when it loads: that
@@ -134,6 +135,14 @@ def quantize(src: Path, dst: Path, ctx: ExportContext, folder: Path) -> dict[str
     return {"calibration_images": n, "feature_quantize_method": "KL", "weight_quantize_method": "MAX_ABS"}
 
 
+# MNN's CPU backend picks a Winograd unit per 3x3 convolution from up to 3 sizes
+# (Interpreter hint WINOGRAD_MEMORY_LEVEL, default 3). The largest units round
+# enough to miss fp32 parity: random resnet18 at 224x224 gave max|d| 2.6e-4 at
+# the default, 3.3e-6 at levels 0-2, and level 2 timed as fast as the default
+# (21.1 vs 23.6 ms, level 0 32.5 ms; 2 threads, this CPU). fp32 exports ask for 2.
+FP32_WINOGRAD_LEVEL = 2
+
+
 def build(ctx: ExportContext) -> ExportOutput:
     from edgecnn.runtime.layer_names import onnx_layer_labels
     from edgecnn.runtime.mnn_runner import cpu_has_fp16
@@ -155,10 +164,15 @@ def build(ctx: ExportContext) -> ExportOutput:
         atomic_write_bytes(ctx.out_path, mnn_path.read_bytes())
     runtime_precision = "low" if fp16 else "high"
     ran = "f16" if fp16 and cpu_has_fp16() else "f32"
-    ctx.metadata["runtime_settings"] = {"runtime": "mnn", "precision": runtime_precision}
-    metrics.update(inference_precision=ran, mnn_precision=runtime_precision,
-                   weights_dtype={"fp32": "float32", "fp16": "float16", "int8": "int8"}[ctx.precision])
-    out = ExportOutput(ctx.out_path, "mnn", metrics=metrics, runner_options={"mnn_precision": runtime_precision})
+    session = {"mnn_precision": runtime_precision}
+    if ctx.precision == "fp32":
+        session["winograd_memory_level"] = FP32_WINOGRAD_LEVEL
+    ctx.metadata["runtime_settings"] = {"runtime": "mnn", "precision": runtime_precision,
+                                        **{k: v for k, v in session.items() if k != "mnn_precision"}}
+    metrics.update(inference_precision=ran, weights_dtype={"fp32": "float32", "fp16": "float16",
+                                                           "int8": "int8"}[ctx.precision], **{
+        "mnn_precision": runtime_precision, **{f"mnn_{k}": v for k, v in session.items() if k != "mnn_precision"}})
+    out = ExportOutput(ctx.out_path, "mnn", metrics=metrics, runner_options=session)
     if fp16 and ran == "f32":
         out.notes.append("this CPU has no fp16 arithmetic MNN uses: MNN computes fp32 on the fp16 weights; "
                          "parity judged as fp16")

@@ -366,19 +366,19 @@ def _ncnn(path: str, threads, settings=None):
 
 
 def _mnn(path: str, threads, settings=None):
-    """A .mnn model on MNN's CPU backend with the exporter's session precision
-    (high = fp32 when none)."""
+    """A .mnn model on MNN's CPU backend with the exporter's session settings (precision high = fp32 when none)."""
     try:
         import MNN
     except Exception as exc:
         raise Unsupported(f"MNN is not importable on this device ({exc})")
     import numpy as np
 
-    precision = (settings or {}).get("precision") or "high"
+    precision, winograd = (settings or {}).get("precision") or "high", (settings or {}).get("winograd_memory_level")
     interp = MNN.Interpreter(path)
+    if winograd is not None:
+        interp.setSessionHint(3, int(winograd))  # Interpreter::HintMode WINOGRAD_MEMORY_LEVEL
     session = interp.createSession({"backend": "CPU", "precision": precision, "numThread": int(threads)})
-    inp = interp.getSessionInput(session)
-    out = interp.getSessionOutput(session)
+    inp, out = interp.getSessionInput(session), interp.getSessionOutput(session)
     out_shape = tuple(int(d) for d in out.getShape())
     host_out = MNN.Tensor(out_shape, MNN.Halide_Type_Float, np.zeros(out_shape, np.float32),
                           MNN.Tensor_DimensionType_Caffe)
@@ -391,8 +391,8 @@ def _mnn(path: str, threads, settings=None):
         return np.array(host_out.getNumpyData(), dtype=np.float32).reshape(out_shape)
 
     version = MNN.version() if hasattr(MNN, "version") else _package_version("MNN")
-    return infer, [int(d) for d in inp.getShape()], "float32", None, version, {"mnn_precision": precision,
-                                                                               "backend": "CPU"}
+    return infer, [int(d) for d in inp.getShape()], "float32", None, version, {
+        "mnn_precision": precision, "backend": "CPU", "winograd_memory_level": winograd}
 
 
 LOADERS = {"onnxruntime": _onnxruntime, "litert": _litert, "tensorrt": _tensorrt, "openvino": _openvino,

@@ -3,7 +3,9 @@
 Session config ``{"backend": "CPU", "precision": P, "numThread": threads}``
 with P from the ``precision`` option, else the exporter's choice in the
 metadata, else ``high`` (fp32); ``low`` lets MNN use fp16 arithmetic on ARM
-CPUs that have it. MNN prints the CPU features it detected when it is first
+CPUs that have it. The session hint WINOGRAD_MEMORY_LEVEL comes from the
+``winograd_memory_level`` option or the exporter's settings (MNN's default
+when neither names one). MNN prints the CPU features it detected when it is first
 imported (``The device supports: ... fp16:0 ...``); the runner keeps that
 line (``describe()["cpu_features"]``) and derives ``inference_precision``
 from it. Per-layer times use MNN's per-operator callbacks
@@ -24,6 +26,7 @@ import numpy as np
 from edgecnn.runtime.base import Runner, RunnerLoadError, RunnerUnsupported
 
 PRECISIONS = ("high", "normal", "low", "lowBF16")
+WINOGRAD_MEMORY_LEVEL = 3  # MNN::Interpreter::HintMode: how many Winograd unit sizes the CPU backend may pick from
 _FEATURES: dict[str, Any] = {}
 
 
@@ -97,8 +100,14 @@ class MNNRunner(Runner):
             raise RunnerUnsupported(f"mnn: mnn_precision must be one of {', '.join(PRECISIONS)}, not {mode!r}")
         self.mnn_precision = mode
         self.precision = str(meta.get("precision") or self.precision)
+        level = self.options.get("winograd_memory_level")
+        if level is None:
+            level = runtime_settings(self.path, "mnn").get("winograd_memory_level")
+        self.winograd_memory_level = None if level is None else int(level)
         with native_output() as cap:  # "MNN use high precision" on stdout
             self._interp = MNN.Interpreter(self.path)
+            if self.winograd_memory_level is not None:
+                self._interp.setSessionHint(WINOGRAD_MEMORY_LEVEL, self.winograd_memory_level)
             self._session = self._interp.createSession({"backend": "CPU", "precision": mode,
                                                         "numThread": self.threads})
         if self._session is None:
@@ -129,7 +138,8 @@ class MNNRunner(Runner):
         self._interp = None
 
     def describe(self) -> dict[str, Any]:
-        d = {**super().describe(), "backend": "CPU", "mnn_precision": getattr(self, "mnn_precision", None)}
+        d = {**super().describe(), "backend": "CPU", "mnn_precision": getattr(self, "mnn_precision", None),
+             "winograd_memory_level": getattr(self, "winograd_memory_level", None)}
         if self.loaded:
             low = self.mnn_precision == "low" and cpu_has_fp16()
             d.update(inference_precision="f16" if low else "f32", cpu_features=_FEATURES.get("line"),

@@ -130,6 +130,7 @@ def test_runner_agrees_with_pytorch_and_checks_its_input(rt, artifact):
             assert d["fp16_storage"] is False and d["bf16_storage"] is False and d["inference_precision"] == "f32"
         else:
             assert d["mnn_precision"] == "high" and d["inference_precision"] == "f32" and "fp16" in d["cpu_features"]
+            assert d["winograd_memory_level"] is None  # no exporter settings here: MNN's default
 
 
 @pytest.mark.parametrize("rt", RUNTIMES)

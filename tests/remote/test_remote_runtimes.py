@@ -38,7 +38,7 @@ def test_new_runtime_runs_on_the_loopback_device(rt, sshd_server, tmp_path, expo
     elif rt == "ncnn":  # the .bin went with the .param; fp16 off as the exporter chose
         assert runner["fp16_storage"] is False and runner["inference_precision"] == "f32"
     elif rt == "mnn":
-        assert runner["mnn_precision"] == "high"
+        assert runner["mnn_precision"] == "high" and runner["winograd_memory_level"] == 2
     else:
         assert runner["delegate"] == "xnnpack"
     pushed = Path(spec["connection"]["workdir"]) / "artifacts"

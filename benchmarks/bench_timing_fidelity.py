@@ -1,7 +1,9 @@
 """Does `edgecnn profile` report what a plain script sees? Ratio per model and runtime.
 
 For each of the default models and every local runtime, alternating A/B for
-``--rounds`` rounds:
+``--rounds`` rounds, one model at a time (its A and its B back to back, the
+order alternating between models and rounds, so that machine drift between
+the two sides is a matter of seconds, not of the whole run):
 
 - A: ``edgecnn profile`` with its default settings (all local runtimes,
   isolated workers, default timing), per-layer and separable steps off, into a
@@ -120,9 +122,10 @@ def artifacts(models: list[str], runtimes: list[str], export_dir: Path) -> dict[
             fmt = runtime_format(rt)
             if rt != "torch":
                 out[(m, rt)] = (str(get_artifact(m, model, fmt, input_size=size, export_dir=export_dir)), size)
-        pt = export_dir / f"{m}-{size}-torch.pt"
-        torch.save(model, pt)
-        out[(m, "torch")] = (str(pt), size)
+        if "torch" in runtimes:
+            pt = export_dir / f"{m}-{size}-torch.pt"
+            torch.save(model, pt)
+            out[(m, "torch")] = (str(pt), size)
     return out
 
 
@@ -180,17 +183,20 @@ def main() -> None:
         a_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         b_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         for rnd in range(args.rounds):
-            order = ("A", "B") if rnd % 2 == 0 else ("B", "A")  # alternate which goes first
-            got = {}
-            for which in order:
-                got[which] = (edgecnn_round(models, runtimes, export_dir, Path(tmp) / f"r{rnd}", args.in_process, env)
-                              if which == "A" else plain_round(arts, threads, args.warmup_s, args.seconds, env))
-            for k in arts:
-                a, b = got["A"][k], got["B"][k]
-                a_ms[k].append(a)
-                b_ms[k].append(b)
-                ratios[k].append(a / b)
-            print(f"round {rnd + 1}/{args.rounds} done ({'then '.join(order)})", file=sys.stderr, flush=True)
+            for i, m in enumerate(models):  # A and B of one model back to back: drift between them is seconds
+                order = ("A", "B") if (rnd + i) % 2 == 0 else ("B", "A")  # alternate which goes first
+                mine = {k: v for k, v in arts.items() if k[0] == m}
+                got = {}
+                for which in order:
+                    got[which] = (edgecnn_round([m], runtimes, export_dir, Path(tmp) / f"r{rnd}-{m}", args.in_process,
+                                                env)
+                                  if which == "A" else plain_round(mine, threads, args.warmup_s, args.seconds, env))
+                for k in mine:
+                    a, b = got["A"][k], got["B"][k]
+                    a_ms[k].append(a)
+                    b_ms[k].append(b)
+                    ratios[k].append(a / b)
+                print(f"round {rnd + 1}/{args.rounds} {m} done ({' then '.join(order)})", file=sys.stderr, flush=True)
     how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
     print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
           f"{args.rounds} alternated rounds" + (f", env {' '.join(args.env)}" if args.env else ""))

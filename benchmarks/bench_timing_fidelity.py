@@ -16,14 +16,15 @@ the two sides is a matter of seconds, not of the whole run):
   compiled model (threads, LATENCY hint, f32 as edgecnn records); an
   ExecuTorch method after resizing XNNPACK's thread pool; an NCNN net with
   ``opt.num_threads``, one extractor per call; an MNN session with
-  ``numThread`` and ``precision=high``. It warms up for
+  ``numThread``, ``precision=high`` and the Winograd hint the exporter wrote
+  beside the artifact. It warms up for
   ``--warmup-s`` and times calls for ``--seconds``, and prints the median.
 
 Printed: per (model, runtime) the median over rounds of edgecnn's p50 /
 the plain script's median, and the spread (min-max of the per-round ratios).
 The target (issue #14): every ratio within +-10 %.
 
-    .venv/bin/python benchmarks/bench_timing_fidelity.py            # 5 models, 3 rounds (~10 min here)
+    .venv/bin/python benchmarks/bench_timing_fidelity.py            # 5 models, 3 rounds (23 min here)
     .venv/bin/python benchmarks/bench_timing_fidelity.py --models mobilenet_v3_small --rounds 2
 """
 
@@ -81,8 +82,12 @@ elif runtime == "ncnn":
     def call():
         ex = net.create_extractor(); ex.input(iname, ncnn.Mat(img)); return ex.extract(oname)[1]
 elif runtime == "mnn":
-    import MNN
+    import MNN, os
+    meta = json.load(open(artifact + ".json")) if os.path.exists(artifact + ".json") else {}
     interp = MNN.Interpreter(artifact)
+    level = (meta.get("runtime_settings") or {}).get("winograd_memory_level")  # the exporter's session hint
+    if level is not None:
+        interp.setSessionHint(3, int(level))
     sess = interp.createSession({"backend": "CPU", "precision": "high", "numThread": threads})
     inp, outp = interp.getSessionInput(sess), interp.getSessionOutput(sess)
     host = MNN.Tensor(x.shape, MNN.Halide_Type_Float, x, MNN.Tensor_DimensionType_Caffe)

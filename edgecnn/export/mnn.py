@@ -164,15 +164,13 @@ def build(ctx: ExportContext) -> ExportOutput:
         atomic_write_bytes(ctx.out_path, mnn_path.read_bytes())
     runtime_precision = "low" if fp16 else "high"
     ran = "f16" if fp16 and cpu_has_fp16() else "f32"
-    session = {"mnn_precision": runtime_precision}
-    if ctx.precision == "fp32":
-        session["winograd_memory_level"] = FP32_WINOGRAD_LEVEL
-    ctx.metadata["runtime_settings"] = {"runtime": "mnn", "precision": runtime_precision,
-                                        **{k: v for k, v in session.items() if k != "mnn_precision"}}
-    metrics.update(inference_precision=ran, weights_dtype={"fp32": "float32", "fp16": "float16",
-                                                           "int8": "int8"}[ctx.precision], **{
-        "mnn_precision": runtime_precision, **{f"mnn_{k}": v for k, v in session.items() if k != "mnn_precision"}})
-    out = ExportOutput(ctx.out_path, "mnn", metrics=metrics, runner_options=session)
+    winograd = {"winograd_memory_level": FP32_WINOGRAD_LEVEL} if ctx.precision == "fp32" else {}
+    ctx.metadata["runtime_settings"] = {"runtime": "mnn", "precision": runtime_precision, **winograd}
+    metrics.update(inference_precision=ran, mnn_precision=runtime_precision,
+                   weights_dtype={"fp32": "float32", "fp16": "float16", "int8": "int8"}[ctx.precision],
+                   **{f"mnn_{k}": v for k, v in winograd.items()})
+    out = ExportOutput(ctx.out_path, "mnn", metrics=metrics,
+                       runner_options={"mnn_precision": runtime_precision, **winograd})
     if fp16 and ran == "f32":
         out.notes.append("this CPU has no fp16 arithmetic MNN uses: MNN computes fp32 on the fp16 weights; "
                          "parity judged as fp16")

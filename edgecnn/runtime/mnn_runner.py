@@ -95,14 +95,13 @@ class MNNRunner(Runner):
         MNN = _mnn()
         self.path = os.fspath(path)
         meta = sidecar_metadata(self.path)
-        mode = self.options.get("mnn_precision") or runtime_settings(self.path, "mnn").get("precision") or "high"
+        settings = runtime_settings(self.path, "mnn")
+        mode = self.options.get("mnn_precision") or settings.get("precision") or "high"
         if mode not in PRECISIONS:
             raise RunnerUnsupported(f"mnn: mnn_precision must be one of {', '.join(PRECISIONS)}, not {mode!r}")
         self.mnn_precision = mode
         self.precision = str(meta.get("precision") or self.precision)
-        level = self.options.get("winograd_memory_level")
-        if level is None:
-            level = runtime_settings(self.path, "mnn").get("winograd_memory_level")
+        level = self.options.get("winograd_memory_level", settings.get("winograd_memory_level"))
         self.winograd_memory_level = None if level is None else int(level)
         with native_output() as cap:  # "MNN use high precision" on stdout
             self._interp = MNN.Interpreter(self.path)

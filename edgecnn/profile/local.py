@@ -376,7 +376,8 @@ def _layer_record(name, rt, session, model_file, tmpl, cost, total_ms, opts, inf
     joined = join_layer_times(cost.layers, rows, runtime=rt, batch=opts.batch)
     metrics = {"layers": joined, "summary": summarize_layers(joined, total_ms=total_ms),
                "macs": int(cost.totals["conv_linear_macs"]), "layer_runs": opts.layer_runs,
-               "threads": info["threads"], "method": LAYER_METHOD.get(rt) or RUNNERS.get(rt).layer_method,
+               "threads": info["threads"],  # LiteRT's rows say how they were timed (sliced or converted layers)
+               "method": (rows and rows[0].get("method")) or LAYER_METHOD.get(rt) or RUNNERS.get(rt).layer_method,
                "device_peaks": peaks.get(info["unit"])}
     keep(with_metrics(tmpl, metrics))
 

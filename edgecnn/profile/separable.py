@@ -3,8 +3,10 @@ standard convolution it replaces, timed on each runtime, interleaved.
 
 For each (M, N, Dk, Df_in, stride) the two candidates are built as small
 modules (no BN/activation: only the convolutions the formula counts), made
-into artifacts for each runtime (ONNX files; one multi-signature TFLite file
-for all shapes) and timed round-robin. ``measured_ratio`` = separable median
+into artifacts for each runtime (ONNX files; for LiteRT, ``.tflite`` files
+written directly, NHWC as the converter lays them out, PAD + VALID where
+PyTorch's symmetric padding differs from SAME: ``tflite_slice.conv_chain_model``)
+and timed round-robin. ``measured_ratio`` = separable median
 / standard median, shown beside ``analytic_ratio`` = 1/N + 1/Dk^2 and the
 counted MACs ratio.
 """
@@ -117,8 +119,19 @@ def _artifacts(rt: str, mods: dict, in_shapes: dict, tmp: Path) -> dict[str, Any
         return dict(mods)
     if rt in ("onnxruntime", "openvino"):  # OpenVINO reads the ONNX files itself (f32 unless told otherwise)
         return export_modules(mods, in_shapes, "onnx", tmp)
-    if rt == "litert":
-        return export_modules(mods, in_shapes, "tflite", tmp)
+    if rt == "litert":  # written directly: a litert-torch conversion of the blocks took 25-40 s a model here
+        from edgecnn.profile.tflite_slice import conv_chain_model
+
+        out = {}
+        for key, mod in mods.items():
+            _, m, df, _ = in_shapes[key]
+            convs = list(mod) if hasattr(mod, "__iter__") else [mod]
+            layers = [{"kind": "dw" if c.groups == c.in_channels > 1 else "conv", "out": c.out_channels,
+                       "k": c.kernel_size[0], "stride": c.stride[0], "pad": c.padding[0]} for c in convs]
+            path = tmp / f"{len(out)}.tflite"
+            path.write_bytes(conv_chain_model([1, df, df, m], layers))
+            out[key] = path
+        return out
     raise RunnerUnsupported(f"the separable check makes no isolated-block artifacts for {rt} "
                             "(it times torch, onnxruntime, openvino and litert)")
 
@@ -137,7 +150,10 @@ def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], 
                 runners[which] = cls(threads=threads, signature=art[1], **kw).load(art[0])
             else:  # a module is converted in place by the torch runner: give it a copy
                 runners[which] = cls(threads=threads, **kw).load(copy.deepcopy(art) if rt == "torch" else art)
-        xs = random_inputs([batch, s.m, s.df_in, s.df_in], count=2)
+        shape = runners["sep"].input_shape  # LiteRT's blocks are NHWC, the others NCHW
+        if not shape or len(shape) != 4 or any(d is None or d < 1 for d in shape[1:]):
+            shape = [batch, s.m, s.df_in, s.df_in]
+        xs = random_inputs([batch, *shape[1:]], count=2)
         stats = interleave({k: r.infer for k, r in runners.items()}, inputs={k: xs for k in runners},
                            syncs={k: r.sync for k, r in runners.items()}, config=config)
     except EdgeCNNError as exc:

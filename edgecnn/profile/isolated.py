@@ -105,7 +105,7 @@ def sliced_layer_times(model: Any, input_shape: list[int], artifact: str, runner
                        threads: int | None = None, runs: int = 10) -> Optional[list[dict[str, Any]]]:
     """Rows like ``isolated_layer_times``, each layer's ops sliced out of
     ``artifact`` (the model's own ``.tflite``); None when some layer cannot be
-    found in it or sliced (the caller converts the layers instead)."""
+    found in it, sliced or run alone (the caller converts the layers instead)."""
     from edgecnn.profile import tflite_slice as ts
 
     unique, _, same_as = isolated_layers(model, input_shape)
@@ -129,9 +129,12 @@ def sliced_layer_times(model: Any, input_shape: list[int], artifact: str, runner
         for i, (name, data) in enumerate(files.items()):
             path = Path(tmp) / f"{i}.tflite"
             path.write_bytes(data)
-            with runner_cls(threads=threads).load(path) as runner:
-                xs = random_inputs(runner.input_shape, dtype=runner.input_dtype, count=2)
-                times[name] = measure(runner.infer, inputs=xs, sync=runner.sync, config=config).median_ms
+            try:
+                with runner_cls(threads=threads).load(path) as runner:
+                    xs = random_inputs(runner.input_shape, dtype=runner.input_dtype, count=2)
+                    times[name] = measure(runner.infer, inputs=xs, sync=runner.sync, config=config).median_ms
+            except Exception:  # a slice the interpreter will not run alone: convert the layers instead
+                return None
     overhead = times.pop(OVERHEAD)
     return [{"name": name, "op_type": type(unique[src]).__name__, "time_ms": max(0.0, times[src] - overhead),
              "call_overhead_ms": overhead, "tflite_ops": [kinds[i] for i in found[src]], "method": SLICED_METHOD}

@@ -108,7 +108,7 @@ def sliced_layer_times(model: Any, input_shape: list[int], artifact: str, runner
     found in it, sliced or run alone (the caller converts the layers instead)."""
     from edgecnn.profile import tflite_slice as ts
 
-    unique, _, same_as = isolated_layers(model, input_shape)
+    unique, shapes, same_as = isolated_layers(model, input_shape)
     try:
         fb = ts.read_model(str(artifact))
         found = ts.ops_by_module(fb, ts.module_paths(model, list(unique)))
@@ -117,6 +117,12 @@ def sliced_layer_times(model: Any, input_shape: list[int], artifact: str, runner
     kinds = ts.op_names(fb)
     if set(found) != set(unique) or any(not any(kinds[i] in ts.COMPUTE_OPS for i in ops) for ops in found.values()):
         return None
+    tensors = fb.subgraphs[0].tensors
+    for name, ops in found.items():  # the slice must take what the module takes (NCHW in PyTorch, NHWC here)
+        want = list(shapes[name])
+        want = [want[0], *want[2:], want[1]] if len(want) == 4 else want
+        if [int(d) for d in tensors[fb.subgraphs[0].operators[min(ops)].inputs[0]].shape] != want:
+            return None
     config = TimingConfig(warmup=3, warmup_s=0.0, runs=runs, min_time_s=0.0, max_time_s=2.0)
     times: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="edgecnn-slices-") as tmp:

@@ -55,8 +55,9 @@ def op_names(model: Any) -> list[str]:
 
 def module_paths(module: Any, names: list[str]) -> dict[str, str]:
     """name -> the path litert-torch writes for that submodule below the root,
-    ``/<class path>_<attribute>`` per level (the root's own class is left out,
-    so a model wrapped at export still matches)."""
+    ``/<class path>_<attribute>`` per level (the root's own class is left out:
+    the root segment is whatever class was converted; ``ops_by_module``
+    requires exactly one segment before the path)."""
     out = {}
     for name in names:
         mod, segs = module, []
@@ -88,8 +89,8 @@ def ops_by_module(model: Any, paths: dict[str, str]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
 
     def owner(segs: set[str]) -> Optional[str]:
-        for name, path in paths.items():
-            if any(s.endswith(path) for s in segs):
+        for name, path in paths.items():  # the root's own segment, then exactly this module's path
+            if any(s.endswith(path) and "/" not in s[:-len(path)] for s in segs):
                 return name
         return None
 

@@ -61,27 +61,57 @@ def test_conv_chain_computes_pytorchs_convolutions(m, n, k, df, stride):
     assert len(ops) == (3 if (k > 1 and stride > 1) else 2)  # an explicit PAD where SAME is not PyTorch's padding
 
 
-@pytest.fixture(scope="module")
-def mv3(tmp_path_factory):
-    _skip_without_litert()
-    from edgecnn.export.artifacts import get_artifact
-    from edgecnn.models import create_model
+class Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(8, 8, 3, 2, 1, groups=8)  # named like Tiny.conv: the path must tell them apart
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.act = torch.nn.ReLU6()
 
-    out = tmp_path_factory.mktemp("slice")
-    path = get_artifact("mobilenet_v3_small", None, "tflite", input_size=32, export_dir=out)
-    model = create_model("mobilenet_v3_small", input_size=32).eval()
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class Tiny(torch.nn.Module):
+    """A strided depthwise conv (PAD + DEPTHWISE_CONV_2D in TFLite), BN folded into
+    convs, a pointwise conv and a linear classifier: a MobileNet block in small."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.conv, self.bn, self.act = nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU6()
+        self.block = Block()
+        self.pw = nn.Conv2d(8, 16, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.pw(self.block(self.act(self.bn(self.conv(x)))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+@pytest.fixture(scope="module")
+def tiny_tflite(tmp_path_factory):
+    """(module, its .tflite from litert-torch, as edgecnn's TFLite export converts)."""
+    _skip_without_litert()
+    import litert_torch
+
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    path = tmp_path_factory.mktemp("slice") / "tiny.tflite"
+    litert_torch.convert(model, (torch.randn(1, 3, 32, 32),)).export(str(path))
     return model, path
 
 
-def test_slices_compute_the_ops_of_the_full_model(mv3):
+def test_slices_compute_the_ops_of_the_full_model(tiny_tflite):
     from edgecnn.profile import tflite_slice as ts
     from edgecnn.profile.isolated import isolated_layers
 
-    model, path = mv3
+    model, path = tiny_tflite
     unique, _, _ = isolated_layers(model, [1, 3, 32, 32])
     fb = ts.read_model(str(path))
     found = ts.ops_by_module(fb, ts.module_paths(model, list(unique)))
-    assert set(found) == set(unique)  # every conv and linear, the classifier's last one (a graph output) too
+    assert set(found) == set(unique) == {"conv", "block.conv", "pw", "fc"}  # fc: a graph output, found by its weights
     kinds = ts.op_names(fb)
     assert any([kinds[i] for i in ops] == ["PAD", "DEPTHWISE_CONV_2D"] for ops in found.values())
     x = np.random.RandomState(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
@@ -99,18 +129,18 @@ def test_slices_compute_the_ops_of_the_full_model(mv3):
     assert checked == len(unique)
 
 
-def test_sliced_layer_times_rows_and_their_method(mv3):
+def test_sliced_layer_times_rows_and_their_method(tiny_tflite):
     from edgecnn.models import create_model
     from edgecnn.profile.isolated import SLICED_METHOD, isolated_layers, sliced_layer_times
 
-    model, path = mv3
+    model, path = tiny_tflite
     rows = sliced_layer_times(model, [1, 3, 32, 32], str(path), RUNNERS.get("litert"), threads=1, runs=5)
     names = list(isolated_layers(model, [1, 3, 32, 32])[2])
     assert [r["name"] for r in rows] == names
     assert all(r["method"] == SLICED_METHOD and r["time_ms"] >= 0 and r["call_overhead_ms"] > 0 for r in rows)
     assert sum(r["time_ms"] for r in rows) > 0
     # a model whose modules are not in this artifact: None, so the caller converts the layers instead
-    other = create_model("lenet5").eval()
+    other = create_model("lenet5").eval()  # its features.0 has Tiny's path, its other layers are not there
     assert sliced_layer_times(other, [1, 3, 32, 32], str(path), RUNNERS.get("litert"), threads=1, runs=3) is None
 
 

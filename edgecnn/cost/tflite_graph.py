@@ -163,7 +163,7 @@ def _read(path: Union[str, os.PathLike]) -> tuple[Any, Any, bytes, str]:
     return schema, model, buf, label
 
 
-def _module_of(tensor_name: str, compute: bool) -> Optional[str]:
+def module_of_tensor(tensor_name: str, compute: bool) -> Optional[str]:
     """``Net/torch.nn.modules.container.Sequential_features/torch.nn.modules.conv.Conv2d_0;1`` ->
     ``features.0``; ``""`` for the root module; ``None`` when the name holds no module path.
     Fused ops list several locations (``a;;b;;c``): a conv or linear op takes the
@@ -278,9 +278,9 @@ def _graph_ops(schema: Any, model: Any, buf: bytes, label: str) -> list[GraphOp]
         opts = op.builtinOptions
         attrs = {key: val for key, val in vars(opts).items()} if opts is not None else {}
         node = outs[0].name if outs else f"{typ}_{k}"
-        module = _module_of(node, typ in _COMPUTE) if outs else None
+        module = module_of_tensor(node, typ in _COMPUTE) if outs else None
         if module is None and typ in _COMPUTE and len(ins) > 1 and ins[1] is not None:
-            module = _module_of(ins[1].name, True)  # a graph output is renamed; its weights keep the module
+            module = module_of_tensor(ins[1].name, True)  # a graph output is renamed; its weights keep the module
         modules.append(module)
         ops.append(GraphOp(name="", node=node, op=typ, attrs=attrs, inputs=ins, outputs=outs))
     for op, name in zip(ops, module_row_names(modules, [o.op for o in ops], [o.op for o in ops], _COMPUTE)):

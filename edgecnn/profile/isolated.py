@@ -111,7 +111,7 @@ def sliced_layer_times(model: Any, input_shape: list[int], artifact: str, runner
     unique, shapes, same_as = isolated_layers(model, input_shape)
     try:
         fb = ts.read_model(str(artifact))
-        found = ts.ops_by_module(fb, ts.module_paths(model, list(unique)))
+        found = ts.ops_by_module(fb, unique)
     except Exception:
         return None
     kinds = ts.op_names(fb)

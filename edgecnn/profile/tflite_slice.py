@@ -3,7 +3,8 @@ for it, as a model of its own.
 
 litert-torch names every tensor after the PyTorch modules that produced it
 (``pkg.Model/torch.nn.modules.container.Sequential_features/...Conv2d_0``,
-several such paths joined by ``;`` where the converter fused ops). A conv or
+several such paths joined by ``;`` where the converter fused ops), read back
+to ``features.0`` by the TFLite cost table's rule (``module_of_tensor``). A conv or
 linear module's ops are the compute op and the explicit ``PAD`` the converter
 put before it; ``slice_model`` copies them, their tensors and constant
 buffers (weights, bias, quantisation parameters as they are) into a new
@@ -53,55 +54,33 @@ def op_names(model: Any) -> list[str]:
     return out
 
 
-def module_paths(module: Any, names: list[str]) -> dict[str, str]:
-    """name -> the path litert-torch writes for that submodule below the root,
-    ``/<class path>_<attribute>`` per level (the root's own class is left out:
-    the root segment is whatever class was converted; ``ops_by_module``
-    requires exactly one segment before the path)."""
-    out = {}
-    for name in names:
-        mod, segs = module, []
-        for part in name.split("."):
-            mod = mod._modules[part]
-            cls = type(mod)
-            segs.append(f"{cls.__module__}.{cls.__qualname__}_{part}")
-        out[name] = "/" + "/".join(segs)
-    return out
-
-
-def _segments(model: Any, tensors: Any) -> set[str]:
-    sg = model.subgraphs[0]
-    segs: set[str] = set()
-    for t in tensors:
-        if t < 0:
-            continue
-        raw = sg.tensors[t].name
-        segs.update((raw.decode() if isinstance(raw, bytes) else str(raw or "")).split(";"))
-    return segs
-
-
-def ops_by_module(model: Any, paths: dict[str, str]) -> dict[str, list[int]]:
+def ops_by_module(model: Any, names: Any) -> dict[str, list[int]]:
     """name -> indices of the ops of that module (``SLICE_OPS`` only) in the
-    first subgraph, found by the module paths in their output tensors' names,
-    else (a graph output is named after the signature) in their weights'."""
+    first subgraph, for the module names in ``names``: each op's module read
+    from its output tensor's name (``edgecnn.cost.tflite_graph.module_of_tensor``,
+    the rule the TFLite cost table uses), else, for a compute op whose output is
+    a graph output (named after the signature), from its weights' names."""
+    from edgecnn.cost.tflite_graph import module_of_tensor
+
     sg = model.subgraphs[0]
     kinds = op_names(model)
+    wanted = set(names)
+
+    def name_of(t: int) -> str:
+        raw = sg.tensors[t].name
+        return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+
     out: dict[str, list[int]] = {}
-
-    def owner(segs: set[str]) -> Optional[str]:
-        for name, path in paths.items():  # the root's own segment, then exactly this module's path
-            if any(s.endswith(path) and "/" not in s[:-len(path)] for s in segs):
-                return name
-        return None
-
     for i, op in enumerate(sg.operators):
         if kinds[i] not in SLICE_OPS:
             continue
-        name = owner(_segments(model, op.outputs))
-        if name is None and kinds[i] in COMPUTE_OPS:
-            name = owner(_segments(model, [t for t in op.inputs if t >= 0 and _is_const(model, t)]))
-        if name is not None:
-            out.setdefault(name, []).append(i)
+        compute = kinds[i] in COMPUTE_OPS
+        mods = [module_of_tensor(name_of(t), compute) for t in op.outputs if t >= 0]
+        if compute and not any(m in wanted for m in mods):
+            mods += [module_of_tensor(name_of(t), True) for t in op.inputs if t >= 0 and _is_const(model, t)]
+        owner = next((m for m in mods if m in wanted), None)
+        if owner is not None:
+            out.setdefault(owner, []).append(i)
     return out
 
 

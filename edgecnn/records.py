@@ -397,6 +397,26 @@ class atomic_output:
         return False
 
 
+def check_writable(out_dir: Path) -> None:
+    """Raise one line if ``out_dir`` cannot be created or written. Creates nothing:
+    a missing folder is checked through its nearest existing parent (the export
+    creates it only when it writes the artifact)."""
+    from edgecnn.errors import InvalidOptionError
+
+    target = out_dir
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        what = "it is a file" if target == out_dir else f"{target} is a file"
+        raise InvalidOptionError(f"cannot write to output folder {out_dir}: {what}, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".edgecnn-write-test.", dir=target)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidOptionError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from None
+
+
 def safe_name(name: str) -> str:
     """``name`` as a file or folder name: anything but letters, digits and ``-_.`` becomes ``_``."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "unknown"

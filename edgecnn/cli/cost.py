@@ -69,12 +69,12 @@ _PAIR_COLS = ("M", "N", "Dk", "Df", "s", "sep MACs", "std MACs", "1/N+1/Dk²", "
 
 
 def _layer_command(spec: str, json_out: bool, record: bool, profiles: str) -> None:
+    p = parse_layer(spec)  # a malformed shape is one line before torch loads
     from rich.table import Table
 
     from edgecnn.console import console, print_json
     from edgecnn.cost.separable import layer_variant, separable_layer_check
 
-    p = parse_layer(spec)
     pair = separable_layer_check(p["m"], p["n"], p["dk"], p["df"], p["stride"])
     variant = layer_variant(p["m"], p["n"], p["dk"], p["df"], p["stride"])
     where = None
@@ -117,10 +117,9 @@ def register(app: typer.Typer) -> None:
         profiles: str = typer.Option("profiles", "--profiles", help="Records folder (profiles/<device>/<kind>.jsonl)."),
     ) -> None:
         """Count a model's MACs (multiply-accumulates), parameters, bytes and arithmetic intensity per layer."""
-        from edgecnn.cost.engine import BYTES_PER_ELEMENT
         from edgecnn.errors import InvalidOptionError
 
-        if precision not in BYTES_PER_ELEMENT or precision == "bf16":
+        if precision not in ("fp32", "fp16", "int8"):  # what --precision offers (the engine counts bf16 too)
             raise InvalidOptionError(f"--precision must be one of fp32, fp16, int8; got {precision!r}")
         if layer is not None:
             if model_name is not None or weights is not None:
@@ -136,9 +135,13 @@ def register(app: typer.Typer) -> None:
 def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Optional[int], per_layer: bool,
                    separable: bool, precision: str, json_out: bool, cross: bool, record: bool,
                    profiles: str, weights: Optional[str] = None) -> None:
+    from edgecnn.models.names import model_names
+    from edgecnn.models.sources import is_source_spec
+
+    if not is_source_spec(name):
+        model_names().get(name)  # an unknown name is one line before torch and the zoo load
     from edgecnn.console import console, print_json, warn
     from edgecnn.cost.separable import pairs_from_report
-    from edgecnn.models.sources import is_source_spec
 
     side = None if size is None else size[-2] if len(size) >= 2 else size[0]
     wspec = None

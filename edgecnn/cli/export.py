@@ -89,13 +89,14 @@ def register(app: typer.Typer) -> None:
         on real images."""
         from rich.table import Table
 
+        # The model, formats and options are checked before torch and the exporters load (seconds).
         from edgecnn.console import console, err_console, print_json, warn
         from edgecnn.errors import MissingDependencyError
-        from edgecnn.export import EXPORTERS, export_model
-        from edgecnn.export.api import check_writable
+        from edgecnn.export import EXPORTERS
         from edgecnn.export.tensorrt import tensorrt_available
-        from edgecnn.models import get_card
+        from edgecnn.models.names import model_names
         from edgecnn.models.sources import FILE_SUFFIXES, LABELS, is_source_spec, resolve_source
+        from edgecnn.records import check_writable
 
         target: object = model
         if is_source_spec(model):  # a file, factory or timm model: export its module
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
                 warn(w)
             target = src.module()
         else:
-            get_card(model)  # an unknown model name fails here, before any import or work
+            model_names().get(model)  # an unknown model name fails here, before any import or work
         if weights is not None:
             from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
 
@@ -163,6 +164,8 @@ def register(app: typer.Typer) -> None:
                     warn(f"--to all skips {fmt}: {exc}")
                     continue
             plan.append((fmt, options))
+        from edgecnn.export import export_model
+
         results = []
         for fmt, options in plan:
             res = export_model(target, to=fmt, precision=precision, out_dir=out, checkpoint=checkpoint,

@@ -38,13 +38,16 @@ def register(app: typer.Typer) -> None:
 
         from edgecnn.console import console, human, print_json
         from edgecnn.errors import EdgeCNNError
-        from edgecnn.models import MODELS, get_card, list_models
+        from edgecnn.models.names import model_names
 
-        names = list_models(pattern)
-        if not names:
-            close = MODELS.suggest(pattern or "")
+        zoo = model_names()  # a pattern that matches nothing is one line before the zoo loads
+        if not zoo.list(pattern):
+            close = zoo.suggest(pattern or "")
             hint = f"; did you mean: {', '.join(close)}?" if close else ""
             raise EdgeCNNError(f"no model matches {pattern!r}{hint}")
+        from edgecnn.models import get_card, list_models
+
+        names = list_models(pattern)
         cards = [get_card(n) for n in names]
         if json_out:
             print_json([c.to_dict() for c in cards])
@@ -73,6 +76,9 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from edgecnn.console import console, human, print_json
+        from edgecnn.models.names import model_names
+
+        model_names().get(name)  # an unknown name is one line before the zoo loads
         from edgecnn.models import count_params, create_model, get_card
         from edgecnn.models.summary import layer_table
 

@@ -59,12 +59,13 @@ def register(app: typer.Typer) -> None:
         process of its own; peak memory and artifact size are recorded. An
         unreachable device is an error unless --predict asks for roofline
         predictions, marked as predicted."""
+        # Options are checked before the pipeline (torch, the zoo, the exporters: seconds) is imported,
+        # so a usage error is one quick line.
         from edgecnn.console import console, err_console, print_json, warn
         from edgecnn.devices.spec import load_device
         from edgecnn.errors import InvalidOptionError
-        from edgecnn.models import MODELS
+        from edgecnn.models.names import model_names
         from edgecnn.profile import DEFAULT_MODELS
-        from edgecnn.profile.pipeline import DEFAULT_TIMING, ProfileOptions, profile, profile_shapes
         from edgecnn.profile.separable import parse_shape
         from edgecnn.records import RecordStore
         from edgecnn.registry import expand_names
@@ -79,10 +80,14 @@ def register(app: typer.Typer) -> None:
             raise InvalidOptionError("--cuda-graphs needs --accel cuda")
         spec = load_device(device)
         shapes = [parse_shape(s) for s in shape]
+        rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
+        if not rts:
+            raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
+        zoo = model_names()
         names = model_list(models, input_size) if models else (
-            [] if shapes else [m for m in DEFAULT_MODELS if m in MODELS])
+            [] if shapes else [m for m in DEFAULT_MODELS if m in zoo])
         if models is None and not shapes:
-            missing = [m for m in DEFAULT_MODELS if m not in MODELS]
+            missing = [m for m in DEFAULT_MODELS if m not in zoo]
             if missing:
                 warn(f"default models not registered in this edgecnn: {', '.join(missing)}")
         if weights is not None:  # a name a model has no weights for, or a missing file: one line, before any work
@@ -93,9 +98,8 @@ def register(app: typer.Typer) -> None:
                 check_size_and_classes(wspec, name, input_size, None)
                 if wspec.kind == "torchvision":
                     cached_file(wspec)
-        rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
-        if not rts:
-            raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
+        from edgecnn.profile.pipeline import DEFAULT_TIMING, ProfileOptions, profile, profile_shapes
+
         settings = {**DEFAULT_TIMING.to_dict(), **{k: v for k, v in (
             ("runs", runs), ("min_time_s", min_time), ("warmup", warmup)) if v is not None}}
         settings["max_time_s"] = max(settings["max_time_s"], settings["min_time_s"] * 2)
@@ -156,7 +160,7 @@ def model_list(text: str, input_size) -> list[str]:
     """``--models``: zoo names and wildcards expand over the zoo; files,
     factories and timm names are resolved now, so a bad one is one line before
     anything is measured."""
-    from edgecnn.models import MODELS
+    from edgecnn.models.names import model_names
     from edgecnn.models.sources import is_source_spec, resolve_source
     from edgecnn.registry import expand_names
 
@@ -166,7 +170,7 @@ def model_list(text: str, input_size) -> list[str]:
             resolve_source(item, input_size=input_size)
             out.append(item)
         else:
-            out += expand_names(MODELS, item)
+            out += expand_names(model_names(), item)
     return list(dict.fromkeys(out))
 
 

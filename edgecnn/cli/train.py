@@ -53,9 +53,14 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from edgecnn.console import print_json
+        from edgecnn.models.names import model_names
+        from edgecnn.models.sources import is_source_spec
+
+        if not is_source_spec(model):
+            model_names().get(model)  # an unknown name is one line before torch loads
         from edgecnn.train.trainer import options_from, train
 
-        kwargs = dict(locals())
+        kwargs = dict(locals())  # options_from keeps TrainOptions' fields
         kwargs["compile"] = compile_
         kwargs["profiles"] = None if no_records else profiles
         summary = train(options_from(**kwargs), log=lambda m: print(m, file=sys.stderr, flush=True))

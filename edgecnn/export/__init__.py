@@ -18,10 +18,21 @@ from edgecnn.export import openvino as _openvino  # noqa: F401  (registers "open
 from edgecnn.export import executorch as _executorch  # noqa: F401  (registers "executorch")
 from edgecnn.export import ncnn as _ncnn  # noqa: F401  (registers "ncnn")
 from edgecnn.export import mnn as _mnn  # noqa: F401  (registers "mnn")
-from edgecnn.export.api import ExportResult, export_model
-from edgecnn.export.calibration import recalibrate_bn
-from edgecnn.models.checkpoint import load_model as load_checkpoint
-from edgecnn.export.parity import TOLERANCES, ParityResult, compare_logits
+# The rest loads on first use (PEP 562): it imports torch (seconds), and
+# `edgecnn export` checks the model, formats and options before it pays for that.
+_LAZY = {"ExportResult": "edgecnn.export.api", "export_model": "edgecnn.export.api",
+         "recalibrate_bn": "edgecnn.export.calibration", "load_checkpoint": "edgecnn.models.checkpoint:load_model",
+         "TOLERANCES": "edgecnn.export.parity", "ParityResult": "edgecnn.export.parity",
+         "compare_logits": "edgecnn.export.parity"}
 
 __all__ = ["EXPORTERS", "PRECISIONS", "TOLERANCES", "ExportFormat", "ExportResult", "ParityResult",
            "artifact_stem", "compare_logits", "export_model", "load_checkpoint", "recalibrate_bn"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, _, attr = _LAZY[name].partition(":")
+        return getattr(importlib.import_module(module), attr or name)
+    raise AttributeError(f"module 'edgecnn.export' has no attribute {name!r}")

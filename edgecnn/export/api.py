@@ -28,7 +28,7 @@ from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
 from edgecnn.export.calibration import calibration_arrays, folder_images, load_images, model_tensors, recalibrate_bn
 from edgecnn.models.checkpoint import load_checkpoint_info, load_into
 from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
-from edgecnn.records import Record, RecordStore, atomic_write_text, environment
+from edgecnn.records import Record, RecordStore, atomic_write_text, check_writable, environment
 
 DEFAULT_PARITY_IMAGES = 100
 DEFAULT_CALIBRATION_IMAGES = 128
@@ -62,24 +62,6 @@ def _noop(_: str) -> None:
 
 def _warn(msg: str) -> None:
     warnings.warn(msg, stacklevel=3)
-
-
-def check_writable(out_dir: Path) -> None:
-    """Raise one line if ``out_dir`` cannot be created or written. Creates nothing:
-    a missing folder is checked through its nearest existing parent (the export
-    creates it only when it writes the artifact)."""
-    target = out_dir
-    while not target.exists() and target != target.parent:
-        target = target.parent
-    if not target.is_dir():
-        what = "it is a file" if target == out_dir else f"{target} is a file"
-        raise InvalidOptionError(f"cannot write to output folder {out_dir}: {what}, not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".edgecnn-write-test.", dir=target)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise InvalidOptionError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from None
 
 
 def check_counts(batch: int, n_images: int, calibration_images: int, validate: bool) -> None:

@@ -9,12 +9,13 @@ at ImageNet sizes they follow the paper / torchvision.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from edgecnn.errors import InvalidOptionError
 from edgecnn.registry import Registry
+
+if TYPE_CHECKING:  # annotations only: cards and sources load without torch
+    from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -10,7 +10,8 @@ rounds, one model at a time, each round a sandwich B - A - B:
   ``torch.inference_mode`` after ``torch.set_num_threads``; an OpenVINO
   compiled model (threads, LATENCY hint, f32 as edgecnn records); an
   ExecuTorch method after resizing XNNPACK's thread pool; an NCNN net with
-  ``opt.num_threads``, one extractor per call; an MNN session with
+  ``opt.num_threads`` and fp16 storage/arithmetic off (fp32, as edgecnn
+  records; NCNN's default turns them on), one extractor per call; an MNN session with
   ``numThread``, ``precision=high`` and the Winograd hint the exporter wrote
   beside the artifact. All load first; each warms up ``--warmup-s``; then
   they time calls in blocks of ``--block-s`` taken in turn, until each has
@@ -84,6 +85,8 @@ elif runtime == "executorch":
 elif runtime == "ncnn":
     import ncnn
     net = ncnn.Net(); net.opt.num_threads = threads; net.opt.use_vulkan_compute = False
+    # fp32 as edgecnn records by default (NCNN's own default turns fp16 storage and arithmetic on)
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.load_param(artifact); net.load_model(artifact[: -len(".param")] + ".bin")
     iname, oname, img = net.input_names()[0], net.output_names()[0], np.ascontiguousarray(x[0])
     def call():
@@ -215,7 +218,10 @@ def main() -> None:
     ap.add_argument("--block-s", type=float, default=0.25, help="seconds of one plain script's block of calls")
     ap.add_argument("--settle-s", type=float, default=0.02, help="pause between two plain scripts' blocks")
     ap.add_argument("--warmup-s", type=float, default=0.5)
-    ap.add_argument("--runtimes", default="", help="comma-separated (default: every local runtime that runs here)")
+    ap.add_argument("--runtimes", default="", help="the runtimes compared, comma-separated (default: every local "
+                    "runtime that runs here); edgecnn's side still times all of them, as its default does")
+    ap.add_argument("--edgecnn-runtimes-too", action="store_true",
+                    help="give --runtimes to edgecnn's side as well (fewer runtimes in its rotation)")
     ap.add_argument("--in-process", action="store_true",
                     help="time edgecnn's side the first-wave way: every runtime in one process (to see the cause)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -228,12 +234,16 @@ def main() -> None:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     threads = default_threads()
     # every local runtime that runs here (the default `edgecnn profile` times these)
-    runtimes = ([r.strip() for r in args.runtimes.split(",") if r.strip()] or
-                [rt for rt in read_device_file(device_files()["local"], detect=False).runtimes
-                 if rt in RUNNERS and RUNNERS.get(rt).unavailable_reason() is None])
+    local = [rt for rt in read_device_file(device_files()["local"], detect=False).runtimes
+             if rt in RUNNERS and RUNNERS.get(rt).unavailable_reason() is None]
+    compared = [r.strip() for r in args.runtimes.split(",") if r.strip()] or local
+    # edgecnn's side always times every local runtime, as its default does (how many runtimes share the
+    # rotation changes how long each one waits between its blocks); --runtimes picks the plain scripts
+    runtimes = compared if args.edgecnn_runtimes_too else local
     with tempfile.TemporaryDirectory(prefix="edgecnn-fidelity-") as tmp:
         export_dir = Path(tmp) / "export"
-        arts = artifacts(models, runtimes, export_dir)
+        arts = artifacts(models, compared, export_dir)
+        artifacts(models, [rt for rt in runtimes if rt not in compared and rt != "torch"], export_dir)
         ratios: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         drift: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         a_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}

@@ -131,6 +131,8 @@ def test_runner_agrees_with_pytorch_and_checks_its_input(rt, artifact):
         else:
             assert d["mnn_precision"] == "high" and d["inference_precision"] == "f32" and "fp16" in d["cpu_features"]
             assert d["winograd_memory_level"] is None  # no exporter settings here: MNN's default
+            # the input goes through one host tensor, refilled each call (the answers above came through it)
+            assert r._host_ptr is not None
 
 
 @pytest.mark.parametrize("rt", RUNTIMES)

@@ -242,8 +242,8 @@ def main() -> None:
     runtimes = compared if args.edgecnn_runtimes_too else local
     with tempfile.TemporaryDirectory(prefix="edgecnn-fidelity-") as tmp:
         export_dir = Path(tmp) / "export"
-        arts = artifacts(models, compared, export_dir)
-        artifacts(models, [rt for rt in runtimes if rt not in compared and rt != "torch"], export_dir)
+        made = artifacts(models, list(dict.fromkeys(compared + runtimes)), export_dir)  # one model build each
+        arts = {k: v for k, v in made.items() if k[1] in compared}
         ratios: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         drift: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
         a_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}

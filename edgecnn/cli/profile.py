@@ -49,6 +49,9 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Re-measure what is already in the records."),
         out: str = typer.Option("profiles", "--out", help="Records folder (profiles/<device>/<kind>.jsonl)."),
         export_dir: str = typer.Option("export", "--export-dir", help="Where artifacts are written and reused."),
+        export_jobs: Optional[int] = typer.Option(None, "--export-jobs", min=1,
+                                                  help="Zoo models' missing artifacts are made first, this many "
+                                                       "processes at a time (default: 2, or 1 on one core)."),
         report: bool = typer.Option(True, "--report/--no-report", help="Rebuild reports/index.html at the end."),
         json_out: bool = typer.Option(False, "--json", help="Print the records written as JSON."),
     ) -> None:
@@ -109,6 +112,8 @@ def register(app: typer.Typer) -> None:
                               cuda_graphs=cuda_graphs, timing=timing, layers=layers, separable=separable,
                               shapes=shapes, export_dir=export_dir, force=force, predict=predict,
                               isolate=isolate, weights=weights)
+        if export_jobs is not None:
+            opts.export_jobs = export_jobs
         store = RecordStore(out)
         written = []
         with _progress(err_console, len(names)) as progress:

@@ -257,6 +257,8 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                               bool(opts.get("dynamic_batch")), norm)
     # what the weights were trained on (the checkpoint says), so `edgecnn eval ARTIFACT` picks it by default
     metadata["dataset"] = info.get("dataset") or (dataset if weights != "random" else None)
+    if n_bn:  # random weights: which real images their BatchNorm statistics came from
+        metadata["batchnorm_statistics"] = f"re-estimated on {calib_from}"
     if spec is not None:
         metadata.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
     search = None

@@ -184,12 +184,61 @@ def profile_local(models: Sequence[str], device: Any, opts: Any, store: RecordSt
         store.append(rec)
         written.append(rec)
 
+    jobs = _missing_artifacts(models, device, opts, store) if opts.isolate else []
+    if len(jobs) > 1 and opts.export_jobs > 1:
+        _make_artifacts(jobs, opts.export_jobs, progress)
     for name in models:
         try:
             _profile_one(name, device, opts, store, keep, progress)
         finally:
             progress(None, advance=1)
     return written
+
+
+def _missing_artifacts(models: Sequence[str], device: Any, opts: Any, store: RecordStore) -> list[tuple]:
+    """The zoo models' artifacts this run will need and ``opts.export_dir`` lacks,
+    as ``make_artifacts`` jobs; the slow converters (LiteRT, ExecuTorch) first."""
+    from edgecnn.export.artifacts import artifact_path
+    from edgecnn.models.sources import resolve_source
+
+    jobs = []
+    if opts.weights:  # pretrained weights: exported one model at a time, from the module that holds them
+        return jobs
+    for spec in models:
+        try:
+            src = resolve_source(spec, input_size=opts.input_size)
+        except Exception:  # noqa: BLE001 - the model's own step reports it
+            continue
+        if src.kind != "zoo":
+            continue
+        for rt in opts.runtimes:
+            cls = RUNNERS.get(rt)
+            fmt = cls.export_format
+            if not fmt or cls.unavailable_reason(device_of(rt, opts.accel)):
+                continue
+            lat = template("latency", src.id, rt, device.name, opts, src.input_shape)
+            lay = template("layer_latency", src.id, rt, device.name, opts, src.input_shape)
+            if not (opts.force or not store.has_ok(lat) or (opts.layers and not store.has_ok(lay))):
+                continue
+            path = artifact_path(src.id, fmt, input_size=src.input_size, precision=opts.precision, batch=opts.batch,
+                                 export_dir=opts.export_dir)
+            if not path.exists():
+                jobs.append((src.id, fmt, src.input_size, opts.precision, opts.batch, str(opts.export_dir)))
+    jobs = list(dict.fromkeys(jobs))  # two runtimes may load one format
+    return sorted(jobs, key=lambda job: job[1] not in ("tflite", "executorch"))
+
+
+def _make_artifacts(jobs: list[tuple], workers: int, progress) -> None:
+    from edgecnn.export.artifacts import make_artifacts
+
+    progress(f"making {len(jobs)} artifacts, {workers} at a time, before anything is timed")
+
+    def done(job: tuple, seconds: float, error: Optional[str]) -> None:
+        what = f"{job[0]} {job[1]}"
+        progress(f"{what}: made in {seconds:.1f} s" if error is None else
+                 f"{what}: not made ({error.splitlines()[0][:200]}); its step retries it")
+
+    make_artifacts(jobs, workers, done)
 
 
 def _has_separable(store: RecordStore, model: str, rt: str, device: str) -> bool:

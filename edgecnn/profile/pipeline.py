@@ -23,6 +23,7 @@ what finished; a rerun skips (model, runtime, kind) already ``ok`` unless
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -60,6 +61,8 @@ class ProfileOptions:
     separable: bool = True
     shapes: list[Any] = field(default_factory=list)  # edgecnn.profile.separable.Shape from --shape
     export_dir: str = "export"
+    # missing artifacts of zoo models are made first, this many processes at a time (1: each in its model's step)
+    export_jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     force: bool = False
     predict: bool = False  # also write predicted records (and for an unreachable device: instead)
     isolate: bool = True  # one worker process per runtime (False: one process; fake runners in tests)

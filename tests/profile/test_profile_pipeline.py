@@ -123,3 +123,52 @@ def test_an_unreachable_device_without_peak_figures_says_both_why_not(tmp_path):
         predict_records(["lenet5"], board, _opts(runtimes=["onnxruntime"]), RecordStore(tmp_path),
                         reason="device 'board' is unreachable: refused")
     assert not any(tmp_path.rglob("*.jsonl"))
+
+
+def test_missing_artifacts_are_listed_before_anything_is_timed(tmp_path):
+    """What `profile` makes up front (several at a time): each zoo model's missing files for the runtimes
+    still to measure, the slow converters first; not what export/ holds, not torch, not what is measured."""
+    from edgecnn.profile.local import _missing_artifacts
+    from edgecnn.profile.records import template, with_metrics
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "lenet5-32-fp32.onnx").write_bytes(b"already made")
+    store = RecordStore(tmp_path / "profiles")
+    opts = ProfileOptions(runtimes=["torch", "onnxruntime", "litert"], layers=False, separable=False,
+                          input_size=32, export_dir=str(export))
+    device = load_device("local")
+    jobs = _missing_artifacts(["lenet5", "mobilenet_v3_small"], device, opts, store)
+    assert jobs == [("lenet5", "tflite", 32, "fp32", 1, str(export)),
+                    ("mobilenet_v3_small", "tflite", 32, "fp32", 1, str(export)),
+                    ("mobilenet_v3_small", "onnx", 32, "fp32", 1, str(export))]
+    # a measured (model, runtime) needs no artifact, unless --force
+    store.append(with_metrics(template("latency", "mobilenet_v3_small", "litert", "local", opts, [3, 32, 32]),
+                              {"latency_ms_p50": 1.0}))
+    assert ("mobilenet_v3_small", "tflite", 32, "fp32", 1, str(export)) not in \
+        _missing_artifacts(["lenet5", "mobilenet_v3_small"], device, opts, store)
+    opts.force = True
+    assert len(_missing_artifacts(["lenet5", "mobilenet_v3_small"], device, opts, store)) == 3
+    # pretrained weights are exported from the module that holds them, in the model's own step
+    opts.weights = "DEFAULT"
+    assert _missing_artifacts(["mobilenet_v3_small"], device, opts, store) == []
+
+
+def test_make_artifacts_reports_a_failed_export_and_goes_on(tmp_path):
+    """A failed job is reported (the model's own step retries it and records export_failed); the others
+    are made, by name, in worker processes."""
+    from edgecnn.export.artifacts import make_artifacts
+
+    import json
+
+    from edgecnn.export.artifacts import LATENCY_BN_IMAGES
+
+    seen = {}
+    jobs = [("mobilenet_v3_small", "onnx", 32, "fp32", 1, str(tmp_path)),
+            ("mobilenet_v3_small", "onnx", 32, "fp9", 1, str(tmp_path))]
+    make_artifacts(jobs, 2, lambda job, seconds, error: seen.__setitem__(job[3], error))
+    assert seen["fp32"] is None and (tmp_path / "mobilenet_v3_small-32-fp32.onnx").stat().st_size > 0
+    assert seen["fp9"] and "fp9" in seen["fp9"]
+    # random weights: BatchNorm statistics from a small real set (a latency artifact), and the sidecar says so
+    meta = json.loads((tmp_path / "mobilenet_v3_small-32-fp32.onnx.json").read_text())
+    assert meta["batchnorm_statistics"] == f"re-estimated on cifar10 train ({LATENCY_BN_IMAGES} images)"

@@ -1,7 +1,7 @@
 """Making artifacts N at a time: what `edgecnn profile --export-jobs` saves.
 
 Before anything is timed, `edgecnn profile` makes the zoo models' missing
-artifacts ``--export-jobs`` processes at a time (default 2). This times
+artifacts ``--export-jobs`` at a time (default 2: this process and one helper). This times
 ``edgecnn.export.artifacts.make_artifacts`` on the default models' ONNX and
 TFLite files (what `make report`'s first step makes), with each worker count
 in turn, into an empty folder each time, alternating for ``--rounds`` rounds.

@@ -51,7 +51,8 @@ def register(app: typer.Typer) -> None:
         export_dir: str = typer.Option("export", "--export-dir", help="Where artifacts are written and reused."),
         export_jobs: Optional[int] = typer.Option(None, "--export-jobs", min=1,
                                                   help="Zoo models' missing artifacts are made first, this many "
-                                                       "processes at a time (default: 2, or 1 on one core)."),
+                                                       "at a time: this process and N-1 helper processes "
+                                                       "(default: 2, or 1 on one core)."),
         report: bool = typer.Option(True, "--report/--no-report", help="Rebuild reports/index.html at the end."),
         json_out: bool = typer.Option(False, "--json", help="Print the records written as JSON."),
     ) -> None:

@@ -122,12 +122,6 @@ def artifact_path(model_name: str, fmt: str, *, input_size: int, precision: str 
     return Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{EXPORTERS.get(fmt).suffix}"
 
 
-def _export_worker_init(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)  # two exports on two cores: one thread each, not two each
-
-
 def _export_job(model_name: str, fmt: str, input_size: int, precision: str, batch: int,
                 export_dir: str) -> tuple[float, Optional[str]]:
     import time
@@ -141,29 +135,79 @@ def _export_job(model_name: str, fmt: str, input_size: int, precision: str, batc
     return time.perf_counter() - t0, None
 
 
+def _export_worker(jobs: Any, results: Any, threads: int) -> None:
+    """A helper process: take jobs from the shared queue until it is empty."""
+    import queue
+
+    import torch
+
+    torch.set_num_threads(threads)
+    while True:
+        try:
+            job = jobs.get(timeout=0.5)
+        except queue.Empty:
+            return
+        results.put((job, *_export_job(*job)))
+
+
 def make_artifacts(jobs: Sequence[tuple[str, str, int, str, int, str]], workers: int,
                    done: Callable[[tuple, float, Optional[str]], None] = lambda job, seconds, error: None) -> None:
-    """Make zoo models' artifacts by name, ``workers`` processes at a time.
+    """Make zoo models' artifacts by name, ``workers`` at a time: this process
+    and ``workers - 1`` helper processes, all taking jobs from one queue.
 
     ``jobs``: (model, format, input_size, precision, batch, export_dir). An
     export is mostly single-threaded Python (torch.export, the converters), so
-    on this 2-core machine two at a time take 0.69x the serial time (two
-    litert-torch conversions: 62.3 s serial, 42.7 s side by side). Nothing is
-    timed meanwhile: ``edgecnn profile`` makes every missing artifact first.
-    A failed job is left to the caller (its serial step retries it and
-    records ``export_failed``). ``done(job, seconds, error)`` after each."""
+    on this 2-core machine two at a time take about 0.6x the time of one after
+    another (``benchmarks/bench_export_jobs.py``). This process works too, so
+    a helper's start-up (importing torch and the exporters, seconds) costs
+    nothing when the jobs are small: it takes jobs only once it is ready.
+    Each export uses ``cores // workers`` torch threads. A failed job is left
+    to the caller (its serial step retries it and records ``export_failed``);
+    so are the jobs of a helper that died. ``done(job, seconds, error)``
+    after each job."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import queue
 
+    import torch
+
+    jobs = list(jobs)
     if not jobs:
         return
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_export_worker_init, initargs=(threads,)) as pool:
-        futures = {pool.submit(_export_job, *job): job for job in jobs}
-        for fut in as_completed(futures):
+    workers = max(1, min(workers, len(jobs)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")
+    todo, results = ctx.Queue(), ctx.Queue()
+    for job in jobs:
+        todo.put(job)
+    helpers = [ctx.Process(target=_export_worker, args=(todo, results, threads), daemon=True,
+                           name=f"edgecnn-export-{i}") for i in range(workers - 1)]
+    for p in helpers:
+        p.start()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    mine = 0
+    try:
+        while True:
             try:
-                seconds, error = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died: the serial step retries
-                seconds, error = 0.0, f"{type(exc).__name__}: {exc}"
-            done(futures[fut], seconds, error)
+                job = todo.get(timeout=1.0)
+            except queue.Empty:
+                break
+            mine += 1
+            done(job, *_export_job(*job))
+        pending = len(jobs) - mine
+        while pending:
+            try:
+                job, seconds, error = results.get(timeout=1.0)
+            except queue.Empty:
+                if not any(p.is_alive() for p in helpers) and results.empty():
+                    break  # a helper died with its job: the model's own step retries it
+                continue
+            pending -= 1
+            done(job, seconds, error)
+    finally:
+        torch.set_num_threads(before)
+        for p in helpers:  # every job is done: a helper still alive is starting up or leaving
+            p.join(timeout=0.5)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)

@@ -61,7 +61,8 @@ class ProfileOptions:
     separable: bool = True
     shapes: list[Any] = field(default_factory=list)  # edgecnn.profile.separable.Shape from --shape
     export_dir: str = "export"
-    # missing artifacts of zoo models are made first, this many processes at a time (1: each in its model's step)
+    # missing artifacts of zoo models are made first, this many at a time (this process and N-1 helpers;
+    # 1: each in its model's step)
     export_jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     force: bool = False
     predict: bool = False  # also write predicted records (and for an unreachable device: instead)

@@ -42,6 +42,7 @@ def test_profile_writes_records_and_a_rerun_skips(cli, tmp_path):
     (["--precision", "fp8"], "--precision must be"),
     (["--shape", "32,32,3"], "--shape takes M,N,Dk,Df"),
     (["--cuda-graphs"], "--cuda-graphs needs --accel cuda"),
+    (["--export-jobs", "0"], "--export-jobs"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, extra, message):
     args = ["profile", "--out", str(tmp_path), *FAST]

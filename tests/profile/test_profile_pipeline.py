@@ -156,7 +156,7 @@ def test_missing_artifacts_are_listed_before_anything_is_timed(tmp_path):
 
 def test_make_artifacts_reports_a_failed_export_and_goes_on(tmp_path):
     """A failed job is reported (the model's own step retries it and records export_failed); the others
-    are made, by name, in worker processes."""
+    are made, by name, here and in a helper process."""
     from edgecnn.export.artifacts import make_artifacts
 
     import json

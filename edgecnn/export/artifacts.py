@@ -9,7 +9,6 @@ measured and recorded.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -135,79 +134,19 @@ def _export_job(model_name: str, fmt: str, input_size: int, precision: str, batc
     return time.perf_counter() - t0, None
 
 
-def _export_worker(jobs: Any, results: Any, threads: int) -> None:
-    """A helper process: take jobs from the shared queue until it is empty."""
-    import queue
-
-    import torch
-
-    torch.set_num_threads(threads)
-    while True:
-        try:
-            job = jobs.get(timeout=0.5)
-        except queue.Empty:
-            return
-        results.put((job, *_export_job(*job)))
-
-
 def make_artifacts(jobs: Sequence[tuple[str, str, int, str, int, str]], workers: int,
                    done: Callable[[tuple, float, Optional[str]], None] = lambda job, seconds, error: None) -> None:
-    """Make zoo models' artifacts by name, ``workers`` at a time: this process
-    and ``workers - 1`` helper processes, all taking jobs from one queue.
+    """Make zoo models' artifacts by name, ``workers`` at a time
+    (``edgecnn.jobs.run_jobs``: this process and ``workers - 1`` helpers).
 
     ``jobs``: (model, format, input_size, precision, batch, export_dir). An
     export is mostly single-threaded Python (torch.export, the converters), so
     on this 2-core machine two at a time take about 0.6x the time of one after
-    another (``benchmarks/bench_export_jobs.py``). This process works too, so
-    a helper's start-up (importing torch and the exporters, seconds) costs
-    nothing when the jobs are small: it takes jobs only once it is ready.
-    Each export uses ``cores // workers`` torch threads. A failed job is left
-    to the caller (its serial step retries it and records ``export_failed``);
-    so are the jobs of a helper that died. ``done(job, seconds, error)``
-    after each job."""
-    import multiprocessing as mp
-    import queue
-
-    import torch
+    another (``benchmarks/bench_export_jobs.py``). A failed job is left to the
+    caller (its serial step retries it and records ``export_failed``).
+    ``done(job, seconds, error)`` after each job."""
+    from edgecnn.jobs import run_jobs
 
     jobs = list(jobs)
-    if not jobs:
-        return
-    workers = max(1, min(workers, len(jobs)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")
-    todo, results = ctx.Queue(), ctx.Queue()
-    for job in jobs:
-        todo.put(job)
-    helpers = [ctx.Process(target=_export_worker, args=(todo, results, threads), daemon=True,
-                           name=f"edgecnn-export-{i}") for i in range(workers - 1)]
-    for p in helpers:
-        p.start()
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    mine = 0
-    try:
-        while True:
-            try:
-                job = todo.get(timeout=1.0)
-            except queue.Empty:
-                break
-            mine += 1
-            done(job, *_export_job(*job))
-        pending = len(jobs) - mine
-        while pending:
-            try:
-                job, seconds, error = results.get(timeout=1.0)
-            except queue.Empty:
-                if not any(p.is_alive() for p in helpers) and results.empty():
-                    break  # a helper died with its job: the model's own step retries it
-                continue
-            pending -= 1
-            done(job, seconds, error)
-    finally:
-        torch.set_num_threads(before)
-        for p in helpers:  # every job is done: a helper still alive is starting up or leaving
-            p.join(timeout=0.5)
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=5)
+    run_jobs(_export_job, jobs, workers, lambda i, value, exc: done(jobs[i], *(
+        value if exc is None else (0.0, f"{type(exc).__name__}: {exc}"))))

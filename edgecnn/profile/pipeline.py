@@ -23,12 +23,12 @@ what finished; a rerun skips (model, runtime, kind) already ``ok`` unless
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from edgecnn.devices.spec import DeviceSpec
 from edgecnn.errors import EdgeCNNError
+from edgecnn.jobs import default_jobs
 from edgecnn.profile.local import profile_local, profile_shapes
 from edgecnn.profile.predicted import predict_records, unreachable_record
 from edgecnn.profile.records import measurement_variant, published_accuracy
@@ -63,7 +63,7 @@ class ProfileOptions:
     export_dir: str = "export"
     # missing artifacts of zoo models are made first, this many at a time (this process and N-1 helpers;
     # 1: each in its model's step)
-    export_jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    export_jobs: int = field(default_factory=default_jobs)
     force: bool = False
     predict: bool = False  # also write predicted records (and for an unreachable device: instead)
     isolate: bool = True  # one worker process per runtime (False: one process; fake runners in tests)

@@ -121,6 +121,7 @@ BAD = [
     (["--to", "onnx", "--out", "{root}/afile/sub"], ["cannot write to output folder", "is a file"]),
     (["--to", "onnx", "--data-dir", "{root}/no-such-data"], ["data folder", "does not exist"]),
     (["--to", "onnx", "--calibration-images", "0"], ["--calibration-images must be >= 1"]),
+    (["--to", "onnx,tflite", "--jobs", "0"], ["--jobs"]),
 ]
 
 

@@ -36,7 +36,7 @@ report: setup
 	$(VENV)/bin/edgecnn report
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-all: setup
 	$(PY) -m pytest -q -m "not gpu"

@@ -33,10 +33,6 @@ def _formats_for(to: str, precision: str) -> list[str]:
     return names
 
 
-# formats whose converters take longest here (ExecuTorch 25-45 s, LiteRT 20-30 s for a small model): started first
-SLOW_FORMATS = ("executorch", "tflite")
-
-
 def export_format(target: str, fmt: str, kwargs: dict) -> object:
     """One format of `edgecnn export` (module level: a helper process runs it by name)."""
     from edgecnn.console import err_console, warn
@@ -180,6 +176,7 @@ def register(app: typer.Typer) -> None:
                     warn(f"--to all skips {fmt}: {exc}")
                     continue
             plan.append((fmt, options))
+        from edgecnn.export.artifacts import SLOW_FORMATS
         from edgecnn.jobs import default_jobs, run_jobs
 
         common = dict(precision=precision, out_dir=out, checkpoint=checkpoint, input_size=input_size, batch=batch,

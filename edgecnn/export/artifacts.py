@@ -23,6 +23,9 @@ from edgecnn.errors import EdgeCNNError, InvalidOptionError, require
 # INT8 artifacts keep the default, since their quantisation ranges come from
 # the same images. `edgecnn export` (the parity-checked artifact) keeps 128.
 LATENCY_BN_IMAGES = 32
+# the converters that take longest here (ExecuTorch 25-45 s, LiteRT 20-45 s a model): started first when
+# several exports run side by side
+SLOW_FORMATS = ("executorch", "tflite")
 
 
 class ExportFailed(EdgeCNNError):
@@ -51,13 +54,13 @@ def get_artifact(model_name: str, model: Any, fmt: str, *, input_size: int, prec
     ``...-trt.onnx`` instead of an engine, for a device that builds its own."""
     if fmt == "pytorch":
         return model
-    from edgecnn.export import EXPORTERS, artifact_stem, export_model
+    from edgecnn.export import export_model
 
     to = fmt
-    suffix = "-trt.onnx" if prepare_only else EXPORTERS.get(to).suffix
     weights = getattr(model, "edgecnn_weights", None)  # a model built with pretrained weights exports those
-    stem = artifact_stem(model_name, input_size, precision, batch, weights.tag if weights is not None else None)
-    path = Path(export_dir) / f"{stem}{suffix}"
+    path = artifact_path(model_name, to, input_size=input_size, precision=precision, batch=batch,
+                         export_dir=export_dir, weights=weights.tag if weights is not None else None,
+                         prepare_only=prepare_only)
     if path.exists() and not force:
         return path
     options: dict[str, Any] = {"prepare_only": True} if prepare_only else {}
@@ -113,12 +116,13 @@ def _slug(s: str) -> str:
 
 
 def artifact_path(model_name: str, fmt: str, *, input_size: int, precision: str = "fp32", batch: int = 1,
-                  export_dir: str | Path = "export") -> Path:
-    """Where ``get_artifact`` keeps a zoo model's artifact in ``fmt`` (random or
-    default weights; not TensorRT's ``prepare_only`` file)."""
+                  export_dir: str | Path = "export", weights: str | None = None, prepare_only: bool = False) -> Path:
+    """Where ``get_artifact`` keeps a model's artifact in ``fmt`` (``weights``: the
+    pretrained weights' tag; ``prepare_only``: TensorRT's ``-trt.onnx``)."""
     from edgecnn.export import EXPORTERS, artifact_stem
 
-    return Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch)}{EXPORTERS.get(fmt).suffix}"
+    suffix = "-trt.onnx" if prepare_only else EXPORTERS.get(fmt).suffix
+    return Path(export_dir) / f"{artifact_stem(model_name, input_size, precision, batch, weights)}{suffix}"
 
 
 def _export_job(model_name: str, fmt: str, input_size: int, precision: str, batch: int,

@@ -198,7 +198,7 @@ def profile_local(models: Sequence[str], device: Any, opts: Any, store: RecordSt
 def _missing_artifacts(models: Sequence[str], device: Any, opts: Any, store: RecordStore) -> list[tuple]:
     """The zoo models' artifacts this run will need and ``opts.export_dir`` lacks,
     as ``make_artifacts`` jobs; the slow converters (LiteRT, ExecuTorch) first."""
-    from edgecnn.export.artifacts import artifact_path
+    from edgecnn.export.artifacts import SLOW_FORMATS, artifact_path
     from edgecnn.models.sources import resolve_source
 
     jobs = []
@@ -225,7 +225,7 @@ def _missing_artifacts(models: Sequence[str], device: Any, opts: Any, store: Rec
             if not path.exists():
                 jobs.append((src.id, fmt, src.input_size, opts.precision, opts.batch, str(opts.export_dir)))
     jobs = list(dict.fromkeys(jobs))  # two runtimes may load one format
-    return sorted(jobs, key=lambda job: job[1] not in ("tflite", "executorch"))
+    return sorted(jobs, key=lambda job: job[1] not in SLOW_FORMATS)
 
 
 def _make_artifacts(jobs: list[tuple], workers: int, progress) -> None:

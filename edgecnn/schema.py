@@ -19,9 +19,7 @@ record files keep loading.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from edgecnn.schema_upgrade import SCHEMA_VERSION, upgrade  # noqa: F401  (the version and older rows' upgrade)
 
@@ -30,95 +28,8 @@ class RecordSchemaError(ValueError):
     """A record does not match its kind's declaration (a bug in the writer)."""
 
 
-# value types ---------------------------------------------------------------
-NUM, INT, STR, BOOL, LIST, DICT, ANY = "number", "integer", "string", "boolean", "list", "object", "any"
-
-
-def _type_ok(value: Any, typ: str) -> bool:
-    if typ == ANY:
-        return True
-    if typ == NUM:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if typ == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if typ == STR:
-        return isinstance(value, str)
-    if typ == BOOL:
-        return isinstance(value, bool)
-    if typ == LIST:
-        return isinstance(value, (list, tuple))
-    if typ == DICT:
-        return isinstance(value, dict)
-    raise ValueError(f"unknown field type {typ!r}")
-
-
-# when a field is required --------------------------------------------------
-Rule = Callable[[Any], bool]  # record -> is the field required on it?
-
-
-def ok(rec: Any) -> bool:
-    return rec.status == "ok"
-
-
-def ok_measured(rec: Any) -> bool:
-    return rec.status == "ok" and rec.source == "measured"
-
-
-def ok_predicted(rec: Any) -> bool:
-    return rec.status == "ok" and rec.source == "predicted"
-
-
-def parity_ran(rec: Any) -> bool:
-    return rec.status in ("ok", "validation_failed", "prepared") and rec.dataset is not None
-
-
-@dataclass(frozen=True)
-class Field:
-    """One metric field: its unit ("" when it has none), value type, when it is
-    required, and its allowed range (inclusive; None = open)."""
-
-    name: str
-    unit: str
-    type: str
-    doc: str = ""
-    required: Optional[Rule] = None
-    lo: Optional[float] = None
-    hi: Optional[float] = None
-
-    def check(self, value: Any) -> Optional[str]:
-        """None when ``value`` fits, else what is wrong (``None`` values fit:
-        an optional figure that is unknown)."""
-        if value is None:
-            return None
-        if not _type_ok(value, self.type):
-            return f"{self.name} must be a {self.type}, got {type(value).__name__} {value!r:.60}"
-        if self.type in (NUM, INT):
-            if self.lo is not None and value < self.lo:
-                return f"{self.name} = {value} is below {self.lo} ({self.unit or 'no unit'})"
-            if self.hi is not None and value > self.hi:
-                return f"{self.name} = {value} is above {self.hi} ({self.unit or 'no unit'})"
-        return None
-
-
-def _fields(*fields: Field) -> dict[str, Field]:
-    out: dict[str, Field] = {}
-    for f in fields:
-        if f.name in out:
-            raise ValueError(f"field {f.name!r} declared twice")
-        out[f.name] = f
-    return out
-
-
-def ms(name: str, doc: str = "", required: Optional[Rule] = None) -> Field:
-    return Field(name, "ms", NUM, doc, required, lo=0.0)
-
-
-def pct(name: str, doc: str = "", required: Optional[Rule] = None) -> Field:
-    return Field(name, "%", NUM, doc, required, lo=0.0, hi=100.0)
-
-
-def count(name: str, doc: str = "", required: Optional[Rule] = None) -> Field:
-    return Field(name, "count", INT, doc, required, lo=0)
+from edgecnn.schema_fields import (ANY, BOOL, DICT, INT, LIST, NUM, STR, Field, Rule, declare_fields, count,  # noqa: F401
+                                   ms, ok, ok_measured, ok_measured_gpu, ok_predicted, parity_ran, pct, type_ok)
 
 
 # shared groups -------------------------------------------------------------
@@ -165,7 +76,7 @@ PREDICTION = (
 LAYERS = Field("layers", "", LIST, "per-layer rows (see ROW_FIELDS)")
 
 # per-layer rows (cost rows, joined timed rows, predicted rows, benchmark_model op rows)
-ROW_FIELDS = _fields(
+ROW_FIELDS = declare_fields(
     Field("name", "", STR, "PyTorch module name (or the runtime's node name when it matches none)"),
     Field("type", "", STR, "module class or runtime op type"),
     Field("op", "", STR), Field("category", "", STR), Field("op_class", "", STR),
@@ -231,12 +142,40 @@ WEIGHTS = (
                                      "and the source of these figures"),
 )
 
+# GPU latency: device time apart from the copies (edgecnn/runtime/device_timing.py)
+LATENCY_MEASURES = ("device_compute", "end_to_end", "host_call")
+DEVICE_TIME = (
+    Field("latency_measure", "", STR, "what latency_ms_p50 times: device_compute (the model's device work, input "
+          "already on the device, CUDA events around it), end_to_end (host array in, host array out, copies "
+          "included), host_call (a CPU runtime's call, host clock)", required=ok_measured_gpu),
+    Field("device_timer", "", STR, "how the device steps were timed: cuda_events, or host_clock (CPU smoke runs)"),
+    Field("host_memory", "", STR, "the host buffers of the copies: pinned, or pageable"),
+    Field("h2d_bytes", "bytes", INT, "bytes copied host to device per inference", lo=0),
+    Field("d2h_bytes", "bytes", INT, "bytes copied device to host per inference", lo=0),
+    ms("h2d_ms_p50", "host-to-device copy of the input from a pinned buffer, median"), ms("h2d_ms_p90"),
+    ms("d2h_ms_p50", "device-to-host copy of the output to a pinned buffer, median"), ms("d2h_ms_p90"),
+    ms("end_to_end_ms_p50", "host numpy array in, host array out (pageable), device synchronised, median"),
+    ms("end_to_end_ms_p90"), count("h2d_runs"), count("d2h_runs"), count("end_to_end_runs"),
+    Field("h2d_gb_per_s", "GB/s", NUM, "h2d_bytes / h2d median", lo=0.0),
+    Field("d2h_gb_per_s", "GB/s", NUM, "d2h_bytes / d2h median", lo=0.0),
+    Field("copy_timing_config", "", DICT, "the timing of the copies and end-to-end series"),
+)
+
+# a GPU figure checked against a plain CUDA-event script (edgecnn/reference/fidelity.py)
+FIDELITY = (
+    ms("plain_ms_p50", "the plain script's median, same model object, dtype, layout and batch"),
+    Field("fidelity_ratio", "ratio", NUM, "edgecnn median / plain-script median, rounds alternating", lo=0.0),
+    Field("fidelity_interval", "ratio", LIST, "95 % bootstrap interval of the ratio over the rounds"),
+    count("fidelity_rounds"), Field("fidelity_verdict", "", STR, "within 10 %, outside, or cannot tell"),
+    Field("fidelity_method", "", STR, "how the two were alternated"),
+)
+
 _LATENCY_ANY = Field("latency_statistic", "", STR, "which statistic the headline is: p50, or mean where the tool "
                      "reports no median (benchmark_model)")
 
 
 KINDS: dict[str, dict[str, Field]] = {
-    "cost": _fields(
+    "cost": declare_fields(
         Field("macs", "MACs", INT, "conv + linear MACs of one inference", ok, lo=0),
         Field("other_macs", "MACs", INT, "element-wise, pooling, BN ops in MAC-equivalents", lo=0),
         Field("total_macs", "MACs", INT, lo=0),
@@ -245,7 +184,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("bytes_written", "bytes", INT, lo=0), Field("arithmetic_intensity", "MACs/byte", NUM, lo=0.0),
         Field("unsupported_ops", "", LIST, "ops without a cost formula (never counted as zero)"), LAYERS,
     ),
-    "latency": _fields(
+    "latency": declare_fields(
         *LATENCY_STATS, *MEMORY, *PREDICTION, DEVICE_PEAKS, LAYERS, _LATENCY_ANY,
         count("threads", "CPU threads of the runtime"), Field("macs", "MACs", INT, lo=0),
         Field("achieved_gmacs_per_s", "GMAC/s", NUM, "MACs x batch / p50", lo=0.0),
@@ -265,13 +204,17 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("peak_sources", "", LIST, "sources of the peak figures a prediction used"),
         Field("includes_host_copies", "", BOOL, "the timed call includes copying input and output between host "
               "and device"),
+        *DEVICE_TIME, *FIDELITY,
+        Field("compile_mode", "", STR, "torch.compile mode of a compiled configuration (default, max-autotune)"),
+        Field("compile_s", "s", NUM, "torch.compile: the first call, which compiles (and autotunes)", lo=0.0),
+        Field("probe", "", DICT, "what a probe looked for and found (TensorRT: the module, trtexec, versions)"),
     ),
-    "layer_latency": _fields(
+    "layer_latency": declare_fields(
         LAYERS, DEVICE_PEAKS, Field("summary", "", DICT, "time per op class"), Field("macs", "MACs", INT, lo=0),
         count("layer_runs"), count("threads"), Field("method", "", STR, "how per-layer times were taken"),
         Field("op_types", "", LIST, "benchmark_model's summary by node type"), Field("timing_method", "", STR),
     ),
-    "separable": _fields(
+    "separable": declare_fields(
         count("m", "input channels", ok), count("n", "output channels", ok), count("dk", "kernel side", ok),
         count("df", "output side"), count("df_in", "input side"), count("stride"),
         Field("shape", "", STR), Field("depthwise_layer", "", STR), Field("pointwise_layer", "", STR),
@@ -285,8 +228,15 @@ KINDS: dict[str, dict[str, Field]] = {
         *(Field(f"macs_{w}", "MACs", INT, lo=0) for w in ("separable", "standard", "depthwise", "pointwise")),
         count("depth_multiplier"), Field("isolation", "", STR),
         Field("accel", "", STR, "where the pair ran: cpu | cuda"),
+        Field("latency_measure", "", STR, "what the two medians time: device_compute (CUDA events, input on the "
+              "device), end_to_end (copies included), host_call (CPU)"),
+        Field("separable_gmacs_per_s", "GMAC/s", NUM, "counted MACs x batch of the pair / its median", lo=0.0),
+        Field("standard_gmacs_per_s", "GMAC/s", NUM, "counted MACs x batch of the standard conv / its median",
+              lo=0.0),
+        Field("separable_bytes", "bytes", INT, "activation and weight bytes the pair moves (one pass)", lo=0),
+        Field("standard_bytes", "bytes", INT, "activation and weight bytes the standard conv moves", lo=0),
     ),
-    "export": _fields(
+    "export": declare_fields(
         *PARITY, *QUANT,
         Field("weights", "", STR, "checkpoint | random | given | a weight name", ok),
         Field("checkpoint", "", STR), count("num_classes"), count("bn_recalibrated_layers"), count("threads"),
@@ -310,7 +260,7 @@ KINDS: dict[str, dict[str, Field]] = {
         *WEIGHTS, Field("calibration_source", "", STR, "the images INT8 calibration used (folder or dataset split, "
                                                        "count)"),
     ),
-    "accuracy": _fields(
+    "accuracy": declare_fields(
         pct("top1", "top-1 accuracy", ok), pct("top5"), Field("loss", "nats", NUM, lo=0.0),
         count("n_images"), Field("per_class_top1", "%", LIST, "percent per class, dataset order"),
         Field("confusion", "count", LIST, "rows: true class, columns: predicted"),
@@ -326,7 +276,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("data_source", "", STR, "the folder or archive evaluated"),
         Field("data_layout", "", STR, "wnid-folders | class-folders | labels-file | arrays"),
     ),
-    "train": _fields(
+    "train": declare_fields(
         Field("run_dir", "", STR), Field("run_id", "", STR), count("epochs", required=ok),
         pct("test_top1", required=ok), pct("test_top5"), Field("test_loss", "nats", NUM, lo=0.0),
         pct("best_test_top1"), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),
@@ -342,7 +292,7 @@ KINDS: dict[str, dict[str, Field]] = {
                                        "re-plans"),
         Field("budget_wall_s", "s", NUM, lo=0.0), Field("within_budget", "", BOOL), count("budget_replans"),
     ),
-    "prediction_error": _fields(
+    "prediction_error": declare_fields(
         Field("method", "", STR, "how the predictions were validated", ok),
         count("models", "models predicted", ok), Field("configs", "", LIST, "configurations fitted on / predicted"),
         pct("within_10_pct", "share of predictions within +-10 % of the measurement", ok),
@@ -353,7 +303,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("compute_unit", "", STR, "the unit kind the validation covers", ok),
         Field("rows", "", LIST, "one row per prediction: model, config, measured_ms, predicted_ms, error"),
     ),
-    "train_epoch": _fields(
+    "train_epoch": declare_fields(
         count("epoch", required=ok), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),
         Field("test_loss", "nats", NUM, lo=0.0), pct("test_top1"), pct("test_top5"), Field("lr", "", NUM, lo=0.0),
         Field("epoch_s", "s", NUM, lo=0.0), Field("train_s", "s", NUM, lo=0.0), Field("eval_s", "s", NUM, lo=0.0),
@@ -463,9 +413,9 @@ def row_value(row: Mapping[str, Any], name: str) -> Any:
 def headline_latency(rec: Any) -> tuple[Optional[float], str]:
     """(latency in ms, statistic): the p50, else the mean a tool reported instead."""
     p50 = rec.metric("latency_ms_p50")
-    if _type_ok(p50, NUM):
+    if type_ok(p50, NUM):
         return float(p50), "p50"
     mean = rec.metric("latency_ms_mean")
-    if rec.metric("latency_statistic") == "mean" and _type_ok(mean, NUM):
+    if rec.metric("latency_statistic") == "mean" and type_ok(mean, NUM):
         return float(mean), "mean"
     return None, "none"

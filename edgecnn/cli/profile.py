@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
                                            "memory format."),
         cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="torch runner: capture and replay a CUDA "
                                          "graph (needs --accel cuda)."),
+        compile_mode: Optional[str] = typer.Option(None, "--compile", help="torch runner: torch.compile with this "
+                                                   "mode (default, max-autotune, max-autotune-no-cudagraphs, "
+                                                   "reduce-overhead); the compile time is recorded."),
         runs: Optional[int] = typer.Option(None, "--runs", min=1, help="Minimum timed runs per runtime (default 20)."),
         min_time: Optional[float] = typer.Option(None, "--min-time", min=0.0,
                                                  help="Minimum timed seconds per runtime (default 1.0)."),
@@ -82,6 +85,14 @@ def register(app: typer.Typer) -> None:
             raise InvalidOptionError(f"--accel must be cpu or cuda, got {accel!r}")
         if cuda_graphs and accel != "cuda":
             raise InvalidOptionError("--cuda-graphs needs --accel cuda")
+        if compile_mode is not None:
+            from edgecnn.runtime.torch_runner import COMPILE_MODES
+
+            if compile_mode not in COMPILE_MODES:
+                raise InvalidOptionError(f"--compile must be one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
+            if cuda_graphs:
+                raise InvalidOptionError("--compile and --cuda-graphs do not combine (the max-autotune and "
+                                         "reduce-overhead modes capture CUDA graphs themselves)")
         spec = load_device(device)
         shapes = [parse_shape(s) for s in shape]
         rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
@@ -110,7 +121,7 @@ def register(app: typer.Typer) -> None:
         timing = TimingConfig(**settings)
         opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
                               threads=threads, accel=accel, channels_last=channels_last,
-                              cuda_graphs=cuda_graphs, timing=timing, layers=layers, separable=separable,
+                              cuda_graphs=cuda_graphs, compile=compile_mode, timing=timing, layers=layers, separable=separable,
                               shapes=shapes, export_dir=export_dir, force=force, predict=predict,
                               isolate=isolate, weights=weights)
         if export_jobs is not None:

@@ -1,25 +1,17 @@
 """The local profiling step: build, count, make artifacts, time, per layer, separable.
 
 Per model: the model is built and counted (a ``cost`` record), each runtime
-gets its artifact, and the runtimes are timed in a **session**:
-
-- ``WorkerSession`` (the default, ``ProfileOptions.isolate``): each runtime in
-  a process of its own, rounds alternating between them
-  (``edgecnn.runtime.workers``), so no runtime's threads disturb another's
-  timing; latency records carry the worker's memory figures;
-- ``InProcessSession`` (``isolate=False``): every runner in this process,
-  timed round-robin by ``edgecnn.runtime.timing.interleave``; for fake runners
-  and an injected clock in tests.
-
-Then per-layer times and the separable check run in the same session, one
-runtime at a time. Every outcome is a record: ``unsupported`` (the runtime
-cannot run here), ``export_failed`` (no artifact), ``failed`` (with the error).
+gets its artifact, and the runtimes are timed in a **session**
+(``edgecnn.profile.sessions``: one worker process per runtime by default, or
+all in this process for tests). Then per-layer times and the separable check
+run in the same session, one runtime at a time. Every outcome is a record:
+``unsupported`` (the runtime cannot run here), ``export_failed`` (no
+artifact), ``failed`` (with the error).
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -28,10 +20,9 @@ from edgecnn.export.artifacts import ExportFailed, get_artifact
 from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
 from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
 from edgecnn.records import Record, RecordStore
+from edgecnn.profile.sessions import WorkerSession, device_of, new_session
 from edgecnn.runtime import RUNNERS, RunnerUnsupported
-from edgecnn.runtime.timing import interleave, random_inputs
-from edgecnn.runtime.workers import (ISOLATION, RuntimeWorker, WorkerError, artifact_bytes, interleave_workers,
-                                     memory_figures)
+from edgecnn.runtime.workers import artifact_bytes
 
 Keep = Callable[[Record], None]
 
@@ -41,130 +32,6 @@ LAYER_METHOD = {
     "onnxruntime": "ONNX Runtime profiler node kernel times (median of runs); fused Conv+BN+activation "
                    "timed as the conv",
 }
-
-
-def device_of(rt: str, accel: str) -> str:
-    """The runner's device argument: torch and ONNX Runtime follow ``--accel``."""
-    return accel if rt in ("torch", "onnxruntime") else ("cuda" if rt == "tensorrt" else "cpu")
-
-
-# ---------------------------------------------------------------------------
-# sessions: where the runners live
-# ---------------------------------------------------------------------------
-class InProcessSession:
-    """Every runner in this process (tests with fake runners and clocks)."""
-
-    isolation = "none: every runtime in one process, timed round-robin in blocks of 3 calls"
-
-    def __init__(self, opts: Any) -> None:
-        self.opts = opts
-        self.runners: dict[str, Any] = {}
-        self.inputs: dict[str, list] = {}
-
-    def load(self, rt: str, cls: Any, kwargs: dict[str, Any], target: Any, batch: int, size: int) -> dict:
-        runner = cls(**kwargs).load(target)
-        self.runners[rt] = runner
-        shape = runner.input_shape or [batch, 3, size, size]
-        wanted = [batch, 3, size, size]
-        shape = [d if (d is not None and d > 0) else wanted[i] for i, d in enumerate(shape)]
-        self.inputs[rt] = random_inputs(shape, dtype=runner.input_dtype, count=4)
-        runner.infer(self.inputs[rt][0])  # a runtime that cannot run this model fails here, alone
-        return {"threads": runner.threads, "describe": runner.describe()}
-
-    def time(self, rts: Sequence[str]) -> dict[str, Any]:
-        return interleave({rt: self.runners[rt].infer for rt in rts}, inputs={rt: self.inputs[rt] for rt in rts},
-                          syncs={rt: self.runners[rt].sync for rt in rts}, config=self.opts.timing,
-                          clock=self.opts.clock or time.perf_counter)
-
-    def memory(self, rt: str) -> dict[str, Any]:
-        return {}
-
-    def layer_times(self, rt: str, model_file: Optional[str], input_shape: list[int]) -> list[dict]:
-        from edgecnn.profile.isolated import ISOLATED_FORMATS, runner_layer_times
-
-        runner = self.runners[rt]
-        if rt in ISOLATED_FORMATS:
-            return runner_layer_times(runner, model_file, input_shape, self.opts.layer_runs)
-        return runner.layer_times(self.inputs[rt], runs=self.opts.layer_runs)
-
-    def separable(self, rt: str, shapes: list, progress: Callable[[str], None]) -> dict:
-        from edgecnn.profile.separable import time_shapes
-
-        return time_shapes(shapes, [rt], threads=self.opts.threads, progress=progress)
-
-    def close(self) -> None:
-        for r in self.runners.values():
-            r.close()
-        self.runners.clear()
-
-
-class WorkerSession:
-    """Each runtime in its own process (``edgecnn.runtime.workers``)."""
-
-    isolation = ISOLATION
-
-    def __init__(self, opts: Any) -> None:
-        self.opts = opts
-        self.workers: dict[str, RuntimeWorker] = {}
-        self.info: dict[str, dict] = {}
-
-    def start(self, specs: dict[str, dict[str, Any]]) -> None:
-        for rt, kwargs in specs.items():  # start them all at once: interpreters start in parallel
-            self.workers[rt] = RuntimeWorker(rt, kwargs).start()
-
-    def load(self, rt: str, cls: Any, kwargs: dict[str, Any], target: Any, batch: int, size: int) -> dict:
-        if rt not in self.workers:
-            self.workers[rt] = RuntimeWorker(rt, kwargs).start()
-        try:
-            info = self.workers[rt].request("load", artifact=str(target), batch=batch, size=size)
-        except WorkerError as exc:
-            raise _as_local_error(exc) from None
-        self.info[rt] = info
-        return info
-
-    def time(self, rts: Sequence[str]) -> dict[str, Any]:
-        return interleave_workers({rt: self.workers[rt] for rt in rts}, self.opts.timing)
-
-    def memory(self, rt: str) -> dict[str, Any]:
-        return memory_figures(self.info.get(rt, {}), self.workers[rt].request("memory"))
-
-    def layer_times(self, rt: str, model_file: Optional[str], input_shape: list[int]) -> list[dict]:
-        from edgecnn.profile.isolated import ISOLATED_FORMATS
-
-        try:
-            if rt in ISOLATED_FORMATS:  # no op profiler: the layers are timed one by one, in the worker
-                return self.workers[rt].request("call", function="edgecnn.profile.isolated.runner_layer_times",
-                                                with_runner=True, args=(model_file, input_shape, self.opts.layer_runs))
-            return self.workers[rt].request("layer_times", runs=self.opts.layer_runs)
-        except WorkerError as exc:
-            raise _as_local_error(exc) from None
-
-    def separable(self, rt: str, shapes: list, progress: Callable[[str], None]) -> dict:
-        from edgecnn.profile.separable import time_shapes
-
-        if rt == "tensorrt" or RUNNERS.get(rt).unavailable_reason():  # nothing is timed: no worker needed
-            return time_shapes(shapes, [rt], threads=self.opts.threads)
-        progress(f"separable check on {rt}, {len(set(shapes))} shapes (in its worker)")
-        if rt not in self.workers:  # a runtime whose model timing was skipped: a worker for the sweep alone
-            self.workers[rt] = RuntimeWorker(rt, {}).start()
-        return self.workers[rt].request("call", function="edgecnn.profile.separable.time_shapes",
-                                        args=(list(shapes), [rt]), kwargs={"threads": self.opts.threads})
-
-    def close(self) -> None:
-        for w in self.workers.values():
-            w.close()
-        self.workers.clear()
-
-
-def _as_local_error(exc: WorkerError) -> EdgeCNNError:
-    """A worker's error as the exception the caller turns into a record status."""
-    if exc.kind == "RunnerUnsupported":
-        return RunnerUnsupported(str(exc))
-    return exc
-
-
-def new_session(opts: Any) -> Any:
-    return WorkerSession(opts) if opts.isolate else InProcessSession(opts)
 
 
 # ---------------------------------------------------------------------------
@@ -313,8 +180,8 @@ def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any
             if timed:
                 progress(f"{name}: timing {', '.join(timed)} ({'isolated' if opts.isolate else 'one process'})")
                 stats = session.time(timed)
-                for rt, st in stats.items():
-                    m = st.to_metrics()
+                for rt, (st, measured) in stats.items():
+                    m = {**st.to_metrics(), **measured}
                     info = loaded[rt]
                     m.update({"threads": info["threads"], "macs": macs,
                               "achieved_gmacs_per_s": macs * opts.batch / (st.median_ms * 1e6) if st.median_ms > 0
@@ -322,6 +189,8 @@ def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any
                               "timing_config": opts.timing.to_dict(), "isolation": session.isolation,
                               "artifact_bytes": info["artifact_bytes"], "device_peaks": peaks.get(info["unit"]),
                               **session.memory(rt)})
+                    if info["describe"].get("compile_mode"):
+                        m.update(compile_mode=info["describe"]["compile_mode"], compile_s=info["describe"]["compile_s"])
                     keep(with_metrics(lat_t[rt], m, env={"threads": info["threads"]}))
                     medians[rt] = st.median_ms
             for rt in todo_lay:
@@ -375,7 +244,7 @@ def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep,
         kwargs: dict[str, Any] = {"threads": opts.threads, "device": dev}
         if cls.format == "pytorch":
             kwargs.update(precision=opts.precision, input_shape=[opts.batch, 3, size, size],
-                          channels_last=opts.channels_last, cuda_graphs=opts.cuda_graphs)
+                          channels_last=opts.channels_last, cuda_graphs=opts.cuda_graphs, compile=opts.compile)
         target = model_file if cls.format == "pytorch" else art
         if not opts.isolate and cls.format == "pytorch":
             target = model

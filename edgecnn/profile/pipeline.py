@@ -55,6 +55,7 @@ class ProfileOptions:
     accel: str = "cpu"  # cpu | cuda: torch device and ONNX Runtime provider
     channels_last: bool = False  # torch runner: NHWC memory format
     cuda_graphs: bool = False  # torch runner: replay a captured CUDA graph (needs accel="cuda")
+    compile: Optional[str] = None  # torch runner: a torch.compile mode (compile time recorded)
     timing: TimingConfig = field(default_factory=lambda: DEFAULT_TIMING)
     layers: bool = True
     layer_runs: int = 10

@@ -9,14 +9,24 @@ from edgecnn.export.artifacts import runtime_format
 from edgecnn.records import Record, environment
 
 
+def torch_variant(accel: str, channels_last: bool = False, cuda_graphs: bool = False,
+                  compile_mode: Optional[str] = None) -> Optional[str]:
+    """The variant of a torch measurement: the accelerator, then the memory
+    format, CUDA graphs and torch.compile (``compile``, or ``compile_<mode>``
+    for a mode other than the default)."""
+    parts = [] if accel == "cpu" else [accel]
+    parts += [flag for flag, on in (("channels_last", channels_last), ("cuda_graphs", cuda_graphs)) if on]
+    if compile_mode is not None:
+        parts.append("compile" if compile_mode == "default" else "compile_" + compile_mode.replace("-", "_"))
+    return "+".join(parts) or None
+
+
 def measurement_variant(opts: Any, runtime: Optional[str] = None) -> Optional[str]:
     """What sets a measurement apart beyond (runtime, precision, batch): the
-    accelerator, and the torch runner's memory format / CUDA graphs."""
-    parts = [] if opts.accel == "cpu" else [opts.accel]
+    accelerator, and the torch runner's memory format / CUDA graphs / compile."""
     if runtime == "torch":
-        parts += [flag for flag, on in (("channels_last", opts.channels_last), ("cuda_graphs", opts.cuda_graphs))
-                  if on]
-    return "+".join(parts) or None
+        return torch_variant(opts.accel, opts.channels_last, opts.cuda_graphs, getattr(opts, "compile", None))
+    return None if opts.accel == "cpu" else opts.accel
 
 
 def template(kind: str, model: str, rt: str, device: str, opts: Any, shape: list[int], source: str = "measured",

@@ -133,6 +133,13 @@ class Runner:
     def sync(self) -> None:
         """Wait for queued device work (GPU runners); CPU runners return at once."""
 
+    def device_phases(self) -> Any:
+        """The device steps (host-to-device copy, compute on the resident input,
+        device-to-host copy) as ``edgecnn.runtime.device_timing.DevicePhases``,
+        for timing device time apart from the copies; None for a runner with
+        no device of its own (the CPU runtimes), which is timed end to end."""
+        return None
+
     def close(self) -> None:
         if self.loaded:
             self._close()

@@ -1,5 +1,8 @@
 """TensorRT runner (TensorRT 10 API): loads a serialized ``.engine`` or builds
-one from an ``.onnx`` file (FP32/FP16), device buffers via torch.cuda.
+one from an ``.onnx`` file (FP32, FP16; INT8 from a Q/DQ file, or with
+calibration images and TensorRT's entropy calibrator), device buffers via
+torch.cuda. ``device_phases()`` times the engine's device work apart from the
+copies (``edgecnn.runtime.device_timing``).
 
 Runs only where ``tensorrt`` imports and a CUDA GPU is present (a Jetson, a
 desktop GPU); elsewhere it is ``unsupported`` with the reason."""
@@ -7,6 +10,7 @@ desktop GPU); elsewhere it is ``unsupported`` with the reason."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Optional
 
 import numpy as np
@@ -92,14 +96,77 @@ class TensorRTRunner(Runner):
                 errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
                 raise RunnerUnsupported(f"TensorRT cannot parse {path}: {errs}")
         config = builder.create_builder_config()
-        if self.precision == "fp16":
-            config.set_flag(trt.BuilderFlag.FP16)
-        elif self.precision == "int8":
-            raise RunnerUnsupported("int8 TensorRT engines need calibration: build them with `edgecnn export`")
+        self.build_flags = []
+        if self.precision in ("fp16", "int8"):
+            config.set_flag(trt.BuilderFlag.FP16)  # INT8: layers left in float run in FP16
+            self.build_flags.append("FP16")
+        if self.precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)
+            self.build_flags.append("INT8")
+            images = self.options.get("calibration_images")
+            if images is not None:  # implicit quantization: TensorRT's entropy calibrator on these images
+                config.int8_calibrator = entropy_calibrator(trt, images, int(self.options.get("calibration_batch", 8)))
+                self.build_flags.append(f"entropy calibrator on {len(images)} images")
+            elif not _has_qdq(network, trt):
+                raise RunnerUnsupported("an int8 TensorRT engine needs a Q/DQ ONNX file (`edgecnn export --to "
+                                        "tensorrt --precision int8`) or calibration_images")
+        t0 = time.perf_counter()
         data = builder.build_serialized_network(network, config)
+        self.build_s = time.perf_counter() - t0
         if data is None:
             raise RunnerUnsupported(f"TensorRT failed to build an engine from {path}")
         return bytes(data)
+
+    def device_phases(self) -> Any:
+        """h2d (pinned host buffer -> the engine's input buffer), compute
+        (``execute_async_v3``) and d2h (output -> pinned host buffer), timed with
+        CUDA events on the runner's stream."""
+        import torch
+
+        from edgecnn.runtime.device_timing import CudaEventTimer, DevicePhases
+
+        dev_in, dev_out = self._buffers[self._inputs[0]], self._buffers[self._outputs[0]]
+        self._host_in = torch.empty_like(dev_in, device="cpu").pin_memory()
+        self._host_out = torch.empty_like(dev_out, device="cpu").pin_memory()
+        return DevicePhases(compute=self._compute, h2d=self._h2d, d2h=self._d2h,
+                            timer=CudaEventTimer(self._stream), prepare=self._prepare, sync=self.sync,
+                            h2d_bytes=dev_in.numel() * dev_in.element_size(),
+                            d2h_bytes=dev_out.numel() * dev_out.element_size(), host_memory="pinned")
+
+    def _compute(self) -> None:
+        self._ctx.execute_async_v3(self._stream.cuda_stream)
+
+    def _h2d(self) -> None:
+        import torch
+
+        with torch.cuda.stream(self._stream):
+            self._buffers[self._inputs[0]].copy_(self._host_in, non_blocking=True)
+
+    def _d2h(self) -> None:
+        import torch
+
+        with torch.cuda.stream(self._stream):
+            self._host_out.copy_(self._buffers[self._outputs[0]], non_blocking=True)
+
+    def _prepare(self, x: np.ndarray) -> None:
+        import torch
+
+        self._host_in.copy_(torch.from_numpy(x))
+        self._h2d()
+        self._compute()
+        self._d2h()
+        self.sync()
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(build_flags=getattr(self, "build_flags", None), build_s=getattr(self, "build_s", None))
+        try:
+            import tensorrt
+
+            out["tensorrt_version"] = tensorrt.__version__
+        except Exception:  # noqa: BLE001 - describe() never fails for a version string
+            pass
+        return out
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         import torch
@@ -117,3 +184,42 @@ class TensorRTRunner(Runner):
         self._ctx = None
         self._engine = None
         self._buffers = {}
+
+
+def _has_qdq(network: Any, trt: Any) -> bool:
+    """Whether the parsed network holds Q/DQ layers (explicit quantization)."""
+    kinds = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
+    return any(network.get_layer(i).type in kinds for i in range(network.num_layers))
+
+
+def entropy_calibrator(trt: Any, images: np.ndarray, batch: int) -> Any:
+    """A ``trt.IInt8EntropyCalibrator2`` that feeds ``images`` (N x C x H x W
+    float32, preprocessed as the model expects) ``batch`` at a time from a
+    device buffer. TensorRT 10 deprecates implicit quantization but still
+    builds with it; the Q/DQ path of ``edgecnn export`` is the maintained one."""
+    import torch
+
+    class _Calibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self) -> None:
+            super().__init__()
+            self.data = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+            self.batch, self.next = int(batch), 0
+            self.buf = torch.empty((self.batch, *self.data.shape[1:]), dtype=torch.float32, device="cuda")
+
+        def get_batch_size(self) -> int:
+            return self.batch
+
+        def get_batch(self, names: Any) -> Any:
+            if self.next + self.batch > len(self.data):
+                return None
+            self.buf.copy_(self.data[self.next:self.next + self.batch])
+            self.next += self.batch
+            return [int(self.buf.data_ptr())]
+
+        def read_calibration_cache(self) -> Any:
+            return None
+
+        def write_calibration_cache(self, cache: Any) -> None:
+            return None
+
+    return _Calibrator()

@@ -16,6 +16,11 @@ Method (every latency edgecnn reports goes through here):
   early (after at least 3 samples; ``runs`` in the record says how many);
 - **sync**: ``sync()`` (e.g. ``torch.cuda.synchronize``) is called after each
   call, inside the timed region, so asynchronous GPU work is counted;
+- **timer**: a sample is the host clock around the call and its sync
+  (``HostTimer``, the default: what a caller waits for), or what a device
+  timer says (``timer(call, sync) -> ms``; CUDA events around the kernels,
+  ``edgecnn.runtime.device_timing``), while the loop's own bookkeeping
+  (warm-up, minimum time) stays on the host clock;
 - **fresh inputs**: when ``inputs`` is given, each call takes the next of a
   pool of pre-made random inputs (made outside the timed region);
 - **outliers**: the median and percentiles use every sample; ``mean`` and
@@ -146,6 +151,48 @@ def compute_stats(samples_ms: Sequence[float], warmup_runs: int = 0, total_s: fl
     )
 
 
+class HostTimer:
+    """A sample by the host clock: the call and its sync, in milliseconds."""
+
+    name = "host_clock"
+
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
+        self.clock = clock
+
+    def __call__(self, call: Callable[[], Any], sync: Optional[Callable[[], Any]] = None) -> float:
+        t0 = self.clock()
+        call()
+        if sync is not None:
+            sync()
+        return (self.clock() - t0) * 1e3
+
+
+Timer = Callable[[Callable[[], Any], Optional[Callable[[], Any]]], float]
+
+
+def timed_block(call: Callable[[int], Any], start: int, *, calls: int, seconds: float,
+                sync: Optional[Callable[[], Any]] = None, timer: Optional[Timer] = None,
+                clock: Clock = time.perf_counter, max_calls: Optional[int] = None) -> List[float]:
+    """Samples (ms) of ``call(start)``, ``call(start + 1)``, ... until both
+    ``calls`` calls and ``seconds`` seconds (host clock) are done, or
+    ``max_calls``. The one place a sample is taken: ``measure``, ``interleave``
+    and the isolated workers (``edgecnn.runtime.workers``) all time through it."""
+    stamp = timer if timer is not None else HostTimer(clock)
+    samples = []  # type: List[float]
+    begin = clock()
+    i = start
+    while len(samples) < calls or clock() - begin < seconds:
+        samples.append(stamp(_bind(call, i), sync))
+        i += 1
+        if max_calls is not None and len(samples) >= max_calls:
+            break
+    return samples
+
+
+def _bind(call: Callable[[int], Any], i: int) -> Callable[[], Any]:
+    return lambda: call(i)
+
+
 def _caller(fn: Callable, inputs: Optional[Sequence[Any]]) -> Callable[[int], Any]:
     if inputs is None:
         return lambda i: fn()
@@ -155,20 +202,26 @@ def _caller(fn: Callable, inputs: Optional[Sequence[Any]]) -> Callable[[int], An
     return lambda i: fn(pool[i % len(pool)])
 
 
-def _warm_up(call: Callable[[int], Any], sync: Optional[Callable[[], Any]], cfg: TimingConfig,
-             clock: Clock) -> int:
-    """Call until both ``warmup`` calls and ``warmup_s`` seconds are done (at
-    most ``max_runs``); returns the number of calls (the next input index)."""
+def warm_up(call: Callable[[int], Any], sync: Optional[Callable[[], Any]] = None, *, calls: int,
+            seconds: float, clock: Clock = time.perf_counter, max_calls: Optional[int] = None) -> int:
+    """Call ``call(0)``, ``call(1)``, ... until both ``calls`` calls and
+    ``seconds`` seconds are done (at most ``max_calls``); returns the number
+    of calls (the next input index)."""
     i = 0
     start = clock()
-    while i < cfg.warmup or clock() - start < cfg.warmup_s:
+    while i < calls or clock() - start < seconds:
         call(i)
         if sync is not None:
             sync()
         i += 1
-        if i >= cfg.max_runs:
+        if max_calls is not None and i >= max_calls:
             break
     return i
+
+
+def _warm_up(call: Callable[[int], Any], sync: Optional[Callable[[], Any]], cfg: TimingConfig,
+             clock: Clock) -> int:
+    return warm_up(call, sync, calls=cfg.warmup, seconds=cfg.warmup_s, clock=clock, max_calls=cfg.max_runs)
 
 
 def measure(
@@ -178,28 +231,25 @@ def measure(
     sync: Optional[Callable[[], Any]] = None,
     config: Optional[TimingConfig] = None,
     clock: Clock = time.perf_counter,
+    timer: Optional[Timer] = None,
     **overrides: Any,
 ) -> LatencyStats:
     """Time ``fn`` (``fn()``, or ``fn(x)`` for each ``x`` of ``inputs`` in turn).
 
     ``overrides`` are TimingConfig fields (``warmup``, ``runs``, ``min_time_s``,
     ``max_time_s``, ...). ``sync`` is called after every call inside the timed
-    region. ``clock`` returns seconds (injectable for tests).
+    region. ``clock`` returns seconds (injectable for tests); ``timer`` takes
+    each sample instead of the host clock (a device timer).
     """
     cfg = _config(config, overrides)
     call = _caller(fn, inputs)
-    done = lambda: sync() if sync is not None else None  # noqa: E731
     i = warm = _warm_up(call, sync, cfg, clock)
-    samples: List[float] = []
+    samples = []  # type: List[float]
     t_begin = clock()
     while True:
-        t0 = clock()
-        call(i)
-        done()
-        t1 = clock()
-        samples.append((t1 - t0) * 1e3)
+        samples += timed_block(call, i, calls=1, seconds=0.0, sync=sync, timer=timer, clock=clock)
         i += 1
-        elapsed = t1 - t_begin
+        elapsed = clock() - t_begin
         n = len(samples)
         if n >= cfg.max_runs:
             break
@@ -218,6 +268,7 @@ def interleave(
     config: Optional[TimingConfig] = None,
     block: int = 3,
     clock: Clock = time.perf_counter,
+    timers: Optional[Dict[str, Timer]] = None,
     **overrides: Any,
 ) -> Dict[str, LatencyStats]:
     """Time several callables round-robin so machine drift hits all alike.
@@ -226,6 +277,7 @@ def interleave(
     by count and time, for each); the order rotates each round. Rounds go on
     until every callable has ``runs`` samples and the timed part has lasted
     ``min_time_s`` *per callable* (capped at ``max_time_s`` per callable).
+    ``timers`` give a callable its own sample timer (a device timer).
     """
     if not fns:
         return {}
@@ -243,14 +295,10 @@ def interleave(
     while True:
         order = names[rnd % n_fns:] + names[:rnd % n_fns]
         for k in order:
-            for _ in range(max(1, block)):
-                t0 = clock()
-                calls[k](counter[k])
-                if sync_of[k]:
-                    sync_of[k]()
-                t1 = clock()
-                samples[k].append((t1 - t0) * 1e3)
-                counter[k] += 1
+            n = max(1, block)
+            samples[k] += timed_block(calls[k], counter[k], calls=n, seconds=0.0, sync=sync_of[k],
+                                      timer=(timers or {}).get(k), clock=clock, max_calls=n)
+            counter[k] += n
         rnd += 1
         elapsed = clock() - t_begin
         least = min(len(s) for s in samples.values())
@@ -293,3 +341,123 @@ def random_inputs(shape: Sequence[int], dtype: Any = "float32", count: int = 4, 
         out.append(x)
     return out
 
+
+
+def ratio_interval(ratios: Sequence[float], confidence: float = 0.95, resamples: int = 2000,
+                   seed: int = 0) -> List[float]:
+    """``[low, high]``: a bootstrap interval (percentile method) of the median
+    of ``ratios``, one ratio per round of an alternating comparison. With one
+    round the interval is that ratio alone (nothing says how sure it is)."""
+    a = np.asarray(list(ratios), dtype=np.float64)
+    if a.size == 0:
+        raise ValueError("no ratios to bound")
+    if a.size == 1:
+        return [float(a[0]), float(a[0])]
+    rng = np.random.RandomState(seed)
+    meds = np.median(a[rng.randint(0, a.size, size=(int(resamples), a.size))], axis=1)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    lo, hi = np.percentile(meds, [tail, 100.0 - tail])
+    return [float(lo), float(hi)]
+
+
+OUTSIDE, CANNOT_TELL = "outside", "cannot tell"
+
+
+def ratio_verdict(interval: Sequence[float], tolerance: float = 0.10) -> str:
+    """"within 10 %" (the tolerance in the words) when the whole interval
+    lies in 1 +- ``tolerance``, "outside" when all of it lies beyond, else
+    "cannot tell" (more rounds may settle it)."""
+    lo, hi = float(interval[0]), float(interval[1])
+    if lo >= 1.0 - tolerance and hi <= 1.0 + tolerance:
+        return "within {:g} %".format(round(tolerance * 100, 6))
+    if hi < 1.0 - tolerance or lo > 1.0 + tolerance:
+        return OUTSIDE
+    return CANNOT_TELL
+
+
+# ---------------------------------------------------------------------------
+# device time apart from the copies on a device reached over SSH, where the
+# TensorRT engine is fed through cuda-python's cudart (remote/device_runner.py;
+# locally edgecnn.runtime.device_timing does the same with torch)
+# ---------------------------------------------------------------------------
+COPY_TIMING = {"warmup": 3, "warmup_s": 0.05, "runs": 20, "min_time_s": 0.25, "max_time_s": 3.0}
+
+
+class CudartTimer:
+    """CUDA events (cuda-python's ``cudart`` module) recorded on ``stream``
+    around a call: the device time between them, in milliseconds."""
+
+    name = "cuda_events"
+
+    def __init__(self, cudart: Any, stream: Any) -> None:
+        self.cudart, self.stream = cudart, stream
+        self.start, self.end = cudart.cudaEventCreate()[1], cudart.cudaEventCreate()[1]
+
+    def __call__(self, call: Callable[[], Any], sync: Optional[Callable[[], Any]] = None) -> float:
+        self.cudart.cudaEventRecord(self.start, self.stream)
+        call()
+        self.cudart.cudaEventRecord(self.end, self.stream)
+        self.cudart.cudaEventSynchronize(self.end)
+        ms = float(self.cudart.cudaEventElapsedTime(self.start, self.end)[1])
+        if sync is not None:
+            sync()
+        return ms
+
+
+def cudart_phases(cudart: Any, stream: Any, compute: Callable[[], Any], dev_in: Sequence[Any],
+                  dev_out: Sequence[Any]) -> Dict[str, Any]:
+    """The device steps of one engine: ``dev_in`` / ``dev_out`` are (device
+    pointer, bytes); pinned host buffers of the same sizes are allocated here.
+    Returns ``prepare(x)``, ``h2d``, ``compute``, ``d2h``, the event timer and
+    the bytes each copy moves (what ``measure_split`` takes)."""
+    import ctypes
+
+    (in_ptr, in_bytes), (out_ptr, out_bytes) = dev_in, dev_out
+    h_in, h_out = cudart.cudaMallocHost(in_bytes)[1], cudart.cudaMallocHost(out_bytes)[1]
+    kind = cudart.cudaMemcpyKind
+
+    def h2d() -> None:
+        cudart.cudaMemcpyAsync(in_ptr, h_in, in_bytes, kind.cudaMemcpyHostToDevice, stream)
+
+    def d2h() -> None:
+        cudart.cudaMemcpyAsync(h_out, out_ptr, out_bytes, kind.cudaMemcpyDeviceToHost, stream)
+
+    def prepare(x: np.ndarray) -> None:
+        x = np.ascontiguousarray(x)
+        ctypes.memmove(h_in, x.ctypes.data, min(x.nbytes, in_bytes))
+        for step in (h2d, compute, d2h):
+            step()
+        cudart.cudaStreamSynchronize(stream)
+
+    return {"prepare": prepare, "h2d": h2d, "compute": compute, "d2h": d2h, "timer": CudartTimer(cudart, stream),
+            "h2d_bytes": in_bytes, "d2h_bytes": out_bytes}
+
+
+def measure_split(phases: Dict[str, Any], infer: Callable, inputs: Sequence[Any],
+                  sync: Optional[Callable[[], Any]] = None, **overrides: Any) -> Dict[str, Any]:
+    """Record fields of one engine timed on its device: the compute step's
+    statistics as the headline (``overrides``: TimingConfig fields), the
+    copies and the end-to-end call (numpy in, numpy out) beside them."""
+    phases["prepare"](inputs[0])
+    timer = phases["timer"]
+    stats = measure(phases["compute"], timer=timer, **overrides).to_metrics()
+    series = (("h2d", measure(phases["h2d"], timer=timer, **COPY_TIMING)),
+              ("d2h", measure(phases["d2h"], timer=timer, **COPY_TIMING)),
+              ("end_to_end", measure(infer, inputs=inputs, sync=sync, **COPY_TIMING)))
+    stats.update(latency_measure="device_compute", includes_host_copies=False, device_timer=timer.name,
+                 host_memory="pinned", h2d_bytes=int(phases["h2d_bytes"]), d2h_bytes=int(phases["d2h_bytes"]),
+                 copy_timing_config=dict(COPY_TIMING))
+    for name, st in series:
+        stats.update({name + "_ms_p50": st.median_ms, name + "_ms_p90": st.p90_ms, name + "_runs": st.runs})
+    return stats
+
+
+def measure_call(infer: Callable, inputs: Sequence[Any], sync: Optional[Callable[[], Any]] = None,
+                 **overrides: Any) -> Dict[str, Any]:
+    """Record fields of a device runner's job: ``measure_split`` when the
+    loader gave ``infer`` its ``device_phases`` (a GPU engine), else the plain
+    call's statistics."""
+    phases = getattr(infer, "device_phases", None)
+    if phases:
+        return measure_split(phases, infer, inputs, sync, **overrides)
+    return measure(infer, inputs=inputs, sync=sync, **overrides).to_metrics()

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from edgecnn.errors import EdgeCNNError
-from edgecnn.runtime.timing import MIN_RUNS, LatencyStats, TimingConfig, compute_stats
+from edgecnn.runtime.timing import MIN_RUNS, LatencyStats, TimingConfig, compute_stats, timed_block, warm_up
 
 BLOCK_S = 0.1  # seconds of calls per runtime per round
 SETTLE_S = 0.02  # pause between two runtimes' blocks (spinning threads go idle)
@@ -98,8 +98,9 @@ class _Served:
         self.runner = None
         self.inputs: list = []
         self.next = 0
+        self.phases = None  # device_timing.DevicePhases when the runner's device time is timed apart
 
-    def load(self, artifact: str, batch: int, size: int, pool: int = 4) -> dict[str, Any]:
+    def load(self, artifact: str, batch: int, size: int, pool: int = 4, split: bool = False) -> dict[str, Any]:
         import numpy as np
 
         from edgecnn.runtime.timing import random_inputs
@@ -120,33 +121,50 @@ class _Served:
         shape = [d if (d is not None and d > 0) else wanted[i] for i, d in enumerate(shape)]
         self.inputs = random_inputs(shape, dtype=self.runner.input_dtype, count=pool)
         out = self.runner.infer(self.inputs[0])  # a runtime that cannot run this model fails here, alone
-        return {"load_ms": load_ms, "rss_before_mb": before, "rss_loaded_mb": after,
+        if split:
+            self.phases = self.runner.device_phases()
+            if self.phases is not None:
+                self.phases.prepare(self.inputs[0])
+        return {"load_ms": load_ms, "split": self.phases is not None, "rss_before_mb": before, "rss_loaded_mb": after,
                 "input_shape": [int(v) for v in shape], "input_dtype": str(np.dtype(self.runner.input_dtype)),
                 "output_shape": [int(v) for v in np.shape(out)], "threads": self.runner.threads,
-                "describe": self.runner.describe()}
+                "describe": self.runner.describe(), "device": self.runner.device}
 
-    def call(self) -> None:
-        self.runner.infer(self.inputs[self.next % len(self.inputs)])
-        self.runner.sync()
-        self.next += 1
+    def _call(self, i: int) -> None:
+        self.runner.infer(self.inputs[i % len(self.inputs)])
 
     def warmup(self, calls: int, seconds: float) -> int:
-        n, start = 0, time.perf_counter()
-        while n < calls or time.perf_counter() - start < seconds:
-            self.call()
-            n += 1
+        n = warm_up(self._call, self.runner.sync, calls=calls, seconds=seconds, max_calls=None)
+        self.next += n
         return n
 
     def block(self, calls: int, seconds: float, prewarm: int) -> list[float]:
+        """``prewarm`` untimed calls (caches back after another runtime's block),
+        then a block of timed calls through ``edgecnn.runtime.timing.timed_block``:
+        the device time of the compute step when this runner is split
+        (``edgecnn.runtime.device_timing``), else the host clock around each call."""
+        if self.phases is not None:
+            for _ in range(prewarm):
+                self.phases.compute()
+            self.phases.sync()
+            return timed_block(lambda i: self.phases.compute(), 0, calls=calls, seconds=seconds,
+                               timer=self.phases.timer)
         for _ in range(prewarm):
-            self.call()
-        samples: list[float] = []
-        start = time.perf_counter()
-        while len(samples) < calls or time.perf_counter() - start < seconds:
-            t0 = time.perf_counter()
-            self.call()
-            samples.append((time.perf_counter() - t0) * 1e3)
+            self._call(self.next)
+            self.runner.sync()
+            self.next += 1
+        samples = timed_block(self._call, self.next, calls=calls, seconds=seconds, sync=self.runner.sync)
+        self.next += len(samples)
         return samples
+
+    def copies(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The split runner's host-to-device, device-to-host and end-to-end
+        series (``device_timing.time_copies``), as record fields."""
+        from edgecnn.runtime.device_timing import time_copies
+
+        if self.phases is None:
+            return {}
+        return time_copies(self.runner, self.phases, self.inputs, TimingConfig(**config))
 
 
 def _import_runtime(cls: Any) -> None:
@@ -180,6 +198,8 @@ def _serve(conn: Any, runtime: str, kwargs: dict[str, Any]) -> None:
                 value = served.warmup(**args)
             elif op == "block":
                 value = served.block(**args)
+            elif op == "copies":
+                value = served.copies(**args)
             elif op == "memory":
                 value = {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
             elif op == "layer_times":

@@ -191,7 +191,16 @@ NOT_WRITTEN_HERE = {
                 # (edgecnn/reference, scripts/gpu_reference.py): written and checked in tests/train/test_gpu_reference.py
                 "gpu_compute_ms_p50", "gpu_compute_ms_min", "gpu_compute_ms_max", "gpu_compute_ms_mean",
                 "gpu_compute_ms_p90", "gpu_compute_ms_p99", "throughput_qps", "timing_note", "memory_init_mb",
-                "layers", "calibration_device"},
+                "layers", "calibration_device",
+                # device time apart from the copies, torch.compile, the plain-script fidelity check and the
+                # TensorRT probe: CUDA paths and the GPU reference run, written and checked with a fake device
+                # timer and on CPU tensors in tests/profile/test_device_timing.py,
+                # tests/remote/test_device_runner_gpu.py and tests/train/test_gpu_reference.py
+                "compile_mode", "compile_s", "copy_timing_config", "device_timer", "host_memory", "probe",
+                "plain_ms_p50", "fidelity_interval", "fidelity_method", "fidelity_ratio", "fidelity_rounds",
+                "fidelity_verdict",
+                *(f"{s}_{f}" for s in ("h2d", "d2h") for f in ("bytes", "gb_per_s", "ms_p50", "ms_p90", "runs")),
+                "end_to_end_ms_p50", "end_to_end_ms_p90", "end_to_end_runs"},
     "separable": {"df", "macs_separable", "macs_standard", "macs_depthwise", "macs_pointwise", "depth_multiplier",
                   "blocks", "depthwise_layer", "pointwise_layer"},
     "export": {"trtexec", "simplified", "inference_precision", "activation_type", "transpose_ops", "conv_ops",

@@ -10,10 +10,10 @@ and keeps to Python 3.6 (old JetPack images). Usage on the device::
     python3 device_runner.py run - < JOB.json  # time one artifact (the job on stdin, as edgecnn sends it)
 
 Every answer is one stdout line starting ``EDGECNN-RESULT `` (runtime log noise never breaks parsing).
-``run`` answers "ok" (``timing.measure`` statistics in ms, the runtime version, memory, the artifact's
-size with its weights file), "unsupported" (the runtime is not installed) or "failed" (the error).
-``settings`` are the exporter's (OpenVINO's precision hint, NCNN's fp16 storage, MNN's session
-precision); inputs are seeded random tensors in the artifact's shape and dtype (``timing.random_inputs``).
+``run`` answers "ok" (``timing.measure_call`` statistics in ms: a TensorRT engine's device time with its
+copies beside it; the runtime version, memory, the artifact's size with its weights file), "unsupported"
+or "failed" (the error). ``settings`` are the exporter's (OpenVINO's precision hint, NCNN's fp16 storage,
+MNN's session precision); inputs are seeded random tensors in the artifact's shape (``timing.random_inputs``).
 """
 
 import importlib
@@ -36,8 +36,7 @@ def _emit(obj) -> None:
 
 
 def _timing():
-    """edgecnn's timing module: pushed beside this script, or the package one
-    when this file runs from an edgecnn checkout."""
+    """edgecnn's timing module: pushed beside this script, or the package one (from an edgecnn checkout)."""
     here = os.path.dirname(os.path.abspath(__file__))
     if os.path.exists(os.path.join(here, "timing.py")):
         sys.path.insert(0, here)
@@ -227,10 +226,8 @@ def _tensorrt(path: str, threads, settings=None):
     for n in names:
         shape = tuple(ctx.get_tensor_shape(n))
         dt = np.dtype(trt.nptype(engine.get_tensor_dtype(n)))
-        nbytes = int(np.prod(shape)) * dt.itemsize
-        _, ptr = cudart.cudaMalloc(nbytes)
-        bufs[n] = (ptr, nbytes)
-        ctx.set_tensor_address(n, ptr)
+        bufs[n] = (cudart.cudaMalloc(int(np.prod(shape)) * dt.itemsize)[1], int(np.prod(shape)) * dt.itemsize)
+        ctx.set_tensor_address(n, bufs[n][0])
         if n in outputs:
             host_out[n] = np.empty(shape, dt)
     in_name, out_name = inputs[0], outputs[0]
@@ -245,6 +242,8 @@ def _tensorrt(path: str, threads, settings=None):
         cudart.cudaStreamSynchronize(stream)
         return y
 
+    infer.device_phases = _timing().cudart_phases(  # device time apart from the copies, as trtexec
+        cudart, stream, lambda: ctx.execute_async_v3(stream), bufs[in_name], bufs[out_name])
     shape = list(ctx.get_tensor_shape(in_name))
     dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(in_name))).name
     return infer, shape, dtype, None, trt.__version__, {"api": "tensorrt python"}
@@ -427,7 +426,7 @@ def run_job(job: dict) -> dict:
     inputs = timing.random_inputs(shape, dtype, count=int(job.get("input_pool", 4)), seed=int(job.get("seed", 0)))
     y = infer(inputs[0])  # one call outside the timed region: errors surface here
     kwargs = {k: job[k] for k in TIMING_KEYS if job.get(k) is not None}
-    stats = timing.measure(infer, inputs=inputs, sync=sync, **kwargs).to_metrics()
+    stats = timing.measure_call(infer, inputs, sync, **kwargs)  # device time apart from copies on a GPU
     memory = {"rss_before_mb": rss_before, "rss_loaded_mb": rss_loaded, "peak_rss_mb": _status_mb("VmHWM")}
     weights = os.path.splitext(path)[0] + ".bin"  # what OpenVINO's .xml and NCNN's .param load beside them
     size = os.path.getsize(path) + (os.path.getsize(weights) if path.endswith((".xml", ".param")) else 0)

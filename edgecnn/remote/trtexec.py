@@ -87,26 +87,34 @@ _TRT_STAT = r"min = ([\d.]+) ms, max = ([\d.]+) ms, mean = ([\d.]+) ms, median =
 
 
 def parse_trtexec_timing(text: str) -> dict[str, Any]:
-    """``=== Performance summary ===`` of trtexec -> metrics (ms). ``Latency``
-    is host end-to-end per query (H2D + compute + D2H), the figure comparable
-    to the other runtimes; ``GPU Compute Time`` is kept beside it."""
+    """``=== Performance summary ===`` of trtexec -> metrics (ms). The headline
+    (``latency_ms_*``) is ``GPU Compute Time``, the engine's device work
+    (``latency_measure = "device_compute"``), as for every GPU latency;
+    ``H2D Latency`` and ``D2H Latency`` are the copies (``h2d_ms_*``,
+    ``d2h_ms_*``) and ``Latency``, trtexec's host latency per query (H2D +
+    compute + D2H), is ``end_to_end_ms_*``."""
     out: dict[str, Any] = {}
-    for label, prefix in (("Latency", "latency_ms"), ("GPU Compute Time", "gpu_compute_ms")):
-        m = re.search(rf"\]\s*{re.escape(label)}: " + _TRT_STAT, text) or re.search(rf"{re.escape(label)}: " + _TRT_STAT, text)
+    labels = (("GPU Compute Time", "latency_ms", True), ("Latency", "end_to_end_ms", False),
+              ("H2D Latency", "h2d_ms", False), ("D2H Latency", "d2h_ms", False))
+    for label, prefix, full in labels:
+        m = re.search(rf"\]\s*{re.escape(label)}: " + _TRT_STAT, text) or \
+            re.search(rf"(?<![\w ]){re.escape(label)}: " + _TRT_STAT, text)
         if not m:
             continue
         lo, hi, mean, med, p90, p95, p99 = m.groups()
-        out.update({f"{prefix}_min": float(lo), f"{prefix}_max": float(hi), f"{prefix}_mean": float(mean),
-                    f"{prefix}_p50": float(med), f"{prefix}_p90": float(p90)})
-        if p99:
-            out[f"{prefix}_p99"] = float(p99)
+        out.update({f"{prefix}_p50": float(med), f"{prefix}_p90": float(p90)})
+        if full:
+            out.update({f"{prefix}_min": float(lo), f"{prefix}_max": float(hi), f"{prefix}_mean": float(mean)})
+            if p99:
+                out[f"{prefix}_p99"] = float(p99)
     m = re.search(r"Throughput: ([\d.]+) qps", text)
     if m:
         out["throughput_qps"] = float(m.group(1))
     if "latency_ms_p50" not in out:
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
         raise ValueError(f"trtexec printed no performance summary: {lines[-1] if lines else 'no output'}")
-    out["timing_method"] = "trtexec"
+    out.update(timing_method="trtexec", latency_measure="device_compute", includes_host_copies=False,
+               device_timer="trtexec (CUDA events)", host_memory="pinned")
     return out
 
 

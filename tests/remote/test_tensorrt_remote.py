@@ -38,10 +38,13 @@ elif "loadEngine" in opts:
 
 def test_parse_trtexec_summary():
     m = parse_trtexec_timing((DATA / "trtexec_timing_orin.txt").read_text())
-    assert m["latency_ms_p50"] == pytest.approx(0.205566) and m["latency_ms_p90"] == pytest.approx(0.214355)
-    assert m["latency_ms_p99"] == pytest.approx(0.288818) and m["latency_ms_min"] == pytest.approx(0.19751)
-    assert m["gpu_compute_ms_p50"] == pytest.approx(0.149414) and m["throughput_qps"] == pytest.approx(4709.13)
-    assert m["timing_method"] == "trtexec"
+    # the headline is the device time (GPU Compute Time); the copies and trtexec's host latency beside it
+    assert m["latency_ms_p50"] == pytest.approx(0.149414) and m["latency_ms_p90"] == pytest.approx(0.156738)
+    assert m["latency_ms_p99"] == pytest.approx(0.219727) and m["latency_ms_min"] == pytest.approx(0.144385)
+    assert m["latency_measure"] == "device_compute" and m["includes_host_copies"] is False
+    assert m["end_to_end_ms_p50"] == pytest.approx(0.205566) and m["end_to_end_ms_p90"] == pytest.approx(0.214355)
+    assert m["h2d_ms_p50"] == pytest.approx(0.013916) and m["d2h_ms_p50"] == pytest.approx(0.0419922)
+    assert m["throughput_qps"] == pytest.approx(4709.13) and m["timing_method"] == "trtexec"
     with pytest.raises(ValueError, match="no performance summary"):
         parse_trtexec_timing("&&&& FAILED TensorRT.trtexec [TensorRT v100300]")
 
@@ -71,7 +74,9 @@ def test_engine_built_on_device_cached_and_reused(tmp_path, monkeypatch):
     kw = dict(precision="fp16", store=store, export_dir=tmp_path / "export", timing={"runs": 50, "min_time_s": 1})
     [rec] = profile_remote(spec, ["lenet5"], ["tensorrt"], **kw)
     assert (rec.status, rec.device, rec.runtime, rec.format) == ("ok", "fake-jetson", "tensorrt", "tensorrt")
-    assert rec.metrics["latency_ms_p50"] == pytest.approx(0.205566) and rec.metrics["runtime_version"] == "10.3.0"
+    assert rec.metrics["latency_ms_p50"] == pytest.approx(0.149414) and rec.metrics["runtime_version"] == "10.3.0"
+    assert rec.metrics["latency_measure"] == "device_compute" and rec.metrics["end_to_end_ms_p50"] == \
+        pytest.approx(0.205566)
     assert "tensorrt Python package is not importable" in rec.metrics["timing_note"]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     builds = [c for c in calls if any(a.startswith("--saveEngine=") for a in c)]

@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
 """The GPU reference run in one command (see docs/gpu.md).
 
-On the lent H200 (at most 9 minutes of wall time)::
+On the lent H200 (at most 9 minutes of wall time), one part per lend::
 
-    PYTHONPATH=. python3 scripts/gpu_reference.py --data .gpu_data/cifar10-jpeg.tar.gz \\
+    PYTHONPATH=. python3 scripts/gpu_reference.py --part timing --data .gpu_data/cifar10-jpeg.tar.gz \\
         --out /tmp/gpuref --pack-dir "$OUT"
 
-Here, the same code on the CPU in about a minute (the default tests run it)::
+Here, every phase on the CPU in about a minute (the default tests run it)::
 
     PYTHONPATH=. python3 scripts/gpu_reference.py --smoke --out /tmp/gpuref-smoke
 
-Predicts the default models' latency on the H200 and its host CPU (before
-timing them), trains resnet18 and mobilenet_v2 on CIFAR-10 against time
-budgets (then mobilenet_v3_small and mobilenet_v1 with what time is left),
-times the default models (FP32, FP16, BF16, channels-last, CUDA graphs,
-batch 1 and 64, per layer) and the separable sweep, and packs the records
-and fp16 checkpoints into at most 8 files under 16 MB. Exit code 0 when the
-run finished (phases that failed are failed records, listed in the summary),
-2 on bad arguments.
+Parts: ``timing`` prints what the machine has (GPU, driver, CUDA, cuDNN,
+Triton, TensorRT, trtexec), predicts the default models' latency on the
+H200 and its host CPU (before timing them), times them on the GPU (device
+time with the copies and end to end beside it; FP32, FP16, BF16,
+channels-last, CUDA graphs, torch.compile; batch 1 and 64; per layer), checks
+edgecnn's device time against a plain CUDA-event script, runs the separable
+sweep on device time, times the host CPU, and builds and times TensorRT
+engines where TensorRT imports (else records a probe); ``train`` trains
+resnet18 against its bar and the small mobile models with what is left;
+``train-mobilenet_v2`` trains mobilenet_v2 against its bar. Each packs
+records and fp16 checkpoints into at most 8 files under 16 MB. Exit code 0
+when the run finished (phases that failed are failed records, listed in the
+summary), 1 when packing failed, 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -60,7 +65,10 @@ def git_commit(given: str | None) -> str | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="the same phases on the CPU in about a minute")
+    ap.add_argument("--smoke", action="store_true", help="every phase on the CPU in about a minute")
+    ap.add_argument("--part", default="timing", help="which part of the GPU work (each fits 9 minutes): timing "
+                    "(GPU latency, fidelity, separable, TensorRT; default), train (airbench ceiling, resnet18, "
+                    "the small models), train-mobilenet_v2")
     ap.add_argument("--out", type=Path, default=Path("gpuref-run"), help="work folder (records, runs, log)")
     ap.add_argument("--pack-dir", type=Path, default=None, help="where the packed files go (default OUT/pack)")
     ap.add_argument("--data", type=Path, default=None, help="CIFAR-10 archive or folder (default: "
@@ -89,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         if not data.exists():
             raise InvalidOptionError(f"no CIFAR-10 data at {data} (give --data, set $EDGECNN_CIFAR10, or run "
                                      f"scripts/gpu_carry.sh)")
-        cfg = (smoke_config() if args.smoke else full_config()).scaled(args.budget_scale)
+        from edgecnn.reference.config import PARTS
+
+        if args.part not in PARTS:
+            raise InvalidOptionError(f"--part must be one of {', '.join(PARTS)}, got {args.part!r}")
+        cfg = (smoke_config() if args.smoke else full_config(args.part)).scaled(args.budget_scale)
         if args.eager:
             def eager(jobs):
                 return tuple(dataclasses.replace(j, compile=False) for j in jobs)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 from edgecnn.errors import EdgeCNNError
 from edgecnn.records import Record, environment
 from edgecnn.runtime import RUNNERS, RunnerUnsupported
-from edgecnn.runtime.timing import TimingConfig, interleave, random_inputs
+from edgecnn.runtime.timing import TimingConfig, random_inputs
 
 SEPARABLE_TIMING = TimingConfig(warmup=3, warmup_s=0.05, runs=10, min_time_s=0.15, max_time_s=3.0)
 
@@ -65,13 +65,17 @@ def build_pair(s: Shape):
 
 def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Optional[int] = None,
                 config: TimingConfig = SEPARABLE_TIMING, progress: Optional[Callable[[str], None]] = None,
-                device: str = "cpu", precision: str = "fp32", batch: int = 1
+                device: str = "cpu", precision: str = "fp32", batch: int = 1, split: bool = False
                 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Time every shape on every runtime. Returns {(runtime, shape.key): result}
     where result has ``status`` ("ok"/"unsupported"/"failed"), ``error`` and, when
-    ok, ``separable`` and ``standard`` LatencyStats and ``measured_ratio``.
-    ``device`` ("cpu" or "cuda"), ``precision`` and ``batch`` go to the runners
-    (the torch runner times fp16/bf16 and CUDA; the others refuse what they cannot do)."""
+    ok, ``separable`` and ``standard`` LatencyStats, ``measured_ratio`` and
+    ``latency_measure``. ``device`` ("cpu" or "cuda"), ``precision`` and
+    ``batch`` go to the runners (the torch runner times fp16/bf16 and CUDA; the
+    others refuse what they cannot do). On CUDA the torch runner's pair is
+    timed on the device alone (CUDA events around the convolutions, the input
+    resident: ``edgecnn.runtime.device_timing``), not with the copies of its
+    input and output; ``split`` does the same on the CPU (the smoke run)."""
     import torch
 
     torch.manual_seed(0)
@@ -107,8 +111,10 @@ def time_shapes(shapes: Sequence[Shape], runtimes: Sequence[str], *, threads: Op
             for s in uniq:
                 if progress:
                     progress(f"separable {s.key} on {rt}")
-                out[(rt, s.key)] = _time_pair(cls, rt, artifacts, s, threads, config,
-                                              dict(device=device, precision=precision), batch)
+                where = dict(device=device, precision=precision)
+                if rt == "torch":
+                    where.update(split=split, input_shape=[batch, s.m, s.df_in, s.df_in])
+                out[(rt, s.key)] = _time_pair(cls, rt, artifacts, s, threads, config, where, batch)
     return out
 
 
@@ -140,8 +146,10 @@ def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], 
                where: Optional[dict] = None, batch: int = 1) -> dict:
     import copy
 
+    from edgecnn.runtime.device_timing import time_split
+
     # only what differs from a runner's defaults, so runners without these options keep working
-    kw = {k: v for k, v in (where or {}).items() if v != {"device": "cpu", "precision": "fp32"}.get(k)}
+    kw = {k: v for k, v in (where or {}).items() if v != {"device": "cpu", "precision": "fp32", "split": False}.get(k)}
     runners = {}
     try:
         for which in ("sep", "std"):
@@ -154,8 +162,10 @@ def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], 
         if not shape or len(shape) != 4 or any(d is None or d < 1 for d in shape[1:]):
             shape = [batch, s.m, s.df_in, s.df_in]
         xs = random_inputs([batch, *shape[1:]], count=2)
-        stats = interleave({k: r.infer for k, r in runners.items()}, inputs={k: xs for k in runners},
-                           syncs={k: r.sync for k, r in runners.items()}, config=config)
+        split = time_split(runners, {k: xs for k in runners}, config=config, copy_config=None)
+        stats = {k: v.compute for k, v in split.items()}
+        measure = "device_compute" if split["sep"].phases is not None else (
+            "end_to_end" if str(kw.get("device", "cpu")).startswith("cuda") else "host_call")
     except EdgeCNNError as exc:
         status = "unsupported" if isinstance(exc, RunnerUnsupported) else "failed"
         return {"status": status, "error": str(exc)}
@@ -167,7 +177,34 @@ def _time_pair(cls, rt: str, artifacts: dict, s: Shape, threads: Optional[int], 
     sep, std = stats["sep"], stats["std"]
     return {"status": "ok", "error": None, "separable": sep, "standard": std,
             "measured_ratio": sep.median_ms / std.median_ms if std.median_ms > 0 else None,
-            "threads": next(iter(runners.values())).threads}
+            "threads": next(iter(runners.values())).threads, "latency_measure": measure}
+
+
+def pair_bytes(s: Shape, precision: str, batch: int = 1) -> tuple[int, int]:
+    """Bytes the separable pair and the standard convolution move for a batch:
+    each convolution's input and output activations (per image) and its
+    weights (once), at ``precision``'s element size; the depthwise output is
+    written and read back by the pointwise conv (no fusion assumed)."""
+    item = {"fp16": 2, "bf16": 2, "int8": 1}.get(precision, 4)
+    do = (s.df_in + 2 * (s.dk // 2) - s.dk) // s.stride + 1
+    x_in, mid, out = s.m * s.df_in ** 2, s.m * do * do, s.n * do * do
+    sep = ((x_in + 2 * mid + out) * batch + s.m * s.dk * s.dk + s.m * s.n) * item
+    std = ((x_in + out) * batch + s.m * s.n * s.dk * s.dk) * item
+    return sep, std
+
+
+def achieved(s: Shape, precision: str, batch: int, sep_ms: float, std_ms: float, macs_sep: int,
+             macs_std: int) -> dict[str, Any]:
+    """GMAC/s each side reached (counted MACs per image x batch / median) and
+    the bytes each moves per batch."""
+    sep_b, std_b = pair_bytes(s, precision, batch)
+    out: dict[str, Any] = {"separable_bytes": sep_b, "standard_bytes": std_b,
+                           "macs_separable": int(macs_sep), "macs_standard": int(macs_std)}
+    if sep_ms > 0:
+        out["separable_gmacs_per_s"] = macs_sep * batch / (sep_ms * 1e6)
+    if std_ms > 0:
+        out["standard_gmacs_per_s"] = macs_std * batch / (std_ms * 1e6)
+    return out
 
 
 def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes: Sequence[str], *,
@@ -200,11 +237,13 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
             analytic = 1.0 / p.n + 1.0 / p.dk ** 2
             from edgecnn.cost import separable_layer_check
 
-            counted = separable_layer_check(p.m, p.n, p.dk, p.df_in, p.stride).counted_ratio
+            pc = separable_layer_check(p.m, p.n, p.dk, p.df_in, p.stride)
+            counted, macs = pc.counted_ratio, (pc.macs_separable, pc.macs_standard)
             extra = {}
         else:
             s = Shape(p.m, p.n, p.dk, p.df_in, p.stride)
             variant, analytic, counted = p.depthwise, p.analytic_ratio, p.counted_ratio
+            macs = (p.macs_separable, p.macs_standard)
             extra = {"depthwise_layer": p.depthwise, "pointwise_layer": p.pointwise}
         for rt in runtimes:
             res = results.get((rt, s.key), {"status": "failed", "error": "not timed"})
@@ -216,7 +255,9 @@ def separable_records(model: str, pairs: Sequence[Any], results: dict, runtimes:
                 metrics.update({"measured_ratio": res["measured_ratio"], "separable_ms_p50": sep.median_ms,
                                 "standard_ms_p50": std.median_ms, "separable_ms_p90": sep.p90_ms,
                                 "standard_ms_p90": std.p90_ms, "runs": min(sep.runs, std.runs),
-                                "noisy": sep.noisy or std.noisy, "threads": res["threads"]})
+                                "noisy": sep.noisy or std.noisy, "threads": res["threads"],
+                                "latency_measure": res.get("latency_measure", "host_call")})
+                metrics.update(achieved(s, precision, batch, sep.median_ms, std.median_ms, *macs))
                 if isolation:
                     metrics["isolation"] = isolation
             recs.append(Record(kind="separable", model=model, status=res["status"], source="measured",

@@ -23,21 +23,25 @@ class LatencyConfig:
     precision: str = "fp32"  # fp32 | fp16 | bf16 (weights and input converted, no autocast)
     channels_last: bool = False
     cuda_graphs: bool = False
+    compile: Optional[str] = None  # a torch.compile mode (default, max-autotune), or eager
 
     def variant(self, accel: str) -> Optional[str]:
         """The record variant, as ``edgecnn profile`` names it (accel, then the torch flags)."""
-        parts = [] if accel == "cpu" else [accel]
-        parts += [flag for flag, on in (("channels_last", self.channels_last), ("cuda_graphs", self.cuda_graphs))
-                  if on]
-        return "+".join(parts) or None
+        from edgecnn.profile.records import torch_variant
+
+        return torch_variant(accel, self.channels_last, self.cuda_graphs, self.compile)
 
 
-# eager FP32 / FP16 / BF16 in both memory formats, and CUDA graphs of the three
+# eager FP32 / FP16 / BF16 in both memory formats, CUDA graphs of the three, and torch.compile (inductor's
+# default mode) of the two a desktop-GPU user would ship: FP16 and BF16 channels-last
 GPU_CONFIGS = (
     LatencyConfig("fp32"), LatencyConfig("fp32", True), LatencyConfig("fp16"), LatencyConfig("fp16", True),
     LatencyConfig("bf16"), LatencyConfig("bf16", True), LatencyConfig("fp32", False, True),
     LatencyConfig("fp16", True, True), LatencyConfig("bf16", True, True),
+    LatencyConfig("fp16", True, compile="default"), LatencyConfig("bf16", True, compile="default"),
 )
+# edgecnn's figure against a plain CUDA-event script (edgecnn/reference/fidelity.py), batch 64
+FIDELITY_CONFIGS = (LatencyConfig("fp32"), LatencyConfig("fp16", True), LatencyConfig("bf16", True))
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,21 @@ class TrainJob:
     target_s: Optional[float] = None  # ... reached within this many seconds of training wall time
 
 
+# what each part of the run does (one part fits one lend's 9 minutes; docs/gpu.md says which ran when)
+PHASES = ("machine", "predict", "data", "train", "latency", "separable", "host-cpu", "tensorrt", "leftover")
+PARTS = {
+    "timing": ("machine", "predict", "data", "latency", "separable", "host-cpu", "tensorrt"),
+    "train": ("machine", "data", "train", "leftover"),
+    "train-mobilenet_v2": ("machine", "data", "train", "leftover"),
+}
+
+
 @dataclass
 class ReferenceConfig:
     smoke: bool
     accel: str  # "cuda" on the GPU machine, "cpu" for the smoke run
+    part: str = "timing"  # a key of PARTS, or "all" (the smoke run: every phase)
+    phases: tuple[str, ...] = PARTS["timing"]
     device_name: str = DEVICE_NAME
     total_s: float = 540.0  # the whole command, packing included
     pack_reserve_s: float = 10.0  # kept for writing the summary and packing (a few seconds)
@@ -81,15 +96,29 @@ class ReferenceConfig:
                                                             (LatencyConfig("bf16", True), 64))
     layer_runs: int = 10
     cpu_batches: tuple[int, ...] = (1,)
+    # each configuration: at least 0.2 s of warm-up and 1 s of timing (trtexec: 0.2 s and 3 s)
     timing: TimingConfig = field(default_factory=lambda: TimingConfig(
-        warmup=10, warmup_s=0.05, runs=20, min_time_s=0.1, max_time_s=1.0))
+        warmup=10, warmup_s=0.2, runs=20, min_time_s=1.0, max_time_s=3.0))
+    copy_timing: TimingConfig = field(default_factory=lambda: TimingConfig(
+        warmup=3, warmup_s=0.05, runs=20, min_time_s=0.1, max_time_s=1.0))
+    fidelity_configs: tuple[LatencyConfig, ...] = FIDELITY_CONFIGS
+    fidelity_batch: Optional[int] = 64
+    fidelity_block_s: float = 0.3
+    compile_batches: tuple[int, ...] = (64,)  # torch.compile is timed at these batches only (a compile each)
+    compile_backend: str = "inductor"  # the smoke run traces with dynamo's "eager" backend (no code generation)
+    # TensorRT, where it imports: (precision, batch) per model, the most asked-for first
+    tensorrt_runs: tuple[tuple[str, int], ...] = (("fp16", 64), ("int8", 64), ("fp16", 1))
+    tensorrt_need_s: float = 60.0  # an engine is not started with less left (export, build, timing)
+    airbench_variants: tuple[str, ...] = ("airbench94", "airbench95")
+    airbench_seeds: tuple[int, ...] = (0, 1, 2)
     # the separable sweep: M = N, Df = 14, stride 1, as in docs/profile.md
     separable_n: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
     separable_dk: tuple[int, ...] = (3, 5)
     separable_df: int = 14
-    separable_runs: tuple[tuple[str, int], ...] = (("fp32", 1), ("bf16", 64))  # (precision, batch)
+    # (precision, batch): launch-bound batch 1, and batch 64 where the standard conv is compute-bound
+    separable_runs: tuple[tuple[str, int], ...] = (("fp32", 1), ("bf16", 64))
     separable_timing: TimingConfig = field(default_factory=lambda: TimingConfig(
-        warmup=5, warmup_s=0.02, runs=20, min_time_s=0.05, max_time_s=0.5))
+        warmup=5, warmup_s=0.05, runs=20, min_time_s=0.3, max_time_s=1.0))
 
     def scaled(self, factor: float) -> "ReferenceConfig":
         """Every training budget and the total multiplied by ``factor`` (tests)."""
@@ -102,23 +131,37 @@ class ReferenceConfig:
                                    leftover_jobs=tuple(job(j) for j in self.leftover_jobs))
 
 
-def full_config() -> ReferenceConfig:
-    """The H200 run: resnet18 in about 2.5 min and mobilenet_v2 in about 5 min
-    (the issue's bars: >= 95.0 % within 3 min, >= 94.0 % within 6 min), then
-    the measurements (about 40 s), then mobilenet_v3_small and mobilenet_v1
-    with what is left (eager: compiling would eat most of a short budget).
+def full_config(part: str = "timing") -> ReferenceConfig:
+    """One part of the H200 run, each at most 9 minutes (540 s of wall time):
 
-    Planned seconds of the 540: predict 5, data 20 (decoding the archive),
-    resnet18 145 + 8 to set up, mobilenet_v2 290 + 8, GPU latency 25,
-    separable 8, host-CPU latency 8, pack 10: about 530. Training comes first
-    because its budgets are enforced; a measurement without time left is a
-    record saying so."""
-    return ReferenceConfig(
-        smoke=False, accel="cuda",
-        first_jobs=(TrainJob("resnet18", 145.0, None, 95.0, 180.0),
-                    TrainJob("mobilenet_v2", 290.0, None, 94.0, 360.0)),
-        leftover_jobs=(TrainJob("mobilenet_v3_small", None, False), TrainJob("mobilenet_v1", None, False)),
-    )
+    - ``timing`` (the GPU-timing issue): the machine's facts, predictions, the
+      default models timed on the GPU (device time, copies and end to end,
+      eager / channels-last / CUDA graphs / torch.compile, batch 1 and 64), the
+      fidelity check against a plain script at batch 64, the separable sweep on
+      device time, the host CPU, TensorRT engines where TensorRT imports (else
+      its probe record). Planned: predict 6, data 10, latency ~300, separable
+      ~25, host CPU ~8, TensorRT what is left;
+    - ``train``: airbench94/95 on the archive (its ceiling), resnet18 against
+      the 3-minute bar (170 s budget), then mobilenet_v3_small, mobilenet_v1
+      and efficientnet_b0 with what is left;
+    - ``train-mobilenet_v2``: mobilenet_v2 against the 6-minute bar (345 s),
+      then efficientnet_b0 with what is left.
+
+    Training comes before measurements in a part because its budgets are
+    enforced; a phase without time left is a record saying so."""
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
+    first: tuple[TrainJob, ...] = ()
+    leftover: tuple[TrainJob, ...] = ()
+    if part == "train":
+        first = (TrainJob("resnet18", 170.0, None, 95.0, 180.0),)
+        leftover = (TrainJob("mobilenet_v3_small", None, False), TrainJob("mobilenet_v1", None, False),
+                    TrainJob("efficientnet_b0", None, False))
+    elif part == "train-mobilenet_v2":
+        first = (TrainJob("mobilenet_v2", 345.0, None, 94.0, 360.0),)
+        leftover = (TrainJob("efficientnet_b0", None, False),)
+    return ReferenceConfig(smoke=False, accel="cuda", part=part, phases=PARTS[part], first_jobs=first,
+                           leftover_jobs=leftover)
 
 
 def smoke_config() -> ReferenceConfig:
@@ -128,12 +171,15 @@ def smoke_config() -> ReferenceConfig:
     # bf16 autocast is left out of the smoke training: on CPUs without AVX512-BF16 a bf16 step is
     # 20x slower than fp32 (the trainer's autocast call still runs, disabled)
     return ReferenceConfig(
-        smoke=True, accel="cpu", total_s=240.0, pack_reserve_s=10.0,
+        smoke=True, accel="cpu", part="all", phases=PHASES, total_s=240.0, pack_reserve_s=10.0,
         first_jobs=(TrainJob("lenet5", 8.0, False, 0.0, 60.0),),  # a bar any run meets: the check runs
         leftover_jobs=(TrainJob("mobilenet_v1_025", 8.0, False),), leftover_min_s=4.0,
         subset=32, test_subset=32, batch_size=32, amp="off", channels_last=True, threads=1, host_threads=1,
         models=("mobilenet_v3_small",), input_size=64, predict_gpu=(("fp32", 1), ("bf16", 2)),
-        predict_cpu=(("fp32", 1),), gpu_configs=GPU_CONFIGS[:3] + GPU_CONFIGS[4:7], gpu_batches=(1, 2),
+        predict_cpu=(("fp32", 1),), gpu_batches=(1, 2),
+        gpu_configs=GPU_CONFIGS[:3] + GPU_CONFIGS[4:7] + (LatencyConfig("fp32", compile="default"),),
         layer_configs=((LatencyConfig("fp32"), 1),), layer_runs=2, cpu_batches=(1,),
-        timing=tiny, separable_n=(32, 64), separable_dk=(3,), separable_runs=(("fp32", 1),), separable_timing=tiny,
+        timing=tiny, copy_timing=tiny, separable_n=(32, 64), separable_dk=(3,), separable_runs=(("fp32", 1),),
+        separable_timing=tiny, fidelity_configs=(LatencyConfig("fp32"),), fidelity_batch=2, fidelity_block_s=0.01,
+        compile_batches=(2,), compile_backend="eager", airbench_seeds=(0,),
     )

@@ -18,23 +18,38 @@ SETUP_ALLOWANCE_S = 15.0  # data from the cache, model build, copy to the GPU: b
 
 
 def run_all(ctx: "Context") -> None:
+    """The phases of ``ctx.cfg.phases``, in the order of ``config.PHASES``."""
     cfg = ctx.cfg
-    ctx.guard("predict", "latency", "all", lambda: _predict(ctx))
-    ctx.guard("data", "train", "all", lambda: _load_data(ctx))
-    for job in cfg.first_jobs:
-        _train(ctx, job, job.budget_s)
-    gpu_configs = cfg.gpu_configs
-    for name in cfg.models:
-        ctx.guard(f"latency:{name}", "latency", name, lambda n=name: _latency(ctx, n, cfg.accel, gpu_configs,
-                                                                             cfg.gpu_batches, cfg.layer_configs,
-                                                                             cfg.threads),
-                  need_s=4.0)
-    ctx.guard("separable", "separable", "layer", lambda: _separable(ctx), need_s=4.0)
-    host_threads = cfg.host_threads or _host_cores()
-    for name in cfg.models:
-        ctx.guard(f"latency-host-cpu:{name}", "latency", name,
-                  lambda n=name: _latency(ctx, n, "cpu", (LatencyConfig("fp32"),), cfg.cpu_batches, (), host_threads),
-                  need_s=2.0)
+    on = set(cfg.phases)
+    if "machine" in on:
+        ctx.guard("machine", "latency", "all", lambda: _machine(ctx))
+    if "predict" in on:
+        ctx.guard("predict", "latency", "all", lambda: _predict(ctx))
+    if "data" in on:
+        ctx.guard("data", "train", "all", lambda: _load_data(ctx))
+    if "train" in on:
+        for job in cfg.first_jobs:
+            _train(ctx, job, job.budget_s)
+    if "latency" in on:
+        for name in cfg.models:
+            ctx.guard(f"latency:{name}", "latency", name, lambda n=name: _gpu_latency(ctx, n), need_s=4.0)
+    if "separable" in on:
+        ctx.guard("separable", "separable", "layer", lambda: _separable(ctx), need_s=4.0)
+    if "host-cpu" in on:
+        host_threads = cfg.host_threads or _host_cores()
+        for name in cfg.models:
+            ctx.guard(f"latency-host-cpu:{name}", "latency", name,
+                      lambda n=name: _latency(ctx, n, "cpu", (LatencyConfig("fp32"),), cfg.cpu_batches, (),
+                                              host_threads, split=False), need_s=2.0)
+    if "tensorrt" in on:
+        ctx.guard("tensorrt", "latency", "all", lambda: _tensorrt(ctx))
+    if "leftover" in on:
+        _leftover(ctx)
+
+
+def _leftover(ctx: "Context") -> None:
+    """The leftover jobs share what is left; one with too little is not started."""
+    cfg = ctx.cfg
     jobs = list(cfg.leftover_jobs)
     for i, job in enumerate(jobs):
         share = (ctx.left() - _setup_allowance(ctx) * (len(jobs) - i)) / (len(jobs) - i)
@@ -46,6 +61,43 @@ def run_all(ctx: "Context") -> None:
                                "error": msg})
             continue
         _train(ctx, job, min(share, job.budget_s) if job.budget_s else share)
+
+
+def _machine(ctx: "Context") -> None:
+    from edgecnn.reference.machine import describe, machine_facts, probe_record
+
+    facts = machine_facts()
+    ctx.results["machine"] = facts
+    for line in describe(facts):
+        ctx.log(line)
+    if not facts["tensorrt"]["module"]["imports"] and "tensorrt" in ctx.cfg.phases:
+        ctx.keep(probe_record(facts["tensorrt"], device_name=ctx.cfg.device_name, env=ctx.env))
+
+
+def _gpu_latency(ctx: "Context", name: str) -> None:
+    cfg = ctx.cfg
+    _latency(ctx, name, cfg.accel, cfg.gpu_configs, cfg.gpu_batches, cfg.layer_configs, cfg.threads, split=True,
+             fidelity=True)
+
+
+def _tensorrt(ctx: "Context") -> None:
+    from edgecnn.reference.machine import probe_tensorrt
+    from edgecnn.reference.tensorrt import engine_records
+
+    cfg = ctx.cfg
+    probe = ctx.results.get("machine", {}).get("tensorrt") or probe_tensorrt()
+    if not probe["module"]["imports"]:
+        ctx.log("tensorrt: no engines (the module does not import; the probe record says what was looked for)")
+        return
+    if cfg.accel != "cuda":
+        ctx.log("tensorrt: no engines on the CPU")
+        return
+    for name in cfg.models:
+        recs = engine_records(name, cfg.tensorrt_runs, work=ctx.work / "trt", data=ctx.data,
+                              device_name=cfg.device_name, env=ctx.env, probe=probe, timing=cfg.timing,
+                              copy_timing=cfg.copy_timing, left=ctx.left, need_s=cfg.tensorrt_need_s,
+                              input_size=cfg.input_size, log=ctx.log)
+        ctx.store.extend(recs)
 
 
 def _host_cores() -> int:
@@ -145,13 +197,17 @@ def _reset_compiler() -> None:
         pass
 
 
-def _latency(ctx: "Context", name: str, accel: str, configs, batches, layer_configs, threads=None) -> None:
+def _latency(ctx: "Context", name: str, accel: str, configs, batches, layer_configs, threads=None, *,
+             split: bool, fidelity: bool = False) -> None:
     from edgecnn.reference.latency import time_model
 
     cfg = ctx.cfg
     time_model(name, accel=accel, configs=configs, batches=batches, layer_configs=layer_configs, timing=cfg.timing,
                layer_runs=cfg.layer_runs, device_name=cfg.device_name, env=ctx.env, threads=threads,
-               input_size=cfg.input_size, keep=ctx.keep, log=ctx.log)
+               input_size=cfg.input_size, keep=ctx.keep, split=split, copy_timing=cfg.copy_timing,
+               fidelity_configs=cfg.fidelity_configs if fidelity else (), fidelity_batch=cfg.fidelity_batch,
+               fidelity_block_s=cfg.fidelity_block_s, compile_batches=cfg.compile_batches,
+               compile_backend=cfg.compile_backend, log=ctx.log)
 
 
 def _separable(ctx: "Context") -> None:
@@ -202,7 +258,8 @@ def finish(ctx: "Context", pack_dir: Path) -> dict[str, Any]:
     for f in ctx.store.files():
         for rec in read_jsonl_records(f):
             kinds[f"{rec.kind}:{rec.status}"] = kinds.get(f"{rec.kind}:{rec.status}", 0) + 1
-    summary = {"smoke": ctx.cfg.smoke, "accel": ctx.cfg.accel, "device": ctx.cfg.device_name,
+    summary = {"smoke": ctx.cfg.smoke, "part": ctx.cfg.part, "started": ctx.started, "accel": ctx.cfg.accel,
+               "device": ctx.cfg.device_name,
                "env": ctx.env, "wall_s": time.perf_counter() - ctx.t0, "total_budget_s": ctx.cfg.total_s,
                "phases": ctx.phases, "records": kinds, **ctx.results,
                "predictions": prediction_table(ctx), "separable": separable_table(ctx)}

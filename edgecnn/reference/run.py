@@ -13,6 +13,7 @@ stops whatever runs then, so the records and the pack always get written.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -39,6 +40,8 @@ class Context:
     data: Path
     env: dict[str, Any]
     t0: float = field(default_factory=time.perf_counter)
+    started: str = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"))
     phases: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
 

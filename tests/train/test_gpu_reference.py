@@ -90,6 +90,34 @@ def test_smoke_records_load_and_cover_every_kind(smoke, tmp_path):
         assert t.metrics["within_budget"] and plan["total_steps"] >= 1 and plan["step_s"] > 0
 
 
+def test_smoke_times_device_steps_compile_and_fidelity(smoke, tmp_path):
+    """The GPU phase's code paths on the CPU: device time with the copies beside
+    it, torch.compile (dynamo's eager backend), the plain-script fidelity check,
+    the separable sweep's achieved GMAC/s, and the TensorRT probe."""
+    root = _unpacked(smoke, tmp_path)
+    lat = [r for r in RecordStore(root / "profiles").load(kind="latency") if r.source == "measured"]
+    split = [r for r in lat if r.ok and r.metrics.get("latency_measure") == "device_compute"]
+    assert split and all(r.metrics["end_to_end_ms_p50"] > 0 and r.metrics["h2d_bytes"] > 0 and
+                         r.metrics["device_timer"] == "host_clock" for r in split)
+    host = [r for r in lat if r.ok and r.metrics.get("latency_measure") == "host_call"]
+    assert host and all("h2d_ms_p50" not in r.metrics for r in host)
+    (compiled,) = [r for r in lat if r.ok and r.variant == "compile"]
+    assert compiled.batch == 2 and compiled.metrics["compile_mode"] == "default" and compiled.metrics["compile_s"] > 0
+    (checked,) = [r for r in lat if r.ok and "fidelity_ratio" in r.metrics]
+    assert (checked.precision, checked.batch, checked.variant) == ("fp32", 2, None)
+    lo, hi = checked.metrics["fidelity_interval"]
+    assert lo <= hi and checked.metrics["fidelity_rounds"] >= 5 and checked.metrics["plain_ms_p50"] > 0
+    (probe,) = [r for r in lat if r.runtime == "tensorrt"]
+    assert probe.status == "unsupported" and probe.metrics["probe"]["module"]["imports"] is False
+    assert "looked_for" in probe.metrics["probe"] and "trtexec" in probe.error
+    seps = [r for r in RecordStore(root / "profiles").load(kind="separable") if r.ok]
+    assert seps and all(r.metrics["latency_measure"] == "device_compute" and r.metrics["separable_gmacs_per_s"] > 0
+                        and r.metrics["standard_bytes"] > 0 for r in seps)
+    summary = json.loads((smoke[1] / "summary.json").read_text())
+    assert summary["machine"]["tensorrt"]["module"]["imports"] is False and "triton" in summary["machine"]
+    assert "TensorRT module: no" in smoke[2].stdout
+
+
 def test_smoke_predictions_precede_measurements(smoke, tmp_path):
     root = _unpacked(smoke, tmp_path)
     lat = RecordStore(root / "profiles").load(kind="latency", device="h200-box")
@@ -260,3 +288,44 @@ def test_a_compile_failure_is_recorded_and_the_job_trains_eagerly(tmp_path, monk
     (rec,) = RecordStore(tmp_path / "profiles").load(kind="train")
     assert rec.status == "failed" and rec.variant == "gpu-reference:train:resnet18:compiled"
     assert [p["status"] for p in ctx.phases] == ["ok"]
+
+
+def test_import_brings_the_run_in_once_and_refuses_a_broken_one(smoke, tmp_path):
+    """scripts/gpu_import.py: records appended once, checkpoints copied, run files kept; a corrupt record
+    line or a checkpoint with other weights refuses the import with one line and writes nothing."""
+    import shutil
+    import tarfile
+
+    _, pack_dir, _ = smoke
+    profiles, runs = tmp_path / "profiles", tmp_path / "runs"
+    cmd = [sys.executable, "scripts/gpu_import.py", str(pack_dir), "--profiles", str(profiles),
+           "--runs-dir", str(runs)]
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    n = len(list(RecordStore(profiles).iter()))
+    assert n > 0 and "h200-box/latency:" in first.stdout
+    assert sorted(p.name for p in (profiles / "checkpoints").iterdir()) == [
+        "lenet5-cifar10-h200-box-fp16.pt", "mobilenet_v1_025-cifar10-h200-box-fp16.pt"]
+    (kept,) = list(runs.iterdir())
+    assert (kept / "summary.json").is_file() and "-all-abc123test" in kept.name
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and len(list(RecordStore(profiles).iter())) == n
+    assert f"{n} records were there already" in again.stdout
+    # a run whose latency file has a corrupt line: refused, nothing written
+    bad = tmp_path / "bad"
+    root = tmp_path / "unpacked"
+    _unpacked(smoke, root)
+    with open(root / "profiles" / "h200-box" / "latency.jsonl", "a") as fh:
+        fh.write('{"kind": "latency", "model": "x", "latency_ms_p50": "fast"}\n')
+    bad.mkdir()
+    with tarfile.open(bad / "gpuref.tar.gz", "w:gz") as tar:
+        tar.add(root / "profiles", arcname="profiles")
+    fresh = tmp_path / "fresh"
+    res = subprocess.run([sys.executable, "scripts/gpu_import.py", str(bad), "--profiles", str(fresh),
+                          "--runs-dir", str(runs)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("error: h200-box/latency.jsonl") and not fresh.exists()
+    # a checkpoint that would replace other weights
+    (profiles / "checkpoints" / "lenet5-cifar10-h200-box-fp16.pt").write_bytes(b"other weights")
+    shutil.rmtree(runs)
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "exists with other weights" in res.stderr and not runs.exists()

@@ -71,6 +71,7 @@ TOP1_FROM = {"measured": "measured", "pytorch_fp32_parity": "fp32+parity", "publ
 
 
 def _print(sel, top: int) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from edgecnn.console import console
@@ -87,8 +88,8 @@ def _print(sel, top: int) -> None:
         table.add_column(col, justify="right" if right else "left", overflow="fold")
     for i, o in enumerate(sel.ranked[:top], 1):
         lat = o.budget_latency(c.tail)
-        table.add_row(str(i), o.model, o.weights_label, o.runtime + (f"[{o.variant}]" if o.variant and
-                      o.variant != "predicted" else ""), o.format, o.precision, str(o.batch),
+        table.add_row(str(i), o.model, o.weights_label, escape(o.runtime + (f"[{o.variant}]" if o.variant and
+                      o.variant != "predicted" else "")), o.format, o.precision, str(o.batch),
                       f"{lat:.3g}" + (" mean" if o.statistic == "mean" and not c.tail else ""),
                       _latency_from(o), "-" if o.top1 is None else f"{o.top1:.2f}", TOP1_FROM[o.accuracy.tier],
                       _mb(o.size_bytes, 1e6), _mb(o.memory_mb))

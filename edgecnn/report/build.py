@@ -113,6 +113,7 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
     figs = {
         "pareto": html_of(figures.pareto_figure(tables.pareto_groups(models, lat)), "fig-pareto") if has_acc else None,
         "cost_time": html_of(figures.cost_time_figure(lat), "fig-cost-time"),
+        "gpu": html_of(figures_detail.gpu_figure(tabs["gpu"].rows), "fig-gpu"),
         "separable": html_of(figures_detail.separable_figure(sep), "fig-separable"),
         "layers": html_of(figures_detail.layer_figure(layers), "fig-layers"),
         "training": html_of(figures_detail.training_figure(runs), "fig-training"),

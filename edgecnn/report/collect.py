@@ -194,8 +194,36 @@ def latency_points(data: ReportData, look: Lookup | None = None) -> list[dict[st
             memory_added_mb=num(rec.metric("memory_added_mb")), memory_peak_mb=num(rec.metric("memory_peak_mb")),
             artifact_bytes=num(rec.metric("artifact_bytes")), unit=rec.metric("compute_unit"),
             error_band=band if isinstance(band, dict) else None, prov=provenance(data, rec),
+            config=rec.variant or "-", timed=timed_text(rec), **device_split(rec),
         ))
     return rows
+
+
+MEASURE_TEXT = {"device_compute": "device compute (input on the device)",
+                "end_to_end": "end to end (copies included)", "host_call": "host call"}
+
+
+def timed_text(rec: Record) -> str:
+    """What a latency record's headline times, in words for the page."""
+    if rec.source != "measured":
+        return rec.source
+    measure = rec.metric("latency_measure")
+    if measure is None:
+        return "host call" if "cuda" not in (rec.variant or "") else "end to end (copies included)"
+    return MEASURE_TEXT.get(measure, str(measure))
+
+
+def device_split(rec: Record) -> dict[str, Any]:
+    """The copies, end-to-end figure, compile time and fidelity of a GPU record (None where absent)."""
+    out = {k: num(rec.metric(f"{k}_ms_p50")) for k in ("h2d", "d2h", "end_to_end")}
+    if out["end_to_end"] is None and rec.metric("latency_measure") == "end_to_end":
+        out["end_to_end"] = num(rec.metric("latency_ms_p50"))
+    interval = rec.metric("fidelity_interval")
+    out.update(compile_s=num(rec.metric("compile_s")), fidelity=num(rec.metric("fidelity_ratio")),
+               fidelity_interval=(f"{interval[0]:.3f}-{interval[1]:.3f}" if isinstance(interval, list) and
+                                  len(interval) == 2 else None),
+               fidelity_verdict=rec.metric("fidelity_verdict"), measure=rec.metric("latency_measure"))
+    return out
 
 
 def model_points(data: ReportData, look: Lookup | None = None) -> list[dict[str, Any]]:
@@ -239,8 +267,17 @@ def separable_rows(data: ReportData) -> list[dict[str, Any]]:
             df=num(rec.metric("df_in")) if rec.metric("df_in") is not None else num(rec.metric("df")),
             stride=num(rec.metric("stride")), analytic=analytic, counted=num(rec.metric("counted_ratio")),
             measured=num(rec.metric("measured_ratio")), sep_ms=num(rec.metric("separable_ms_p50")),
-            std_ms=num(rec.metric("standard_ms_p50")), prov=provenance(data, rec)))
+            std_ms=num(rec.metric("standard_ms_p50")), precision=rec.precision, batch=rec.batch,
+            timed=MEASURE_TEXT.get(rec.metric("latency_measure") or "", "host call") if rec.runtime else "-",
+            sep_tflops=_tflops(rec.metric("separable_gmacs_per_s")),
+            std_tflops=_tflops(rec.metric("standard_gmacs_per_s")), prov=provenance(data, rec)))
     return rows
+
+
+def _tflops(gmacs: Any) -> float | None:
+    """Achieved TFLOP/s, counted as 2 x MACs (labelled so on the page), from GMAC/s."""
+    v = num(gmacs)
+    return 2.0 * v / 1e3 if v is not None else None
 
 
 def layer_views(data: ReportData) -> list[dict[str, Any]]:

@@ -44,7 +44,14 @@ def separable_figure(rows: list[dict[str, Any]]):
         by_rt: dict[str, list] = {}
         for r in sub:
             if r["measured"] is not None:
-                by_rt.setdefault(f"{r['runtime']} · {r['device']}", []).append(r)
+                key = f"{r['runtime']} · {r['device']}"
+                if r.get("precision") not in (None, "fp32") or (r.get("batch") or 1) != 1:
+                    key += f" · {r['precision']} b{r['batch']}"
+                if r.get("timed", "").startswith("device"):
+                    key += " · device time"
+                elif r.get("timed", "").startswith("end to end"):
+                    key += " · copies included"
+                by_rt.setdefault(key, []).append(r)
         for key, pts in sorted(by_rt.items()):
             color = colors.setdefault(key, PALETTE[len(colors) % len(PALETTE)])
             _sep_points(fig, go, pts, "measured", f"measured latency ratio: {key}", color, "circle", ci, legend_seen)
@@ -170,7 +177,7 @@ def layer_figure(views: list[dict[str, Any]]):
     fig.update_xaxes(tickangle=-60, tickfont=dict(size=9), row=1, col=2)
     fig.update_yaxes(title_text="% of model total", row=1, col=2)
     _layout(fig, *LAYER_BOX, menu=buttons)
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", showlegend=True)
     fig.update_layout(layouts[0])
     return fig
 
@@ -242,4 +249,44 @@ def int8_figure(rows: list[dict[str, Any]]):
     _layout(fig)
     fig.update_xaxes(title="speed-up over the FP32 artifact, same runtime (x)")
     fig.update_yaxes(title="top-1 drop against PyTorch (points; lower is better)")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# GPU latency: device time against the copies
+# ---------------------------------------------------------------------------
+GPU_PARTS = (("latency_ms", "device compute", "#1f77b4"), ("h2d", "host to device (pinned)", "#ff7f0e"),
+             ("d2h", "device to host (pinned)", "#2ca02c"), ("end_to_end", "end to end (numpy in and out)", "#7f7f7f"))
+
+
+def gpu_figure(rows: list[dict[str, Any]]):
+    """Per (device, batch) a menu entry: for each model and configuration, the
+    device compute time, the two copies and the end-to-end call as bars (a
+    record that timed only the whole call shows its end-to-end bar alone)."""
+    import plotly.graph_objects as go
+
+    if not rows:
+        return None
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["device"], r["batch"], r["model"]), []).append(r)
+    fig = go.Figure()
+    traces_of, labels, layouts = [], [], []
+    for gi, ((dev, batch, model), pts) in enumerate(sorted(groups.items())):
+        xs = [f"{p['precision']} · {str(p['config']).removeprefix('cuda').lstrip('+') or 'eager'}" for p in pts]
+        idx = []
+        for key, name, color in GPU_PARTS:
+            ys = [p.get(key) for p in pts]
+            if not any(v is not None for v in ys):
+                continue
+            idx.append(len(fig.data))
+            fig.add_trace(go.Bar(x=xs, y=ys, name=name, marker_color=color, visible=gi == 0,
+                                 hovertemplate="%{x}<br>" + name + ": %{y:.3g} ms<extra></extra>"))
+        traces_of.append(idx)
+        labels.append(f"{dev} · batch {batch} · {model}")
+        layouts.append({})
+    _layout(fig, height=520, bottom=190, menu=menu_buttons(len(fig.data), labels, traces_of, layouts)
+            if len(labels) > 1 else None)
+    fig.update_layout(barmode="group", showlegend=True)
+    fig.update_yaxes(type="log", title_text="ms · log")
     return fig

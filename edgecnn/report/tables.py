@@ -63,7 +63,8 @@ RECORD = C("rec_n", "record")
 
 LATENCY_COLUMNS = [
     C("device", "device"), C("model", "model"), C("runtime", "runtime"), C("format", "format"),
-    C("precision", "precision"), C("batch", "batch"), C("input", "input"), C("source", "source"),
+    C("precision", "precision"), C("config", "configuration"), C("batch", "batch"), C("input", "input"),
+    C("source", "source"), C("timed", "what was timed"),
     C("statistic", "statistic"), C("latency_ms", "latency", "ms", ".3g"), C("p90", "p90", "ms", ".3g"),
     C("gmacs", "achieved", "GMAC/s", ".3g"), C("memory_added_mb", "memory added", "MB", ".1f"),
     C("memory_peak_mb", "process peak", "MB", ".1f"), C("artifact_bytes", "artifact", "bytes", "siB"),
@@ -79,12 +80,23 @@ COST_TIME_COLUMNS = [
     C("series", "series"), C("model", "model"), C("batch", "batch"), C("macs_per_inference", "MACs", "MACs"),
     C("latency_ms", "latency p50", "ms"), C("gmacs", "achieved", "GMAC/s"), RECORD,
 ]
+GPU_COLUMNS = [
+    C("device", "device"), C("model", "model"), C("runtime", "runtime"), C("precision", "precision"),
+    C("config", "configuration"), C("batch", "batch"), C("timed", "headline"),
+    C("latency_ms", "device compute", "ms", ".3g"), C("h2d", "host to device", "ms", ".3g"),
+    C("d2h", "device to host", "ms", ".3g"), C("end_to_end", "end to end", "ms", ".3g"),
+    C("gmacs", "achieved", "GMAC/s", ".4g"), C("compile_s", "compile", "s", ".1f"),
+    C("fidelity", "edgecnn / plain script", "ratio", ".3f"), C("fidelity_interval", "95 % interval"),
+    C("fidelity_verdict", "fidelity"), RECORD,
+]
 SEPARABLE_COLUMNS = [
-    C("model", "model"), C("block", "block"), C("device", "device"), C("runtime", "runtime"), C("m", "M", "", ".0f"),
+    C("model", "model"), C("block", "block"), C("device", "device"), C("runtime", "runtime"),
+    C("precision", "precision"), C("batch", "batch"), C("timed", "what was timed"), C("m", "M", "", ".0f"),
     C("n", "N", "", ".0f"), C("dk", "Dk", "", ".0f"), C("df", "Df", "", ".0f"), C("stride", "stride", "", ".0f"),
     C("analytic", "analytic 1/N+1/Dk²", "ratio", ".4f"), C("counted", "counted MACs", "ratio", ".4f"),
     C("measured", "measured latency", "ratio", ".4f"), C("sep_ms", "separable", "ms", ".3g"),
-    C("std_ms", "standard", "ms", ".3g"), RECORD,
+    C("std_ms", "standard", "ms", ".3g"), C("sep_tflops", "separable achieved (2 x MACs)", "TFLOP/s", ".3g"),
+    C("std_tflops", "standard achieved (2 x MACs)", "TFLOP/s", ".3g"), RECORD,
 ]
 ROOF_COLUMNS = [
     C("device", "device"), C("unit", "unit"), C("fp32", "fp32 peak", "GMAC/s", ".4g"),
@@ -148,6 +160,8 @@ def report_tables(data: collect.ReportData) -> dict[str, Table]:
                         pareto_rows(models, lat)),
         "cost_time": Table("cost_time", "Cost vs time: measured latency against MACs", COST_TIME_COLUMNS,
                            cost_time_rows(lat)),
+        "gpu": Table("gpu", "GPU latency: device compute, copies and end to end per precision, layout and batch",
+                     GPU_COLUMNS, gpu_rows(lat)),
         "separable": Table("separable", "The separable check", SEPARABLE_COLUMNS, collect.separable_rows(data)),
         "roofs": Table("roofs", "Roofs drawn (peak compute and memory bandwidth per device unit)", ROOF_COLUMNS,
                        roof_rows(data)),
@@ -172,6 +186,15 @@ def report_tables(data: collect.ReportData) -> dict[str, Table]:
     return tables
 
 
+def gpu_rows(lat: list[dict]) -> list[dict[str, Any]]:
+    """Measured latency on a GPU (the torch runner on CUDA, TensorRT), device
+    by device, batch by batch: the headline with the copies beside it."""
+    rows = [{**p, "latency_ms": p["latency_ms"] if p.get("measure") == "device_compute" else None}
+            for p in lat if p["source"] == "measured" and (p.get("measure") in ("device_compute", "end_to_end")
+                                                           or "cuda" in str(p.get("config")))]
+    return sorted(rows, key=lambda p: (p["device"], p["batch"], p["model"], p["precision"], str(p["config"])))
+
+
 def pareto_groups(model_pts: list[dict], latency_pts: list[dict]) -> list[dict[str, Any]]:
     """Groups of points, one per menu entry of the page: the device-independent
     analytic view first, then one per device x runtime x precision (x batch)."""
@@ -179,16 +202,20 @@ def pareto_groups(model_pts: list[dict], latency_pts: list[dict]) -> list[dict[s
     if model_pts:
         groups.append(dict(label="all models: analytic MACs/params, PyTorch fp32 top-1", points=model_pts))
     by: dict[tuple, list[dict]] = {}
-    for p in latency_pts:
-        by.setdefault((p["device"], p["runtime"], p["precision"], p["batch"]), []).append(p)
+    for p in latency_pts:  # a configuration (CUDA graphs, channels-last, ...) is a menu entry of its own
+        config = p.get("config") or "-"
+        if config.startswith("predicted"):
+            config = config.removeprefix("predicted").lstrip("+") or "-"
+        by.setdefault((p["device"], p["runtime"], config, p["precision"], p["batch"]), []).append(p)
 
     def order(kv):  # measured before predicted, batch 1 first, then by name
-        (dev, rt, prec, batch), pts = kv
-        return (all(p["source"] == "predicted" for p in pts), batch != 1, dev, rt, prec, batch)
+        (dev, rt, config, prec, batch), pts = kv
+        return (all(p["source"] == "predicted" for p in pts), batch != 1, dev, rt, config, prec, batch)
 
-    for (dev, rt, prec, batch), pts in sorted(by.items(), key=order):
+    for (dev, rt, config, prec, batch), pts in sorted(by.items(), key=order):
         src = sorted({p["source"] for p in pts})
-        label = f"{dev} · {rt} · {prec}" + (f" · batch {batch}" if batch != 1 else "") + f" ({'/'.join(src)})"
+        label = (f"{dev} · {rt}" + (f"[{config}]" if config != "-" else "") + f" · {prec}" +
+                 (f" · batch {batch}" if batch != 1 else "") + f" ({'/'.join(src)})")
         groups.append(dict(label=label, points=pts))
     return groups
 

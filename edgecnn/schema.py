@@ -275,6 +275,23 @@ KINDS: dict[str, dict[str, Field]] = {
         count("classes_present", "classes with at least one evaluated image (ImageNet folders hold some of 1000)"),
         Field("data_source", "", STR, "the folder or archive evaluated"),
         Field("data_layout", "", STR, "wnid-folders | class-folders | labels-file | arrays"),
+        # how the trainer's evaluation ran (edgecnn/train/run_records.py)
+        Field("ema_decay", "", NUM, "the weights evaluated were a moving average with this decay per step "
+              "(0: the trained weights)", lo=0.0, hi=1.0),
+        Field("tta_flip", "", BOOL, "logits averaged over each image and its horizontal mirror"),
+        # the data set's ceiling measured with airbench (edgecnn/reference/ceiling.py)
+        Field("seed", "", INT, "torch.manual_seed before the training run"),
+        Field("train_s", "s", NUM, "training time of the run, data loading excluded", lo=0.0),
+        Field("warmup_s", "s", NUM, "the package's one warm-up call before the first run", lo=0.0),
+        Field("tta_level", "", INT, "airbench's test-time augmentation: 0 none, 1 mirror, 2 mirror + translate",
+              lo=0, hi=2),
+        pct("measured_top1_mean", "mean top-1 of the runs measured here (a published record's companion figure)"),
+        Field("measured_top1_std", "points", NUM, "sample standard deviation of those runs' top-1", lo=0.0),
+        count("measured_runs", "runs behind measured_top1_mean"),
+        count("skipped_runs", "runs not started because the time left was too short"),
+        Field("handicap_points", "points", NUM, "published top-1 - measured_top1_mean: how far this data set "
+              "(here the JPEG re-encode) falls short of the published figure", lo=-100.0, hi=100.0),
+        Field("published_train_s", "s", NUM, "the published training time (its own GPU, in reference)", lo=0.0),
     ),
     "train": declare_fields(
         Field("run_dir", "", STR), Field("run_id", "", STR), count("epochs", required=ok),

@@ -28,6 +28,17 @@ def register(app: typer.Typer) -> None:
         stochastic_depth: Optional[float] = typer.Option(None, "--stochastic-depth",
                                                          help="Drop probability of the last residual block."),
         shake_shake: bool = typer.Option(False, "--shake-shake", help="Needs two-branch residual blocks."),
+        ema: Optional[float] = typer.Option(None, "--ema", help="Decay per step of a moving average of the "
+                                            "weights, which is evaluated and saved (0 = off)."),
+        tta_flip: Optional[bool] = typer.Option(None, "--tta-flip/--no-tta-flip",
+                                                help="Evaluate with the logits of each image and its mirror "
+                                                     "averaged."),
+        norm: Optional[str] = typer.Option(None, "--norm", help="Normalisation: card (the model card's), "
+                                           "imagenet, or cifar (the CIFAR data set's own)."),
+        wd_on: Optional[str] = typer.Option(None, "--wd-on", help="Weight decay on: weights (conv/linear) or "
+                                            "all (every parameter)."),
+        recipe_set: Optional[list[str]] = typer.Option(None, "--recipe-set", help="FIELD=VALUE: set any recipe "
+                                                       "field (see `edgecnn recipes --json`); repeatable."),
         recipe: str = typer.Option("default", "--recipe", help="See `edgecnn recipes`."),
         input_size: Optional[int] = typer.Option(None, "--input-size", help="Default: the image side if < 64."),
         num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Checked against the dataset."),
@@ -175,9 +186,11 @@ def register(app: typer.Typer) -> None:
             print_json([r.to_dict() for r in recs])
             return
         table = Table(title="training recipes")
-        for col in ("name", "epochs", "batch", "lr", "wd", "schedule", "smoothing", "cutout", "description"):
+        for col in ("name", "epochs", "batch", "lr", "wd (on)", "schedule", "smoothing", "cutout", "ema", "tta",
+                    "norm", "description"):
             table.add_column(col)
         for r in recs:
-            table.add_row(r.name, str(r.epochs), str(r.batch_size), f"{r.lr:g}", f"{r.weight_decay:g}",
-                          r.schedule, f"{r.label_smoothing:g}", str(r.cutout), r.description)
+            table.add_row(r.name, str(r.epochs), str(r.batch_size), f"{r.lr:g}", f"{r.weight_decay:g} ({r.wd_on})",
+                          r.schedule, f"{r.label_smoothing:g}", str(r.cutout), f"{r.ema:g}",
+                          "flip" if r.tta_flip else "-", r.norm, r.description)
         console.print(table)

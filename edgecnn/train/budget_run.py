@@ -120,7 +120,8 @@ class BudgetKeeper:
         t = self.t
         return {"model": {k: v.detach().clone() for k, v in unwrap(t.model).state_dict().items()},
                 "optimizer": copy.deepcopy(t.optimizer.state_dict()),
-                "scaler": t.scaler.state_dict() if t.scaler.is_enabled() else None}
+                "scaler": t.scaler.state_dict() if t.scaler.is_enabled() else None,
+                "ema": t.ema.snapshot() if t.ema is not None else None}
 
     def _put_back(self, snap: dict[str, Any]) -> None:
         t = self.t
@@ -128,20 +129,19 @@ class BudgetKeeper:
         t.optimizer.load_state_dict(snap["optimizer"])
         if snap["scaler"] is not None:
             t.scaler.load_state_dict(snap["scaler"])
+        if snap["ema"] is not None:
+            t.ema.put_back(snap["ema"])
         t.optimizer.zero_grad(set_to_none=True)
 
     def _estimate_eval(self) -> float:
-        """Seconds for one evaluation of this rank's share of the test set, from up
-        to two eval batches after a warm-up batch."""
-        from edgecnn.train.metrics import evaluate_model
-
+        """Seconds for one evaluation (the trainer's: averaged weights, flip TTA) of
+        this rank's share of the test set, from up to two eval batches after a warm-up batch."""
         t = self.t
         idx = torch.arange(t.dist.rank, t.test_x.shape[0], t.dist.world_size, device=t.device)
         bs = t.opts.eval_batch_size
-        model = unwrap(t.model)
 
         def run(sel: torch.Tensor) -> None:
-            evaluate_model(model, t.test_x, t.test_y, t.eval_tf, t.num_classes, bs, t.amp_dtype, indices=sel)
+            t.evaluate_on(sel)
             t.sync()
 
         run(idx[:min(bs, idx.numel())])

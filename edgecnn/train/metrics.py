@@ -66,10 +66,12 @@ class ClassificationMeter:
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, preprocess,
                    num_classes: int, batch_size: int = 1024, amp_dtype: torch.dtype | None = None,
-                   indices: torch.Tensor | None = None) -> ClassificationMeter:
+                   indices: torch.Tensor | None = None, tta_flip: bool = False) -> ClassificationMeter:
     """Run ``model`` over uint8 NCHW ``images`` (on the model's device) in batches;
     ``preprocess(uint8 batch) -> float batch`` does resize/normalise. Returns the
-    meter (not reduced across ranks). ``indices`` restricts to a shard."""
+    meter (not reduced across ranks). ``indices`` restricts to a shard.
+    ``tta_flip``: the logits are the mean of the image's and its horizontal
+    mirror's (test-time augmentation; two forward passes per image)."""
     was_training = model.training
     model.eval()
     meter = ClassificationMeter(num_classes, images.device)
@@ -78,7 +80,9 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
         sel = idx[start:start + batch_size]
         x = preprocess(images[sel])
         with torch.autocast(images.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(x)
-        meter.update(logits.float(), labels[sel])
+            logits = model(x).float()
+            if tta_flip:
+                logits = 0.5 * (logits + model(x.flip(-1)).float())
+        meter.update(logits, labels[sel])
     model.train(was_training)
     return meter

@@ -10,6 +10,10 @@ autocast + channels-last + torch.compile on CUDA.
 
 The peak ``lr`` is for ``batch_size``; a different ``--batch-size`` without
 ``--lr`` scales it linearly (Goyal et al., 2017).
+
+``ema``, ``tta_flip``, ``norm`` and ``wd_on`` are off (or as before) in every
+recipe but ``dawnbench``, whose description names the published recipe each of
+its values comes from; none of them has been measured on a GPU here.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from edgecnn.errors import InvalidOptionError
 from edgecnn.registry import Registry
 
 SCHEDULES = ("onecycle", "cosine", "constant")
+NORMS = ("card", "imagenet", "cifar")  # card: the model card's mean/std; cifar: the CIFAR data set's own
+WD_ON = ("weights", "all")  # weights: conv/linear weights only; all: every trainable parameter
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class Recipe:
     rrc_scale_min: float = 0.08  # RandomResizedCrop for >= 64 px models
     eval_crop: float = 0.875  # centre-crop fraction for >= 64 px models
     grad_clip: float = 0.0  # max gradient norm, 0 = off
+    ema: float = 0.0  # decay per optimizer step of the weights' moving average (evaluated, saved); 0 = off
+    tta_flip: bool = False  # the trainer's evaluation averages the logits of each image and its mirror
+    norm: str = "card"  # NORMS: the normalisation statistics (card = the model card's, as before)
+    wd_on: str = "weights"  # WD_ON: which parameters get weight decay
 
     def replace(self, **changes) -> "Recipe":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -55,6 +65,31 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> "Recipe":
+        """A recipe as a run folder or checkpoint stored it; fields it predates
+        take their defaults (what such a run did)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in stored.items() if k in names})
+
+
+def check_recipe(r: Recipe) -> Recipe:
+    """``r`` when every field is in its range, else one ``InvalidOptionError`` line."""
+    bad = {"epochs": r.epochs < 1, "batch_size": r.batch_size < 1, "lr": r.lr <= 0,
+           "ema": not 0.0 <= r.ema < 1.0, "weight_decay": r.weight_decay < 0,
+           "label_smoothing": not 0.0 <= r.label_smoothing < 1.0, "warmup_frac": not 0.0 <= r.warmup_frac <= 1.0}
+    rule = {"epochs": ">= 1", "batch_size": ">= 1", "lr": "> 0", "ema": "in [0, 1) (0 = off)", "weight_decay": ">= 0",
+            "label_smoothing": "in [0, 1)", "warmup_frac": "in [0, 1]"}
+    for name, wrong in bad.items():
+        if wrong:
+            what = "--" + name.replace("_", "-") if name != "warmup_frac" else "recipe field warmup_frac"
+            raise InvalidOptionError(f"{what} must be {rule[name]}, got {getattr(r, name)}")
+    for name, allowed in (("schedule", SCHEDULES), ("norm", NORMS), ("wd_on", WD_ON)):
+        if getattr(r, name) not in allowed:
+            raise InvalidOptionError(f"recipe field {name} must be one of {', '.join(allowed)}, got "
+                                     f"{getattr(r, name)!r}")
+    return r
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -70,6 +105,13 @@ for _r in (
     Recipe("plain", "no augmentation, no smoothing, constant lr (debugging, overfitting checks)",
            epochs=10, batch_size=128, lr=0.05, schedule="constant", warmup_frac=0.0, label_smoothing=0.0,
            pad=0, flip=False, cutout=0),
+    Recipe("dawnbench", "published fast-CIFAR settings, NOT measured here: 24 epochs, batch 512, lr 0.4 peaking at "
+           "5/24 of the run, Nesterov 0.9, wd 5e-4 on every parameter, pad-4 crop + flip + 8 px cutout "
+           "(Page, Myrtle cifar10-fast dawn.py); label smoothing 0.2, EMA 0.99 every 5 steps = 0.998 per step, "
+           "flip TTA (Page, bag_of_tricks.ipynb; smoothing 0.2 and flip TTA also airbench94); CIFAR-10 mean/std "
+           "(cifar10-fast utils.py, airbench utils.py)",
+           epochs=24, batch_size=512, lr=0.4, warmup_frac=5 / 24, label_smoothing=0.2, cutout=8, ema=0.998,
+           tta_flip=True, norm="cifar", wd_on="all"),
 ):
     RECIPES.add(_r.name, _r)
 

@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -43,9 +42,10 @@ from edgecnn.train import distributed as D
 from edgecnn.models.checkpoint import load_weights, read_checkpoint, save_checkpoint, save_fp16_state_dict, unwrap
 from edgecnn.train.state import rng_state
 from edgecnn.train.metrics import ClassificationMeter, evaluate_model
-from edgecnn.train.options import (RESUME_KEYS, TrainOptions, amp_dtype, check_writable, options_from,
+from edgecnn.train.options import (RESUME_KEYS, TrainOptions, amp_dtype, check_writable, norm_stats, options_from,
                                    param_groups, resolve_device, resolve_recipe, time_budget_s)
-from edgecnn.train.recipes import LrSchedule
+from edgecnn.train.recipes import LrSchedule, Recipe
+from edgecnn.train.run_records import run_summary
 
 __all__ = ["Trainer", "TrainOptions", "options_from", "resolve_device", "resolve_recipe", "train"]
 
@@ -135,8 +135,13 @@ class Trainer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         r = self.recipe
-        self.optimizer = torch.optim.SGD(param_groups(self.model, r.weight_decay), lr=r.lr, momentum=r.momentum,
-                                         nesterov=r.nesterov and r.momentum > 0)
+        self.ema = None
+        if r.ema > 0:
+            from edgecnn.train.ema import WeightEma
+
+            self.ema = WeightEma(self.model, r.ema)
+        self.optimizer = torch.optim.SGD(param_groups(self.model, r.weight_decay, r.wd_on), lr=r.lr,
+                                         momentum=r.momentum, nesterov=r.nesterov and r.momentum > 0)
         self.per_rank_batch = r.batch_size // self.dist.world_size
         self.steps_per_epoch = (len(train) // self.dist.world_size) // self.per_rank_batch
         if self.steps_per_epoch < 1:
@@ -169,7 +174,7 @@ class Trainer:
         self.classes, self.num_classes = list(train.classes), train.num_classes
         side = int(train.images.shape[1])
         self.input_size = int(opts.input_size or (side if side < 64 else card.input_size))
-        self.mean, self.std = tuple(card.mean), tuple(card.std)
+        self.mean, self.std = norm_stats(self.recipe.norm, opts.dataset, card.mean, card.std)
         return train.subset(opts.subset, opts.seed), test.subset(opts.test_subset, opts.seed)
 
     def _apply_regularizers(self, model: nn.Module) -> None:
@@ -201,6 +206,8 @@ class Trainer:
         stored = ckpt.get("train_config") or {}
         if ckpt.get("budget") or self.budget_s is not None:
             self._resume_budget(ckpt, stored)
+        if "recipe" in stored:  # a run from before a recipe field existed ran with its default
+            stored = {**stored, "recipe": Recipe.from_dict(stored["recipe"]).to_dict()}
         for key in RESUME_KEYS:
             if key in stored and stored[key] != self.config[key]:
                 what = "recipe settings" if key == "recipe" else f"{key} {stored[key]!r}"
@@ -212,7 +219,9 @@ class Trainer:
                          f"match an uninterrupted run within float noise, not bit for bit")
         if ckpt.get("model") != self.opts.model:
             raise InvalidOptionError(f"{self.last_path} is a {ckpt.get('model')} checkpoint, not {self.opts.model}")
-        load_weights(self.model, ckpt["state_dict"], str(self.last_path))
+        load_weights(self.model, ckpt.get("train_state_dict") or ckpt["state_dict"], str(self.last_path))
+        if self.ema is not None:  # the checkpoint's state_dict is the average (what eval and export load)
+            self.ema.restore(ckpt["state_dict"], ckpt.get("ema"), str(self.last_path))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
@@ -250,9 +259,16 @@ class Trainer:
     def write_config(self) -> None:
         atomic_write_text(self.run_dir / "config.json", json.dumps(self.config, indent=2, default=str))
 
+    def eval_module(self) -> nn.Module:
+        """The weights evaluated, saved as the checkpoint's ``state_dict`` and in
+        the fp16 file: the moving average under ``--ema``, else the trained ones."""
+        return self.ema.module if self.ema is not None else unwrap(self.model)
+
     def _payload(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m = unwrap(self.model)
-        return {"model": self.opts.model, "config": dict(m.edgecnn_config), "state_dict": m.state_dict(),
+        ema = {"train_state_dict": m.state_dict(), "ema": self.ema.state()} if self.ema is not None else {}
+        return {"model": self.opts.model, "config": dict(m.edgecnn_config), **ema,
+                "state_dict": self.eval_module().state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                 "epoch": len(self.history), "step": self.global_step, "position": dict(self.position),
@@ -304,6 +320,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(net.parameters(), r.grad_clip)
         self.scaler.step(self.optimizer)  # with fp16 AMP the GradScaler reads its inf check: a sync per step
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.model)
         return loss, out, y
 
     def sync(self) -> None:
@@ -372,7 +390,7 @@ class Trainer:
             D.all_reduce_sum(acc, dist)
             loss_sum, correct, seen = acc.tolist()
             t1 = time.perf_counter()
-            test = self.evaluate(unwrap(self.model))
+            test = self.evaluate()
             eval_s = time.perf_counter() - t1
             done_steps = step - first
             row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
@@ -405,8 +423,8 @@ class Trainer:
             epoch += 1
         wall_s = time.perf_counter() - self.t_start
         if test is None:  # the run was already complete
-            test = self.evaluate(unwrap(self.model))
-        summary = self._summary(test, wall_s)
+            test = self.evaluate()
+        summary = run_summary(self, test, wall_s)
         summary["rank"], summary["param_checksum"] = dist.rank, self._checksum()
         if dist.enabled:  # DDP keeps replicas equal; check it rather than assume it
             sums = [None] * dist.world_size
@@ -417,7 +435,7 @@ class Trainer:
         if main:
             if o.save_fp16:
                 summary["fp16_path"] = str(save_fp16_state_dict(
-                    self.model, self.run_dir / f"{o.model}-fp16.pt",
+                    self.eval_module(), self.run_dir / f"{o.model}-fp16.pt",
                     extra={"dataset": o.dataset, "classes": self.classes, "mean": list(self.mean),
                            "std": list(self.std), "metrics": test}))
             if budget:
@@ -428,13 +446,19 @@ class Trainer:
         D.teardown(dist)
         return summary
 
-    def evaluate(self, model: nn.Module) -> dict[str, Any]:
-        """Test-set metrics; under torchrun each rank takes a shard and the counts are summed."""
+    def evaluate(self) -> dict[str, Any]:
+        """Test-set metrics of ``eval_module()`` (flip-averaged logits under
+        ``tta_flip``); under torchrun each rank takes a shard and the counts are summed."""
         idx = torch.arange(self.dist.rank, self.test_x.shape[0], self.dist.world_size, device=self.device)
-        meter: ClassificationMeter = evaluate_model(model, self.test_x, self.test_y, self.eval_tf, self.num_classes,
-                                                    self.opts.eval_batch_size, self.amp_dtype, indices=idx)
+        meter = self.evaluate_on(idx)
         meter.all_reduce()
         return meter.result()
+
+    def evaluate_on(self, indices: torch.Tensor) -> ClassificationMeter:
+        """This rank's meter over the test images ``indices`` (not reduced over ranks)."""
+        return evaluate_model(self.eval_module(), self.test_x, self.test_y, self.eval_tf, self.num_classes,
+                              self.opts.eval_batch_size, self.amp_dtype, indices=indices,
+                              tta_flip=self.recipe.tta_flip)
 
     def _checksum(self) -> str:
         import hashlib
@@ -447,39 +471,11 @@ class Trainer:
     def _write_metrics_jsonl(self) -> None:
         atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
 
-    def _summary(self, test: dict[str, Any], wall_s: float) -> dict[str, Any]:
-        h = self.history
-        return {"run_dir": str(self.run_dir), "run_id": self.run_dir.name, "model": self.opts.model,
-                "dataset": self.opts.dataset, "epochs": len(h), "test_top1": test["top1"],
-                "test_top5": test["top5"], "test_loss": test["loss"], "best_test_top1": self.best_top1,
-                "train_loss": h[-1]["train_loss"] if h else None, "train_top1": h[-1]["train_top1"] if h else None,
-                "wall_s": wall_s, "train_s_total": sum(x["train_s"] for x in h),
-                "images_per_s": (float(np.mean([x["images_per_s"] for x in h])) if h else None),
-                "seed": self.opts.seed, "recipe": self.opts.recipe, "world_size": self.dist.world_size,
-                "last": str(self.last_path), "best": str(self.best_path)}
-
-    def _precision(self) -> str:
-        return {torch.bfloat16: "bf16-mixed", torch.float16: "fp16-mixed"}.get(self.amp_dtype, "fp32")
-
     def _write_records(self, test: dict[str, Any], summary: dict[str, Any]) -> None:
-        from edgecnn.records import Record, RecordStore, environment
+        from edgecnn.records import RecordStore
+        from edgecnn.train.run_records import run_records
 
-        env = environment({"device_torch": str(self.device), "gpu": torch.cuda.get_device_name(self.device)
-                           if self.device.type == "cuda" else None, "threads": torch.get_num_threads(),
-                           **(self.opts.record_env or {})})
-        common = dict(model=self.opts.model, device=self.opts.device_name, runtime="torch", format="pytorch",
-                      input_shape=[3, self.input_size, self.input_size], dataset=self.opts.dataset, env=env)
-        rid = self.run_dir.name
-        recs = [Record(kind="train_epoch", variant=rid, precision=self._precision(), batch=self.recipe.batch_size,
-                       metrics=dict(row), **common) for row in self.history]
-        recs.append(Record(kind="train", variant=rid, precision=self._precision(), batch=self.recipe.batch_size,
-                           metrics={**{k: v for k, v in summary.items() if k not in ("model", "dataset")},
-                                    "recipe_settings": self.recipe.to_dict(),
-                                    "subset": self.opts.subset, "test_subset": self.opts.test_subset}, **common))
-        recs.append(Record(kind="accuracy", variant=rid, precision="fp32" if self.amp_dtype is None else
-                           self._precision(), batch=self.opts.eval_batch_size,
-                           metrics={**test, "checkpoint": str(self.last_path)}, **common))
-        RecordStore(self.opts.profiles).extend(recs)
+        RecordStore(self.opts.profiles).extend(run_records(self, test, summary))
 
 
 def train(opts: TrainOptions, log: Callable[[str], None] = print) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""What a finished training run reports: its summary dict and its records
+(one ``train_epoch`` per epoch, one ``train``, one ``accuracy``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from edgecnn.records import Record, environment
+
+if TYPE_CHECKING:
+    from edgecnn.train.trainer import Trainer
+
+
+def run_summary(t: "Trainer", test: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """The figures ``train()`` returns (and the ``train`` record holds)."""
+    h = t.history
+    return {"run_dir": str(t.run_dir), "run_id": t.run_dir.name, "model": t.opts.model,
+            "dataset": t.opts.dataset, "epochs": len(h), "test_top1": test["top1"],
+            "test_top5": test["top5"], "test_loss": test["loss"], "best_test_top1": t.best_top1,
+            "train_loss": h[-1]["train_loss"] if h else None, "train_top1": h[-1]["train_top1"] if h else None,
+            "wall_s": wall_s, "train_s_total": sum(x["train_s"] for x in h),
+            "images_per_s": (float(np.mean([x["images_per_s"] for x in h])) if h else None),
+            "seed": t.opts.seed, "recipe": t.opts.recipe, "world_size": t.dist.world_size,
+            "last": str(t.last_path), "best": str(t.best_path)}
+
+
+def precision_of(amp_dtype: torch.dtype | None) -> str:
+    return {torch.bfloat16: "bf16-mixed", torch.float16: "fp16-mixed"}.get(amp_dtype, "fp32")
+
+
+def run_records(t: "Trainer", test: dict[str, Any], summary: dict[str, Any]) -> list[Record]:
+    """The run's records. The accuracy record says how its figure was taken:
+    ``ema_decay`` (the averaged weights were evaluated; 0 = the trained ones)
+    and ``tta_flip`` (logits averaged with the mirrored image's)."""
+    env = environment({"device_torch": str(t.device), "gpu": torch.cuda.get_device_name(t.device)
+                       if t.device.type == "cuda" else None, "threads": torch.get_num_threads(),
+                       **(t.opts.record_env or {})})
+    common = dict(model=t.opts.model, device=t.opts.device_name, runtime="torch", format="pytorch",
+                  input_shape=[3, t.input_size, t.input_size], dataset=t.opts.dataset, env=env,
+                  variant=t.run_dir.name, precision=precision_of(t.amp_dtype))
+    recs = [Record(kind="train_epoch", batch=t.recipe.batch_size, metrics=dict(row), **common) for row in t.history]
+    recs.append(Record(kind="train", batch=t.recipe.batch_size,
+                       metrics={**{k: v for k, v in summary.items() if k not in ("model", "dataset")},
+                                "recipe_settings": t.recipe.to_dict(),
+                                "subset": t.opts.subset, "test_subset": t.opts.test_subset}, **common))
+    recs.append(Record(kind="accuracy", batch=t.opts.eval_batch_size,
+                       metrics={**test, "checkpoint": str(t.last_path), "ema_decay": t.recipe.ema,
+                                "tta_flip": t.recipe.tta_flip}, **common))
+    return recs

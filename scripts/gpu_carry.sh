@@ -4,8 +4,10 @@
 # 64 MiB limit:
 #   .gpu_data/cifar10-jpeg.tar.gz  the CIFAR-10 archive (../shared does not travel)
 #   .gpu_data/COMMIT               the commit (the copy that travels has no .git)
+#   .gpu_data/site/airbench        airbench 0.1.8 (pure Python; the ceiling phase), from this
+#                                  venv: the run puts .gpu_data/site on PYTHONPATH
 # .gpu_data/ is git-ignored, so it travels only when `run` names it in `carry`.
-# No wheels: the run needs torch, torchvision, numpy and pillow, which the
+# Otherwise the run needs torch, torchvision, numpy and pillow, which the
 # machine has (tests/train/test_gpu_reference.py runs the smoke run with
 # plotly, jinja2, fvcore, onnx and litert made unimportable).
 #
@@ -27,6 +29,14 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   commit="$commit-dirty"
 fi
 echo "$commit" > "$dest/COMMIT"
+py="${PY:-.venv/bin/python}"
+airbench="$("$py" -c 'import airbench, os; print(os.path.dirname(airbench.__file__))' 2>/dev/null || true)"
+if [ -z "$airbench" ]; then
+  echo "error: airbench is not installed in $py (pip install 'airbench==0.1.8'; it is in the dev extra)" >&2
+  exit 2
+fi
+rm -rf "$dest/site" && mkdir -p "$dest/site" && cp -r "$airbench" "$dest/site/airbench"
+find "$dest/site" -name __pycache__ -prune -exec rm -rf {} +
 
 # what travels: tracked files and untracked files git does not ignore, plus the carried folder
 tree=$(git ls-files -z -co --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')

@@ -76,6 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budget-scale", type=float, default=1.0, help="multiply every time budget (tests)")
     ap.add_argument("--total", type=float, default=None, help="the whole run's seconds (default 540; smoke 240)")
     ap.add_argument("--git-commit", default=None, help="commit to record (default: found)")
+    ap.add_argument("--recipe", default=None, help="the train parts' recipe for their first job (default: default)")
+    ap.add_argument("--recipe-set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a recipe override for the train parts' first job (repeatable; edgecnn train --recipe-set)")
     ap.add_argument("--eager", action="store_true", help="train every job without torch.compile (compiling "
                     "costs part of each time budget; see docs/gpu.md)")
     return ap.parse_args(argv)
@@ -102,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.part not in PARTS:
             raise InvalidOptionError(f"--part must be one of {', '.join(PARTS)}, got {args.part!r}")
         cfg = (smoke_config() if args.smoke else full_config(args.part)).scaled(args.budget_scale)
+        if args.recipe or args.recipe_set:
+            if not args.part.startswith("train"):
+                raise InvalidOptionError("--recipe and --recipe-set apply to the train parts")
+            from edgecnn.train.options import options_from, resolve_recipe
+
+            for job in cfg.first_jobs:  # checked here, before the run: a wrong field is one line
+                resolve_recipe(options_from(model=job.model, recipe=args.recipe or job.recipe,
+                                            recipe_set=list(args.recipe_set) or None))
+            cfg = dataclasses.replace(cfg, first_jobs=tuple(dataclasses.replace(
+                j, recipe=args.recipe or j.recipe, recipe_set=tuple(args.recipe_set)) for j in cfg.first_jobs))
         if args.eager:
             def eager(jobs):
                 return tuple(dataclasses.replace(j, compile=False) for j in jobs)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from edgecnn.errors import EdgeCNNError
 from edgecnn.runtime import RUNNERS, RunnerUnsupported
+from edgecnn.runtime.device_timing import measure_fields
 from edgecnn.runtime.timing import random_inputs
 from edgecnn.runtime.workers import ISOLATION, RuntimeWorker, WorkerError, interleave_workers, memory_figures
 
@@ -154,20 +155,6 @@ class WorkerSession:
         for w in self.workers.values():
             w.close()
         self.workers.clear()
-
-
-def measure_fields(fields: dict[str, Any], device: str) -> dict[str, Any]:
-    """What the headline measured, said on every record: a CPU runtime's call
-    (host clock), a GPU's device time (the fields of the split) or, for a GPU
-    runtime that cannot be split, its whole call with the copies."""
-    from edgecnn.runtime.device_timing import END_TO_END, HOST_CALL
-
-    out = {k: v for k, v in fields.items() if not k.startswith("latency_ms_") and k not in (
-        "runs", "warmup_runs", "outliers", "spread", "drift", "noisy", "timing_s")}
-    if "latency_measure" not in out or out["latency_measure"] == END_TO_END:
-        gpu = str(device).startswith("cuda")
-        out.update(latency_measure=END_TO_END if gpu else HOST_CALL, includes_host_copies=gpu)
-    return out
 
 
 def _as_local_error(exc: WorkerError) -> EdgeCNNError:

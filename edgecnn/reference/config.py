@@ -33,12 +33,13 @@ class LatencyConfig:
 
 
 # eager FP32 / FP16 / BF16 in both memory formats, CUDA graphs of the three, and torch.compile (inductor's
-# default mode) of the two a desktop-GPU user would ship: FP16 and BF16 channels-last
+# default mode) of BF16 channels-last, what a desktop-GPU user would compare against (one compilation per
+# model: 11.6-17.7 s each on the H200 of 2026-12-04)
 GPU_CONFIGS = (
     LatencyConfig("fp32"), LatencyConfig("fp32", True), LatencyConfig("fp16"), LatencyConfig("fp16", True),
     LatencyConfig("bf16"), LatencyConfig("bf16", True), LatencyConfig("fp32", False, True),
     LatencyConfig("fp16", True, True), LatencyConfig("bf16", True, True),
-    LatencyConfig("fp16", True, compile="default"), LatencyConfig("bf16", True, compile="default"),
+    LatencyConfig("bf16", True, compile="default"),
 )
 # edgecnn's figure against a plain CUDA-event script (edgecnn/reference/fidelity.py), batch 64
 FIDELITY_CONFIGS = (LatencyConfig("fp32"), LatencyConfig("fp16", True), LatencyConfig("bf16", True))
@@ -51,12 +52,35 @@ class TrainJob:
     compile: Optional[bool] = None  # None: the trainer's default (on for CUDA)
     target_top1: Optional[float] = None  # the issue's bar, shown in the summary
     target_s: Optional[float] = None  # ... reached within this many seconds of training wall time
+    recipe: str = "default"
+    recipe_set: tuple[str, ...] = ()  # FIELD=VALUE overrides (edgecnn train --recipe-set)
+    label: str = ""  # run-folder suffix that sets an ablation's run apart
+
+
+# the ablation part: resnet18 at a short budget, one recipe change from `default` at a time (docs/train.md)
+ABLATIONS = (
+    ("default", ()), ("default", ("norm=cifar",)), ("default", ("tta_flip=true",)), ("default", ("ema=0.998",)),
+    ("default", ("label_smoothing=0.2",)), ("default", ("wd_on=all", "cutout=8")), ("dawnbench", ()),
+)
+ABLATION_BUDGET_S = 50.0
+
+
+def ablation_jobs(model: str = "resnet18", budget_s: float = ABLATION_BUDGET_S) -> tuple[TrainJob, ...]:
+    """One short job per ablation, labelled by its change."""
+    jobs = []
+    for recipe, sets in ABLATIONS:
+        label = "-" + "-".join([recipe] + [s.replace("=", "_").replace(".", "p") for s in sets])
+        # eager: compiling resnet18 took 20 s of the first run's 145 s (2026-12-04), too much of a 50 s budget
+        jobs.append(TrainJob(model, budget_s, False, recipe=recipe, recipe_set=sets, label=label))
+    return tuple(jobs)
 
 
 # what each part of the run does (one part fits one lend's 9 minutes; docs/gpu.md says which ran when)
-PHASES = ("machine", "predict", "data", "train", "latency", "separable", "host-cpu", "tensorrt", "leftover")
+PHASES = ("machine", "predict", "data", "ceiling", "train", "latency", "separable", "host-cpu", "tensorrt",
+          "leftover")
 PARTS = {
     "timing": ("machine", "predict", "data", "latency", "separable", "host-cpu", "tensorrt"),
+    "ablate": ("machine", "data", "ceiling", "train"),
     "train": ("machine", "data", "train", "leftover"),
     "train-mobilenet_v2": ("machine", "data", "train", "leftover"),
 }
@@ -89,7 +113,8 @@ class ReferenceConfig:
     predict_gpu: tuple[tuple[str, int], ...] = (("fp32", 1), ("fp16", 1), ("bf16", 1), ("fp32", 64),
                                                 ("fp16", 64), ("bf16", 64))
     predict_cpu: tuple[tuple[str, int], ...] = (("fp32", 1),)
-    calibration_records: Path = REPO / "docs" / "records"
+    # the records whose other devices make the latency model's prior (this run's device is left out)
+    prior_records: tuple[Path, ...] = (REPO / "docs" / "records", REPO / "profiles")
     gpu_configs: tuple[LatencyConfig, ...] = GPU_CONFIGS
     gpu_batches: tuple[int, ...] = (1, 64)
     layer_configs: tuple[tuple[LatencyConfig, int], ...] = ((LatencyConfig("fp32"), 1), (LatencyConfig("fp32"), 64),
@@ -103,7 +128,8 @@ class ReferenceConfig:
         warmup=3, warmup_s=0.05, runs=20, min_time_s=0.1, max_time_s=1.0))
     fidelity_configs: tuple[LatencyConfig, ...] = FIDELITY_CONFIGS
     fidelity_batch: Optional[int] = 64
-    fidelity_block_s: float = 0.3
+    fidelity_block_s: float = 0.2  # per side and round; 5 to 9 rounds (more while the verdict is "cannot tell")
+    fidelity_rounds: tuple[int, int] = (5, 9)
     compile_batches: tuple[int, ...] = (64,)  # torch.compile is timed at these batches only (a compile each)
     compile_backend: str = "inductor"  # the smoke run traces with dynamo's "eager" backend (no code generation)
     # TensorRT, where it imports: (precision, batch) per model, the most asked-for first
@@ -111,6 +137,7 @@ class ReferenceConfig:
     tensorrt_need_s: float = 60.0  # an engine is not started with less left (export, build, timing)
     airbench_variants: tuple[str, ...] = ("airbench94", "airbench95")
     airbench_seeds: tuple[int, ...] = (0, 1, 2)
+    ceiling_budget_s: float = 120.0  # the ceiling phase stops starting runs after this
     # the separable sweep: M = N, Df = 14, stride 1, as in docs/profile.md
     separable_n: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
     separable_dk: tuple[int, ...] = (3, 5)
@@ -141,9 +168,13 @@ def full_config(part: str = "timing") -> ReferenceConfig:
       device time, the host CPU, TensorRT engines where TensorRT imports (else
       its probe record). Planned: predict 6, data 10, latency ~300, separable
       ~25, host CPU ~8, TensorRT what is left;
-    - ``train``: airbench94/95 on the archive (its ceiling), resnet18 against
-      the 3-minute bar (170 s budget), then mobilenet_v3_small, mobilenet_v1
-      and efficientnet_b0 with what is left;
+    - ``ablate``: airbench94/95 on the archive (its ceiling, at most 120 s),
+      then resnet18 for 50 s per recipe change from ``default``, one change at
+      a time (``ABLATIONS``; docs/train.md's plan), to choose the recipe of
+      the ``train`` part;
+    - ``train``: resnet18 against the 3-minute bar (170 s budget, the recipe
+      given with ``--recipe`` / ``--recipe-set``), then mobilenet_v3_small,
+      mobilenet_v1 and efficientnet_b0 with what is left;
     - ``train-mobilenet_v2``: mobilenet_v2 against the 6-minute bar (345 s),
       then efficientnet_b0 with what is left.
 
@@ -153,7 +184,9 @@ def full_config(part: str = "timing") -> ReferenceConfig:
         raise ValueError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
     first: tuple[TrainJob, ...] = ()
     leftover: tuple[TrainJob, ...] = ()
-    if part == "train":
+    if part == "ablate":
+        first = ablation_jobs()
+    elif part == "train":
         first = (TrainJob("resnet18", 170.0, None, 95.0, 180.0),)
         leftover = (TrainJob("mobilenet_v3_small", None, False), TrainJob("mobilenet_v1", None, False),
                     TrainJob("efficientnet_b0", None, False))
@@ -181,5 +214,5 @@ def smoke_config() -> ReferenceConfig:
         layer_configs=((LatencyConfig("fp32"), 1),), layer_runs=2, cpu_batches=(1,),
         timing=tiny, copy_timing=tiny, separable_n=(32, 64), separable_dk=(3,), separable_runs=(("fp32", 1),),
         separable_timing=tiny, fidelity_configs=(LatencyConfig("fp32"),), fidelity_batch=2, fidelity_block_s=0.01,
-        compile_batches=(2,), compile_backend="eager", airbench_seeds=(0,),
+        compile_batches=(2,), compile_backend="eager", airbench_seeds=(0,), ceiling_budget_s=5.0,
     )

@@ -73,7 +73,8 @@ def time_model(name: str, *, accel: str, configs: Sequence[LatencyConfig], batch
                input_size: Optional[int] = None, keep: Callable[[Record], None], split: bool = True,
                copy_timing: Optional[TimingConfig] = None,
                fidelity_configs: Sequence[LatencyConfig] = (), fidelity_batch: Optional[int] = None,
-               fidelity_block_s: float = 0.3, compile_batches: Optional[Sequence[int]] = None,
+               fidelity_block_s: float = 0.3, fidelity_rounds: tuple[int, int] = (5, 15),
+               compile_batches: Optional[Sequence[int]] = None,
                compile_backend: str = "inductor", log: Callable[[str], None] = print) -> None:
     """Every configuration of ``configs`` at every batch of ``batches`` for one
     model (ImageNet classes, ``input_size`` or its card's), interleaved per
@@ -120,7 +121,8 @@ def time_model(name: str, *, accel: str, configs: Sequence[LatencyConfig], batch
                 if key in checked and st.phases is not None:
                     from edgecnn.reference.fidelity import fidelity
 
-                    m.update(fidelity(r, block_s=fidelity_block_s))
+                    m.update(fidelity(r, block_s=fidelity_block_s, min_rounds=fidelity_rounds[0],
+                                      max_rounds=fidelity_rounds[1]))
                     log(f"fidelity {name} {key} batch {batch}: edgecnn / plain = {m['fidelity_ratio']:.3f} "
                         f"{m['fidelity_interval']} ({m['fidelity_verdict']})")
                 keep(_record("latency", name, cfg, batch, size, device_name=device_name, accel=accel,

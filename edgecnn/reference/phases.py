@@ -27,6 +27,8 @@ def run_all(ctx: "Context") -> None:
         ctx.guard("predict", "latency", "all", lambda: _predict(ctx))
     if "data" in on:
         ctx.guard("data", "train", "all", lambda: _load_data(ctx))
+    if "ceiling" in on:
+        ctx.guard("ceiling", "accuracy", "airbench", lambda: _ceiling(ctx))
     if "train" in on:
         for job in cfg.first_jobs:
             _train(ctx, job, job.budget_s)
@@ -61,6 +63,28 @@ def _leftover(ctx: "Context") -> None:
                                "error": msg})
             continue
         _train(ctx, job, min(share, job.budget_s) if job.budget_s else share)
+
+
+def _ceiling(ctx: "Context") -> None:
+    """airbench94/95 on the archive (edgecnn.reference.ceiling): the data set's handicap."""
+    from edgecnn.reference.ceiling import airbench_ceiling
+
+    cfg = ctx.cfg
+    stop = time.perf_counter() + cfg.ceiling_budget_s
+    recs = airbench_ceiling(cfg.airbench_variants, cfg.airbench_seeds, work=ctx.work / "ceiling", data=ctx.data,
+                            time_left=lambda: min(ctx.left(), stop - time.perf_counter()), log=ctx.log,
+                            device_name=cfg.device_name, env=ctx.env, subset=cfg.subset,
+                            test_subset=cfg.test_subset)
+    ctx.store.extend(recs)
+    ctx.results["ceiling"] = [{"variant": r.variant, "source": r.source, "status": r.status,
+                               "top1": r.metrics.get("top1"), "handicap_points": r.metrics.get("handicap_points"),
+                               "measured_top1_mean": r.metrics.get("measured_top1_mean"), "error": r.error}
+                              for r in recs]
+    for r in recs:
+        if r.metrics.get("handicap_points") is not None:
+            ctx.log(f"ceiling {r.variant}: published {r.metrics['top1']:.2f} %, measured mean "
+                    f"{r.metrics['measured_top1_mean']:.2f} % -> handicap {r.metrics['handicap_points']:+.2f} points")
+
 
 
 def _machine(ctx: "Context") -> None:
@@ -114,13 +138,13 @@ def _setup_allowance(ctx: "Context") -> float:
 
 def _predict(ctx: "Context") -> None:
     from edgecnn.devices.spec import load_device
-    from edgecnn.reference.predict import host_cpu_spec, predict_all, reference_calibration
+    from edgecnn.reference.predict import host_cpu_spec, predict_all, reference_knowledge
 
     cfg = ctx.cfg
     gpu = load_device(cfg.device_name)
     host = host_cpu_spec()
-    cal = reference_calibration(cfg.calibration_records, "torch")
-    recs = predict_all(cfg.models, gpu, host, cal, gpu_runs=cfg.predict_gpu, cpu_runs=cfg.predict_cpu,
+    known = reference_knowledge(cfg.prior_records, leave_out=cfg.device_name)
+    recs = predict_all(cfg.models, gpu, host, known, gpu_runs=cfg.predict_gpu, cpu_runs=cfg.predict_cpu,
                        device_name=cfg.device_name, env=ctx.env, host_threads=cfg.host_threads or _host_cores(),
                        input_size=cfg.input_size)
     ctx.store.extend(recs)
@@ -128,8 +152,8 @@ def _predict(ctx: "Context") -> None:
     ctx.results["host_cpu"] = {"description": host.description, "peak_gmacs_per_s": cpu.peak_gmacs_per_s,
                                "memory_bandwidth_gb_per_s": cpu.memory_bandwidth_gb_per_s, "kind": cpu.kind,
                                "how": cpu.how}
-    ctx.results["calibration"] = {"runtime": cal.runtime, "models": cal.models, "note": cal.note,
-                                  "peak_gmacs_per_s": cal.peak_gmacs_per_s}
+    ctx.results["prior"] = {"devices": sorted({p for r in recs for p in r.metrics.get("prior_devices") or []}),
+                            "sources": sorted({r.metrics["params_source"] for r in recs})}
     ctx.log(f"predicted {len(recs)} latencies (GPU from {gpu.path}, host CPU: {host.description})")
 
 
@@ -155,8 +179,9 @@ def _train(ctx: "Context", job: TrainJob, budget_s: float) -> None:
                                device_name=cfg.device_name, env=ctx.env, compile_=compile_, amp=cfg.amp,
                                channels_last=cfg.channels_last, subset=cfg.subset, test_subset=cfg.test_subset,
                                batch_size=cfg.batch_size, threads=cfg.threads,
-                               max_checkpoint_params=cfg.max_checkpoint_params,
-                               keep=ctx.keep, log=ctx.log, run_suffix=suffix)
+                               max_checkpoint_params=cfg.max_checkpoint_params, recipe=job.recipe,
+                               recipe_set=job.recipe_set, keep=ctx.keep, log=ctx.log,
+                               run_suffix=job.label + suffix)
 
     def go() -> dict[str, Any]:
         compiled = job.compile is not False and cfg.accel == "cuda"  # the trainer compiles on CUDA by default
@@ -179,13 +204,15 @@ def _train(ctx: "Context", job: TrainJob, budget_s: float) -> None:
             res["compile_failed"] = err
             return res
 
-    res = ctx.guard(f"train:{job.model}", "train", job.model, go, need_s=need + _setup_allowance(ctx))
+    name = job.model + job.label
+    res = ctx.guard(f"train:{name}", "train", job.model, go, need_s=need + _setup_allowance(ctx))
     if res is None:
         return
+    res.update(recipe=job.recipe, recipe_set=list(job.recipe_set))
     if job.target_top1 is not None:
         res["target_top1"], res["target_s"] = job.target_top1, job.target_s
         res["target_met"] = bool(res["test_top1"] >= job.target_top1 and res["wall_s"] <= job.target_s)
-    ctx.results.setdefault("train", {})[job.model] = res
+    ctx.results.setdefault("train", {})[name] = res
 
 
 def _reset_compiler() -> None:
@@ -206,7 +233,8 @@ def _latency(ctx: "Context", name: str, accel: str, configs, batches, layer_conf
                layer_runs=cfg.layer_runs, device_name=cfg.device_name, env=ctx.env, threads=threads,
                input_size=cfg.input_size, keep=ctx.keep, split=split, copy_timing=cfg.copy_timing,
                fidelity_configs=cfg.fidelity_configs if fidelity else (), fidelity_batch=cfg.fidelity_batch,
-               fidelity_block_s=cfg.fidelity_block_s, compile_batches=cfg.compile_batches,
+               fidelity_block_s=cfg.fidelity_block_s, fidelity_rounds=cfg.fidelity_rounds,
+               compile_batches=cfg.compile_batches,
                compile_backend=cfg.compile_backend, log=ctx.log)
 
 
@@ -241,6 +269,16 @@ def prediction_table(ctx: "Context") -> list[dict[str, Any]]:
     return rows
 
 
+def fidelity_table(ctx: "Context") -> list[dict[str, Any]]:
+    """edgecnn's device time against the plain script, per checked configuration."""
+    recs = [r for r in ctx.store.load(kind="latency", device=ctx.cfg.device_name)
+            if r.ok and r.metrics.get("fidelity_ratio") is not None]
+    return [{"model": r.model, "precision": r.precision, "variant": r.variant, "batch": r.batch,
+             "edgecnn_ms": r.metrics["latency_ms_p50"], "plain_ms": r.metrics["plain_ms_p50"],
+             "ratio": r.metrics["fidelity_ratio"], "interval": r.metrics["fidelity_interval"],
+             "verdict": r.metrics["fidelity_verdict"]} for r in recs]
+
+
 def separable_table(ctx: "Context") -> list[dict[str, Any]]:
     recs = [r for r in ctx.store.load(kind="separable", device=ctx.cfg.device_name) if r.ok]
     return [{"n": r.metrics["n"], "dk": r.metrics["dk"], "precision": r.precision, "batch": r.batch,
@@ -262,7 +300,8 @@ def finish(ctx: "Context", pack_dir: Path) -> dict[str, Any]:
                "device": ctx.cfg.device_name,
                "env": ctx.env, "wall_s": time.perf_counter() - ctx.t0, "total_budget_s": ctx.cfg.total_s,
                "phases": ctx.phases, "records": kinds, **ctx.results,
-               "predictions": prediction_table(ctx), "separable": separable_table(ctx)}
+               "predictions": prediction_table(ctx), "separable": separable_table(ctx),
+               "fidelity": fidelity_table(ctx)}
     write_json(ctx.work / "summary.json", summary)
     try:
         files = members(ctx.work, PACK_PATTERNS)
@@ -303,6 +342,16 @@ def print_table(s: dict[str, Any]) -> None:
         for p in preds:
             print(f"{p['model']:20} {p['unit']:4} {p['precision']:5} {p['batch']:5d} {p['predicted_ms']:9.3f} "
                   f"{p['measured_ms']:9.3f} {_f(p['error'], '{:+.0%}'):>8} {_f(p['roofline_error'], '{:+.0%}'):>8}")
+    for f in s.get("fidelity", []):
+        print(f"fidelity {f['model']} {f['precision']} {f['variant'] or 'eager'} b{f['batch']}: edgecnn "
+              f"{f['edgecnn_ms']:.3f} ms / plain {f['plain_ms']:.3f} ms = {f['ratio']:.3f} "
+              f"[{f['interval'][0]:.3f}, {f['interval'][1]:.3f}] {f['verdict']}")
+    for c in s.get("ceiling", []):
+        if c.get("handicap_points") is not None:
+            print(f"ceiling {c['variant']}: published {c['top1']:.2f} %, measured mean {c['measured_top1_mean']:.2f} "
+                  f"%, handicap {c['handicap_points']:+.2f} points")
+        elif c["status"] != "ok":
+            print(f"ceiling {c['variant'] or 'airbench'}: {c['status']}: {c['error']}")
     pk = s.get("pack", {})
     print(f"\nrecords: {s['records']}")
     print(f"pack: {pk.get('error') or ', '.join(f['file'] + ' ' + str(f['bytes']) for f in pk.get('files', []))}")

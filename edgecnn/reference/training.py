@@ -9,7 +9,7 @@ import contextlib
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from edgecnn.records import Record
 
@@ -32,7 +32,8 @@ def train_reference(model: str, budget_s: float, *, data: Path, work: Path, acce
                     env: dict[str, Any], compile_: Optional[bool], amp: str, channels_last: Optional[bool],
                     subset: Optional[int], test_subset: Optional[int], batch_size: Optional[int],
                     threads: Optional[int], max_checkpoint_params: int, keep: Callable[[Record], None],
-                    log: Callable[[str], None] = print, run_suffix: str = "") -> dict[str, Any]:
+                    log: Callable[[str], None] = print, run_suffix: str = "", recipe: str = "default",
+                    recipe_set: Sequence[str] = ()) -> dict[str, Any]:
     """Train ``model`` on CIFAR-10 within ``budget_s`` seconds (the trainer's
     run; data loading and model building come before it) and return its
     summary figures. The trainer writes its own train, train_epoch and
@@ -46,7 +47,8 @@ def train_reference(model: str, budget_s: float, *, data: Path, work: Path, acce
     opts = TrainOptions(model=model, dataset="cifar10", data_dir=str(data), time_budget=budget_s,
                         out=str(run_dir), profiles=str(work / "profiles"), device=accel, device_name=device_name,
                         save_fp16=True, compile=compile_, amp=amp, channels_last=channels_last, subset=subset,
-                        test_subset=test_subset, batch_size=batch_size, threads=threads, record_env=env, seed=0)
+                        test_subset=test_subset, batch_size=batch_size, threads=threads, record_env=env, seed=0,
+                        recipe=recipe, recipe_set=list(recipe_set) or None)
     t0 = time.perf_counter()
     summary = train(opts, log=lambda m: log(f"[{model}] {m}"))
     total_s = time.perf_counter() - t0
@@ -67,7 +69,7 @@ def train_reference(model: str, budget_s: float, *, data: Path, work: Path, acce
         log(f"[{model}] {params / 1e6:.1f} M parameters: fp16 weights not kept (limit "
             f"{max_checkpoint_params / 1e6:.0f} M)")
         return out
-    kept = work / "profiles" / "checkpoints" / f"{model}-cifar10-{device_name}-fp16.pt"
+    kept = work / "profiles" / "checkpoints" / f"{model}-cifar10-{device_name}{run_suffix}-fp16.pt"
     kept.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(fp16, kept)
     out["checkpoint"] = str(kept.relative_to(work))

@@ -73,6 +73,9 @@ class BenchmarkOutput:
                                   "peak monitor (peak)")
         if self.delegates:
             m["delegates"] = self.delegates
+        # the tool times whole invocations: on a GPU delegate the copies to and from it are inside
+        gpu = any("gpu" in str(d).lower() for d in self.delegates or [])
+        m.update(latency_measure="end_to_end" if gpu else "host_call", includes_host_copies=gpu)
         return {k: v for k, v in m.items() if v is not None}
 
 

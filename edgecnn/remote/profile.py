@@ -42,6 +42,7 @@ from edgecnn.remote.transports import (CommandTimeoutError, Transport, Transport
 from edgecnn.remote.transports.base import last_line, shell_path
 from edgecnn.errors import EdgeCNNError
 from edgecnn.records import Record, RecordStore, environment
+from edgecnn.runtime.device_timing import measure_fields
 
 RUNNER = Path(__file__).with_name("device_runner.py")
 TIMING = Path(__file__).resolve().parents[1] / "runtime" / "timing.py"
@@ -415,6 +416,7 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
         return _failed(job.record, answer.get("status", "failed") if answer.get("status") in
                        ("unsupported", "failed") else "failed", answer.get("error") or "failed on the device")
     metrics = dict(answer.get("stats", {}))
+    metrics.update(measure_fields(metrics, "cuda" if job.runtime == "tensorrt" else "cpu"))
     macs = model_macs(job.model, job.record.input_shape, job.record.precision)
     p50 = metrics.get("latency_ms_p50")
     used_threads = answer.get("threads", threads)

@@ -169,3 +169,15 @@ def time_split(runners: dict[str, Any], inputs: dict[str, list], *, config: Timi
     for k in split:
         out[k].h2d, out[k].d2h, out[k].end_to_end = copies[f"{k}|h2d"], copies[f"{k}|d2h"], copies[f"{k}|e2e"]
     return out
+
+
+def measure_fields(fields: dict[str, Any], device: str) -> dict[str, Any]:
+    """What the headline measured, said on every record: a CPU runtime's call
+    (host clock), a GPU's device time (the fields of the split) or, for a GPU
+    runtime that cannot be split, its whole call with the copies."""
+    out = {k: v for k, v in fields.items() if not k.startswith("latency_ms_") and k not in (
+        "runs", "warmup_runs", "outliers", "spread", "drift", "noisy", "timing_s")}
+    if "latency_measure" not in out or out["latency_measure"] == END_TO_END:
+        gpu = str(device).startswith("cuda")
+        out.update(latency_measure=END_TO_END if gpu else HOST_CALL, includes_host_copies=gpu)
+    return out

@@ -73,20 +73,23 @@ def latency_table(profiles: Path, models: list[str], runtimes: list[str]) -> Non
 
 
 def prediction_table(profiles: Path, runtimes: list[str]) -> None:
-    from edgecnn.predict.calibrate import prediction_errors
+    from edgecnn.predict.dataset import group, measurements
+    from edgecnn.predict.latency_model import roofline_prior
+    from edgecnn.predict.validate import predict_held_out
     from edgecnn.records import RecordStore
 
-    print("2. roofline prediction vs measurement on local (fitted on the other models' layers)")
-    print(f"{'model':<20} {'runtime':<12} {'measured ms':>12} {'predicted ms':>13} {'error':>8} "
-          f"{'in-sample':>10}")
-    for rt in [r for r in runtimes if r in ("onnxruntime", "torch", "litert")]:
-        rows = prediction_errors(RecordStore(profiles), runtime=rt)
-        for row in rows:
-            print(f"{row['model']:<20} {rt:<12} {row['measured_ms']:>12.2f} {row['predicted_ms']:>13.2f} "
-                  f"{row['error'] * 100:>+7.0f}% {row['error_in_sample'] * 100:>+9.0f}%")
-        if rows:
-            errs = [abs(r["error"]) for r in rows]
-            print(f"{'':<20} {rt:<12} median |error| {statistics.median(errs) * 100:.0f}% over {len(rows)} models")
+    print("2. latency model vs measurement on local (each model predicted from the other models' latencies)")
+    print(f"{'model':<20} {'runtime':<12} {'measured ms':>12} {'predicted ms':>13} {'error':>8}")
+    by = group(m for m in measurements(RecordStore(profiles).load()) if m.situation.runtime in runtimes)
+    for s, ms in sorted(by.items(), key=lambda kv: kv[0].label()):
+        if len(ms) < 2:
+            continue
+        preds = predict_held_out(s, ms, roofline_prior(s.unit, runtime=s.runtime), k=len(ms) - 1)
+        for p in preds:
+            print(f"{p.model:<20} {s.runtime:<12} {p.measured_ms:>12.2f} {p.predicted_ms:>13.2f} "
+                  f"{p.error * 100:>+7.0f}%")
+        errs = [abs(p.error) for p in preds]
+        print(f"{'':<20} {s.runtime:<12} median |error| {statistics.median(errs) * 100:.0f}% over {len(preds)} models")
     print()
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from edgecnn.machine import device_of, this_machine
 from edgecnn.schema import SCHEMA_VERSION, field_of, upgrade, validate
 
 KINDS = (
@@ -42,6 +43,7 @@ KINDS = (
     "train",  # one training run's summary
     "train_epoch",  # one epoch of a training run (the training curve)
     "prediction_error",  # a validation of the latency predictor against measurements (bench_predict.py)
+    "calibration",  # the latency model's parameters fitted on a device's own measurements (edgecnn calibrate)
 )
 
 STATUSES = (
@@ -189,6 +191,7 @@ def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
             "python": platform.python_version(),
             "versions": versions,
             "git_commit": git_commit(),
+            "fingerprint": this_machine(),
         }
     env = dict(_ENV_CACHE)
     if extra:
@@ -242,8 +245,11 @@ class RecordStore:
 
     def append(self, record: Record) -> Path:
         """Validate ``record`` against ``edgecnn.schema`` (a mismatch is a bug in
-        the writer: ``RecordSchemaError``) and append it as one line."""
+        the writer: ``RecordSchemaError``) and append it as one line. A
+        ``local`` record without a machine fingerprint gets this machine's: it
+        is being written here."""
         validate(record)
+        stamp(record)
         path = self.path_for(record)
         append_jsonl(path, [record.to_json()])
         return path
@@ -253,6 +259,7 @@ class RecordStore:
         records = list(records)
         for r in records:
             validate(r)
+            stamp(r)
         for r in records:
             by_path.setdefault(self.path_for(r), []).append(r.to_json())
         for path, lines in by_path.items():
@@ -266,11 +273,13 @@ class RecordStore:
     def load(self, report: LoadReport | None = None, **where: Any) -> list[Record]:
         """All records (optionally filtered by field equality, e.g. kind="latency").
         Given both ``kind`` and ``device``, only the file ``append`` writes such
-        records to is read, not the whole tree. Unreadable rows are skipped and
+        records to is read, not the whole tree (``local/`` for ``local@<id>``). Unreadable rows are skipped and
         described in ``report``."""
         kind, device = where.get("kind"), where.get("device")
         if isinstance(kind, str) and isinstance(device, str):
-            path = self.root / safe_name(device) / f"{kind}.jsonl"
+            # another machine's local records are stored under local/ too (edgecnn.machine.device_of)
+            stored = "local" if device.startswith("local@") else device
+            path = self.root / safe_name(stored) / f"{kind}.jsonl"
             rows: Iterable[Record] = read_jsonl_records(path, report) if path.exists() else ()
         else:
             rows = self.iter(report)
@@ -309,10 +318,18 @@ def read_jsonl_records(path: Path, report: LoadReport | None = None) -> Iterator
                 version = row.get("schema_version", 0)
                 if not isinstance(version, int) or version > SCHEMA_VERSION:
                     raise ValueError(f"schema_version {version} is newer than this edgecnn ({SCHEMA_VERSION})")
-                yield Record.from_dict(upgrade(row))
+                rec = Record.from_dict(upgrade(row))
+                rec.device = device_of(rec.device, rec.env)  # another machine's "local" is not this one
+                yield rec
             except (ValueError, TypeError) as exc:
                 if report is not None:
                     report.skipped.append(f"{path}:{lineno}: {exc}")
+
+
+def stamp(record: Record) -> None:
+    """Give a ``local`` record written here this machine's fingerprint when it has none."""
+    if record.device == "local" and not (isinstance(record.env, dict) and record.env.get("fingerprint")):
+        record.env = {**(record.env or {}), "fingerprint": this_machine()}
 
 
 def append_jsonl(path: Path, lines: list[str]) -> None:

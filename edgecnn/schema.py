@@ -67,10 +67,20 @@ PREDICTION = (
     Field("peak_kind", "", DICT, "figure -> vendor | derived | estimated | measured"),
     Field("compute_unit", "", STR, "cpu | gpu | npu: the unit the runtime runs on", required=ok_predicted),
     Field("compute_bound_share", "ratio", NUM, "share of the predicted time in compute-bound layers", lo=0.0, hi=1.0),
-    Field("calibration", "", DICT, "the per-op-class fit used, and the device it was fitted on"),
-    Field("calibration_device", "", STR, "device the calibration was fitted on (None: pure roofline)"),
+    Field("calibration", "", DICT, "records before the latency model: the per-op-class fit used, and the device "
+          "it was fitted on"),
+    Field("calibration_device", "", STR, "the device whose own measurements refit the parameters (None: a prior "
+          "from other devices only)"),
+    Field("latency_params", "", DICT, "the latency model's parameters used (edgecnn/predict/latency_model.py): "
+          "slowdown and per-kernel overhead per op class, per-call cost, the models and devices behind them"),
+    Field("params_source", "", STR, "where the parameters came from: this device's calibration record, its own "
+          "measurements, or the prior of other devices"),
+    count("calibrated_on", "measurements of this device behind the parameters (0: prior only)"),
+    Field("prior_devices", "", LIST, "the other devices (device:configuration) whose fits made the prior"),
+    Field("config", "", STR, "the configuration predicted: threads=N on a CPU, the CUDA variant on a GPU"),
     Field("error_band", "", DICT, "expected relative error from the latest validation of this kind "
-          "(edgecnn/predict validation): share within 10 % / 25 %, median and p90 |error|"),
+          "(benchmarks/bench_predict.py, leave-one-device-out): share within 10 % / 25 %, median and p90 "
+          "|error|, the devices it covered, calibrated or not"),
 )
 
 LAYERS = Field("layers", "", LIST, "per-layer rows (see ROW_FIELDS)")
@@ -319,6 +329,19 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("spearman", "ratio", NUM, "rank correlation of predicted and measured latency", lo=-1.0, hi=1.0),
         Field("compute_unit", "", STR, "the unit kind the validation covers", ok),
         Field("rows", "", LIST, "one row per prediction: model, config, measured_ms, predicted_ms, error"),
+        Field("calibration_kind", "", STR, "calibrated (K >= 1 measurements of the held-out device) | uncalibrated"),
+        Field("devices", "", LIST, "the held-out devices the validation covered (device unit configuration)"),
+        Field("calibration_measurements", "", LIST, "the numbers of the held-out device's measurements used"),
+    ),
+    "calibration": declare_fields(
+        Field("params", "", DICT, "the latency model's parameters fitted for this device, unit, runtime", ok),
+        Field("compute_unit", "", STR, "cpu | gpu", ok), Field("fitted_on", "", LIST, "the models measured"),
+        Field("prior_devices", "", LIST, "the devices whose fits made the prior"),
+        Field("fit_error", "ratio", NUM, "median |relative error| on the fitted models", lo=0.0),
+        count("measurements", "models measured on this device for the fit"),
+        Field("peak_gmacs_per_s", "GMAC/s", NUM, "the roof the features were computed on", lo=0.0),
+        Field("memory_bandwidth_gb_per_s", "GB/s", NUM, lo=0.0), Field("method", "", STR),
+        Field("rows", "", LIST, "per model: measured_ms, fitted_ms"),
     ),
     "train_epoch": declare_fields(
         count("epoch", required=ok), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),

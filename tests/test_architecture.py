@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parents[1] / "edgecnn"
 # bottom to top; a part may import its own layer (without a cycle) and the layers below
 LAYERS = [
     {"edgecnn", "errors", "registry", "schema", "schema_fields", "schema_upgrade", "records", "join", "console",
-     "jobs"},  # core
+     "jobs", "machine"},  # core
     {"models", "data"},
     {"cost", "export", "runtime", "devices"},
     {"train", "profile", "remote", "predict"},

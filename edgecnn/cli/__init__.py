@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "edgecnn.cli.cost",
     "edgecnn.cli.train",
     "edgecnn.cli.profile",
+    "edgecnn.cli.calibrate",
     "edgecnn.cli.select",
 ]
 

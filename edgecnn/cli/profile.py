@@ -295,7 +295,7 @@ def _summary(console, store, device: str, names, rts, opts, written) -> None:
         console.print(f"[{i}] {n}", markup=False, highlight=False)
     pred = [r for r in rows if r.source == "predicted"]
     if pred:
-        console.print(f"PREDICTED rows are roofline estimates, not measurements: "
+        console.print(f"PREDICTED rows are latency-model estimates, not measurements: "
                       f"{pred[0].metrics.get('prediction_reason', '')}", markup=False, highlight=False)
     sep = [r for r in written if r.kind == "separable" and r.ok]
     if sep:

@@ -1,99 +1,105 @@
-"""Calibrate the roofline predictor on this machine's measured layers.
+"""Parameters and error bands for a prediction, from the records.
 
-Reads ``layer_latency`` records measured on ``local`` (from ``profiles/``),
-fits per op class (``edgecnn.predict.roofline.fit_calibration``) against the
-local peak figures, and compares predicted with measured whole-model
-latency per model (``prediction_errors``), fitting on the *other* models
-(leave-one-model-out) so the error is not flattered by fitting on itself.
+- ``params_for(records, situation)``: the device's own ``calibration``
+  record (written by ``edgecnn calibrate``) when it has one for that
+  runtime; else its own measurements when it has some (a device predicted
+  where it was also measured); else the prior from every *other* device of
+  the same unit kind with measurements (``validate.prior_for``).
+- ``error_band(records, situation, calibrated_on)``: the latest validation
+  (``prediction_error`` records of ``benchmarks/bench_predict.py``) of the
+  same situation kind: unit (cpu | gpu), runtime where validated, and
+  whether the device was calibrated (0 measurements, or some), with the
+  devices that validation covered.
+- ``calibration_record``: what ``edgecnn calibrate`` writes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
-from edgecnn.predict.roofline import Calibration, FUSING_RUNTIMES, fit_calibration, predict_model_ms
-from edgecnn.records import RecordStore
+from edgecnn.predict.dataset import Situation, features, group, measurements
+from edgecnn.predict.latency_model import LatencyParams, fit_params
+from edgecnn.predict.validate import own_fits, prior_for
+from edgecnn.records import Record, environment
 
-PREFERRED = ("onnxruntime", "torch")
-
-
-def _local_layer_records(store: RecordStore, runtime: Optional[str]):
-    recs = [r for r in store.latest(kind="layer_latency", device="local").values()
-            if r.ok and r.source == "measured" and r.metrics.get("layers")]
-    if runtime:
-        recs = [r for r in recs if r.runtime == runtime]
-    return recs
+METHOD = ("leave-one-device-out (benchmarks/bench_predict.py): prior from the other devices' fits, refitted on at "
+          "most 10 of the held-out device's models chosen to spread over op mixes, the rest predicted")
 
 
-def calibration_for(store: RecordStore, runtime: str, exclude_model: Optional[str] = None,
-                    local: Any = None) -> Calibration:
-    """Fit on local measured layers of ``runtime`` (falling back to the first of
-    onnxruntime, torch that has records); uncalibrated if there are none."""
-    from edgecnn.devices.spec import load_device
+class Knowledge:
+    """Everything the records say about latency: the measurements grouped by
+    situation, and each situation's own fit (computed once, on first use)."""
 
-    chosen = None
-    for rt in (runtime, *PREFERRED):
-        recs = [r for r in _local_layer_records(store, rt) if r.model != exclude_model]
-        if recs:
-            chosen = rt
-            break
-    if chosen is None:
-        return Calibration.uncalibrated()
-    local = local or load_device("local")
-    peak, _ = local.peak("fp32", "cpu")
-    rows = [row for r in recs for row in r.metrics["layers"] if row.get("matched") and row.get("macs") is not None]
-    cal = fit_calibration(rows, peak, local.unit("cpu").memory_bandwidth_gb_per_s, device="local", runtime=chosen,
-                          models=sorted({r.model for r in recs}))
-    if chosen != runtime:
-        cal.note = f"no local per-layer records for {runtime}; calibrated on {chosen}"
-    return cal
+    def __init__(self, records: Iterable[Record]) -> None:
+        self.records = list(records)
+        self._by: Optional[dict[Situation, list]] = None
+        self._fits: Optional[dict[Situation, LatencyParams]] = None
 
+    @property
+    def by(self) -> dict[Situation, list]:
+        if self._by is None:
+            self._by = group(measurements(self.records))
+        return self._by
 
-def prediction_errors(store: RecordStore, runtime: str = "onnxruntime", local: Any = None) -> list[dict[str, Any]]:
-    """Per model: measured local median, predicted (leave-one-model-out and
-    in-sample) and relative errors. Needs local latency + layer_latency records."""
-    from edgecnn.devices.spec import load_device
+    @property
+    def fits(self) -> dict[Situation, LatencyParams]:
+        if self._fits is None:
+            self._fits = own_fits(self.by)
+        return self._fits
 
-    local = local or load_device("local")
-    peak, _ = local.peak("fp32", "cpu")
-    bw = local.unit("cpu").memory_bandwidth_gb_per_s
-    lat = {r.model: r for r in store.latest(kind="latency", device="local", runtime=runtime).values()
-           if r.ok and r.source == "measured" and r.batch == 1 and r.variant is None}
-    layer_recs = {r.model: r for r in _local_layer_records(store, runtime)}
-    costs = {r.model: r for r in store.latest(kind="cost", device="local").values() if r.ok and r.metrics.get("layers")}
-    out = []
-    full = calibration_for(store, runtime, local=local)
-    fuse = runtime in FUSING_RUNTIMES
-    for model, rec in sorted(lat.items()):
-        if model not in costs:
-            continue
-        rows = costs[model].metrics["layers"]
-        loo = calibration_for(store, runtime, exclude_model=model, local=local)
-        p_loo = predict_model_ms(rows, peak, bw, loo, fuse=fuse)
-        p_in = predict_model_ms(rows, peak, bw, full, fuse=fuse)
-        meas = rec.metrics["latency_ms_p50"]
-        out.append({"model": model, "runtime": runtime, "measured_ms": meas, "predicted_ms": p_loo,
-                    "error": (p_loo - meas) / meas, "predicted_in_sample_ms": p_in,
-                    "error_in_sample": (p_in - meas) / meas, "calibrated_on": loo.models,
-                    "has_layers": model in layer_recs})
-    return out
+    def calibrations(self, s: Situation) -> list[Record]:
+        return [r for r in self.records if r.kind == "calibration" and r.ok and r.device == s.device
+                and r.metric("compute_unit") == s.unit and r.runtime == s.runtime]
 
 
-def error_band(store: RecordStore, runtime: str, unit: str, calibration: Calibration) -> dict[str, Any]:
-    """The expected error of a prediction, from the latest ``prediction_error``
-    record of ``runtime`` on this machine (``benchmarks/bench_predict.py``): the
-    share within +-10 % / +-25 %, the median and p90 |error|. Without a
-    calibration, or without a validation, the band says so instead."""
-    if not calibration.runtime:
-        return {"validated": False, "note": f"pure roofline on the {unit}: no measured calibration or validation "
-                                            f"covers it; expect it to be optimistic"}
-    checks = [r for r in store.load(kind="prediction_error", device="local")
-              if r.ok and r.runtime == calibration.runtime and r.metric("compute_unit") == unit]
-    if not checks:
-        return {"validated": False, "note": "no validation of this runtime's predictions yet: run "
-                                            "benchmarks/bench_predict.py"}
-    last = max(checks, key=lambda r: str(r.created_at))
+def params_for(known: Knowledge, s: Situation) -> tuple[LatencyParams, int, str]:
+    """(parameters, the device's measurements behind them, where they came
+    from) for predicting situation ``s`` (see the module doc)."""
+    cals = known.calibrations(s)
+    if cals:
+        best = max(cals, key=lambda r: (r.precision == s.precision, r.batch == s.batch,
+                                        r.variant == s.config, str(r.created_at)))
+        p = LatencyParams.from_dict(best.metric("params"))
+        return p, len(p.fitted_on), f"calibration of {s.device} ({best.created_at[:10]}, {len(p.fitted_on)} models)"
+    by = known.by
+    prior = prior_for(s, known.fits, exclude_machine=s.machine)
+    own = by.get(s)
+    if own:
+        p = fit_params([(features(m), m.ms) for m in own], prior, device=s.device, runtime=s.runtime,
+                       config=s.config, fitted_on=sorted(m.model for m in own))
+        return p, len(own), f"{len(own)} measured models of {s.device}"
+    where = ", ".join(prior.prior_devices) or "no device: the roofline with a default kernel cost"
+    return prior, 0, f"prior from {where}"
+
+
+def error_band(known: Knowledge, s: Situation, calibrated_on: int) -> dict[str, Any]:
+    """The band of the latest matching validation (see the module doc)."""
+    k_kind = "calibrated" if calibrated_on > 0 else "uncalibrated"
+    checks = [r for r in known.records if r.kind == "prediction_error" and r.ok and r.metric("compute_unit") == s.unit
+              and r.metric("calibration_kind") == k_kind]
+    same_rt = [r for r in checks if r.runtime == s.runtime]
+    pick = same_rt or [r for r in checks if r.runtime == "all"]
+    if not pick:
+        return {"validated": False, "note": f"no {k_kind} validation of {s.unit} predictions yet "
+                                            f"(benchmarks/bench_predict.py)"}
+    last = max(pick, key=lambda r: str(r.created_at))
     band = {k: last.metric(k) for k in ("within_10_pct", "within_25_pct", "median_abs_error", "p90_abs_error",
                                         "spearman", "models")}
+    devices = last.metric("devices") or []
     return {"validated": True, **band, "validated_at": last.created_at, "method": last.metric("method"),
-            "note": "validated on this machine's CPU; another CPU adds error not measured here"}
+            "devices": devices, "calibration_kind": k_kind, "runtime": last.runtime,
+            "note": f"{k_kind} {s.unit} predictions validated leave-one-device-out on {', '.join(devices)}"}
+
+
+def calibration_record(s: Situation, params: LatencyParams, peak: float, bandwidth: float,
+                       env: Optional[dict[str, Any]] = None) -> Record:
+    """The ``calibration`` record of one situation (``edgecnn calibrate``)."""
+    return Record(kind="calibration", model="latency model", source="measured", device=s.device, runtime=s.runtime,
+                  precision=s.precision, batch=s.batch, variant=s.config,
+                  metrics={"params": params.to_dict(), "compute_unit": s.unit, "fitted_on": params.fitted_on,
+                           "prior_devices": params.prior_devices, "fit_error": params.fit_error,
+                           "measurements": len(params.fitted_on), "peak_gmacs_per_s": peak,
+                           "memory_bandwidth_gb_per_s": bandwidth,
+                           "method": "whole-model latencies of this device refit from the prior of the other "
+                                     "devices (edgecnn/predict/latency_model.py)"},
+                  env=environment(env))

@@ -1,15 +1,19 @@
-"""The predicted step: roofline latency for a device edgecnn cannot measure.
+"""The predicted step: latency for a device edgecnn cannot measure.
 
 Each runtime runs on one compute unit of the device (``DeviceSpec.unit_of``:
 ONNX Runtime's CPU provider, LiteRT and torch on the CPU; TensorRT and torch
-CUDA on the GPU), and its layers are predicted with that unit's peaks
-(``edgecnn.predict.roofline``): never faster than the roofline bound
-max(MACs / peak, bytes / bandwidth). The per-op-class calibration fitted on
-this machine's measured layers is applied only to a unit of the same kind
-(a CPU calibration for a CPU); other units get the pure roofline, and the
-record says which device its calibration came from (``calibration_device``).
-Predicted records carry the expected error band of the latest validation of
-their kind (``benchmarks/bench_predict.py``).
+CUDA on the GPU). A model's latency there is the latency model's
+(``edgecnn.predict.latency_model``): its kernels, after the runtime's fusions,
+each from its op class and roofline on that unit (the device's TOML peaks),
+with the unit's and runtime's parameters (``edgecnn.predict.calibrate.params_for``):
+the device's own ``calibration`` record (``edgecnn calibrate``), else its own
+measurements, else the prior learned from the other devices with records of
+that unit kind. A calibration is never carried from one machine to another:
+another machine's figures only ever enter as part of a prior. Every record
+says where its parameters came from (``params_source``, ``prior_devices``,
+``calibrated_on``) and carries the error band of the validation that matches
+its situation (``benchmarks/bench_predict.py``: calibrated or not, unit,
+runtime) with the devices it covered.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from edgecnn.errors import EdgeCNNError
-from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
+from edgecnn.profile.records import fail, measurement_variant, published_accuracy, template, with_metrics
 from edgecnn.records import Record, RecordStore
 
 
@@ -29,15 +33,14 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
     measured either."""
     from edgecnn.cost.sources import count_source, source_fields
     from edgecnn.models.sources import resolve_source
-    from edgecnn.predict.roofline import FUSING_RUNTIMES, Calibration, predict_layers
-    from edgecnn.predict.calibrate import calibration_for, error_band
+    from edgecnn.predict.calibrate import Knowledge
+
     if not device.units:
         raise EdgeCNNError(f"{reason}; and it cannot be predicted: device {device.name!r} has no peak compute "
                            f"figure ([peak.cpu] / [peak.gpu] in {device.path})")
-    progress(f"{device.name}: {reason}; writing PREDICTED records (roofline per compute unit)")
+    progress(f"{device.name}: {reason}; writing PREDICTED records (latency model per compute unit)")
     written: list[Record] = []
-    listed = device.runtimes
-    cals: dict[str, Calibration] = {}  # per runtime, fitted on local layer records this loop does not write
+    known = Knowledge(store.load())
 
     def keep(rec: Record) -> None:
         store.append(rec)
@@ -45,7 +48,7 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
 
     for spec in models:
         src = resolve_source(spec, input_size=opts.input_size)
-        name, size, shape = src.id, src.input_size, src.input_shape
+        name, shape = src.id, src.input_shape
         extra = source_fields(src) if src.kind != "zoo" else {}
         try:
             cost = count_source(src, opts.precision if opts.precision in ("fp32", "fp16", "int8") else "fp32")
@@ -55,55 +58,69 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
                           "failed", f"cannot build/count {name}: {exc}", **extra))
             progress(None, advance=1)
             continue
-        macs = int(cost.totals["conv_linear_macs"])
-        published = published_accuracy(name, size, src.num_classes, device.name) if src.kind == "zoo" else None
+        published = published_accuracy(name, src.input_size, src.num_classes, device.name) \
+            if src.kind == "zoo" else None
         if published is not None and not store.has_ok(published):
             keep(published)
         for rt in opts.runtimes:
-            tmpl = template("latency", name, rt, device.name, opts, shape, "predicted", "predicted")
-            if listed and rt not in listed:
-                keep(fail(tmpl, "unsupported", f"device {device.name!r} does not list runtime {rt!r} "
-                                               f"(its runtimes: {', '.join(listed)})", **extra))
-                continue
-            unit_name = device.unit_of(rt, opts.accel)
-            try:
-                unit = device.unit(unit_name)
-                peak, used = unit.peak(opts.precision)
-            except EdgeCNNError as exc:
-                keep(fail(tmpl, "unsupported", f"{rt} runs on the {unit_name} here: {exc}", **extra))
-                continue
-            bw = unit.memory_bandwidth_gb_per_s
-            cal = _calibration(rt, unit_name, store, cals, calibration_for)
-            rows = predict_layers(cost.layers, peak, bw, cal, fuse=rt in FUSING_RUNTIMES, batch=opts.batch)
-            ms = sum(r["predicted_ms"] for r in rows)
-            compute_bound = sum(r["predicted_ms"] for r in rows if r["bound"] == "compute")
-            keep(with_metrics(tmpl, {
-                "latency_ms_p50": ms, "predicted": True, "prediction_reason": reason, "macs": macs,
-                "achieved_gmacs_per_s": macs * opts.batch / (ms * 1e6) if ms > 0 else None,
-                "compute_unit": unit_name, "peak_gmacs_per_s": peak, "peak_precision_used": used,
-                "memory_bandwidth_gb_per_s": bw, "peak_kind": dict(unit.kind),
-                "compute_bound_share": compute_bound / ms if ms else None, "calibration": cal.to_dict(),
-                "calibration_device": cal.device if cal.runtime else None,
-                "error_band": error_band(store, rt, unit_name, cal), "layers": rows, **extra}))
+            keep(_predicted(name, cost, rt, device, opts, shape, reason, known, extra))
         progress(None, advance=1)
     return written
 
 
-def _calibration(rt: str, unit: str, store: RecordStore, cache: dict, calibration_for: Any) -> Any:
-    """This machine's per-op-class fit for ``rt``, only for a CPU unit (this
-    machine's measured layers are CPU kernels); the pure roofline elsewhere."""
-    from edgecnn.predict.roofline import Calibration
+def _config(device: Any, unit: str, rt: str, opts: Any) -> tuple[str, float]:
+    """(the configuration's name as measured records spell it, the share of the
+    unit's peak it uses: threads of the cores on a CPU)."""
+    if unit != "cpu":
+        return measurement_variant(opts, rt) or opts.accel, 1.0
+    cores = device.detected.get("cores") if device.is_local else None
+    threads = opts.threads
+    if threads is None and cores:
+        from edgecnn.runtime import default_threads
 
-    key = f"{rt}@{unit}"
-    if key not in cache:
-        if unit == "cpu":
-            cache[key] = calibration_for(store, rt)
-        else:
-            cal = Calibration.uncalibrated()
-            cal.note = (f"pure roofline: the only calibration here is fitted on this machine's CPU, and {rt} runs "
-                        f"on the {unit}")
-            cache[key] = cal
-    return cache[key]
+        threads = default_threads()
+    if not threads:
+        return "threads=all", 1.0
+    return f"threads={threads}", min(1.0, threads / cores) if cores else 1.0
+
+
+def _predicted(name: str, cost: Any, rt: str, device: Any, opts: Any, shape: list[int], reason: str,
+               known: Any, extra: dict[str, Any]) -> Record:
+    """One predicted latency record of ``name`` on ``rt`` (see the module doc)."""
+    from edgecnn.predict.calibrate import error_band, params_for
+    from edgecnn.predict.dataset import Situation
+    from edgecnn.predict.latency_model import predict_rows
+
+    tmpl = template("latency", name, rt, device.name, opts, shape, "predicted", "predicted")
+    listed = device.runtimes
+    if listed and rt not in listed:
+        return fail(tmpl, "unsupported", f"device {device.name!r} does not list runtime {rt!r} "
+                                         f"(its runtimes: {', '.join(listed)})", **extra)
+    unit_name = device.unit_of(rt, opts.accel)
+    try:
+        unit = device.unit(unit_name)
+        peak, used = unit.peak(opts.precision)
+    except EdgeCNNError as exc:
+        return fail(tmpl, "unsupported", f"{rt} runs on the {unit_name} here: {exc}", **extra)
+    config, share = _config(device, unit_name, rt, opts)
+    peak *= share
+    bw = unit.memory_bandwidth_gb_per_s
+    s = Situation(device.name, unit_name, rt, config, opts.precision, opts.batch)
+    params, calibrated_on, where = params_for(known, s)
+    ms, rows = predict_rows(cost.layers, peak, bw, params, runtime=rt, batch=opts.batch)
+    roof_ms = sum(max(r["compute_ms"], r["memory_ms"]) for r in rows if r["predicted_ms"] > 0)
+    compute_bound = sum(r["predicted_ms"] for r in rows if r["bound"] == "compute")
+    macs = int(cost.totals["conv_linear_macs"])
+    return with_metrics(tmpl, {
+        "latency_ms_p50": ms, "predicted": True, "prediction_reason": reason, "macs": macs,
+        "achieved_gmacs_per_s": macs * opts.batch / (ms * 1e6) if ms > 0 else None,
+        "compute_unit": unit_name, "peak_gmacs_per_s": peak, "peak_precision_used": used,
+        "memory_bandwidth_gb_per_s": bw, "peak_kind": dict(unit.kind), "config": config,
+        "compute_bound_share": compute_bound / ms if ms else None, "roofline_ms": roof_ms,
+        "latency_params": params.to_dict(), "params_source": where, "calibrated_on": calibrated_on,
+        "prior_devices": list(params.prior_devices),
+        "calibration_device": s.device if calibrated_on else None,
+        "error_band": error_band(known, s, calibrated_on), "layers": rows, **extra})
 
 
 def unreachable_record(device: Any, model: str, rt: str, opts: Any, error: str) -> Record:

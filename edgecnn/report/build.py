@@ -88,6 +88,12 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
                         build_s=time.perf_counter() - t0, size_bytes=size)
 
 
+def predicted_figure(pairs: list[dict[str, Any]]):
+    from edgecnn.report.predicted import prediction_figure
+
+    return prediction_figure(pairs)
+
+
 def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tables.Table] | None = None) -> str:
     """The page as a string."""
     import jinja2
@@ -114,6 +120,7 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
         "pareto": html_of(figures.pareto_figure(tables.pareto_groups(models, lat)), "fig-pareto") if has_acc else None,
         "cost_time": html_of(figures.cost_time_figure(lat), "fig-cost-time"),
         "gpu": html_of(figures_detail.gpu_figure(tabs["gpu"].rows), "fig-gpu"),
+        "predicted": html_of(predicted_figure(tabs["predicted_pairs"].rows), "fig-predicted"),
         "separable": html_of(figures_detail.separable_figure(sep), "fig-separable"),
         "layers": html_of(figures_detail.layer_figure(layers), "fig-layers"),
         "training": html_of(figures_detail.training_figure(runs), "fig-training"),
@@ -122,7 +129,7 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(si=figures._si, ms=figures._ms, pct=_pct, f=_fmt, cell=_cell)
+    env.filters.update(si=figures.fmt_si, ms=figures.fmt_ms, pct=_pct, f=_fmt, cell=_cell)
     template = env.get_template("report.html.j2")
     return template.render(
         plotly_js=plotly.offline.get_plotlyjs(), figs=figs, recommendations=recommendation_groups(tabs), n_figures=sum(v is not None for v in figs.values()),
@@ -162,9 +169,9 @@ def _cell(value: Any, column: tables.Column) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if column.fmt == "siB":
-        return figures._si(value, "B")
+        return figures.fmt_si(value, "B")
     if column.fmt == "si":
-        return figures._si(value)
+        return figures.fmt_si(value)
     if column.fmt and isinstance(value, (int, float)):
         return format(value, column.fmt)
     return str(value)
@@ -192,12 +199,26 @@ def _summary(data: ReportData, profiles_dir: str) -> dict[str, Any]:
         statuses=sorted(Counter(r.status for r in data.used).items()),
         devices=sorted({r.device for r in data.used}),
         hosts=sorted({str(e.get("host")) for e in envs if e.get("host")}),
+        machines=machine_rows(data),
         commits=sorted({str(e.get("git_commit")) for e in envs if e.get("git_commit")}),
         versions={k: ", ".join(sorted(v)) for k, v in sorted(versions.items())},
         first=dates[0][:19] if dates else "-", last=dates[-1][:19] if dates else "-",
         synthetic=any(e.get("synthetic") for e in envs),
         n_skipped=len(data.skipped), budgets=_budgets_text(),
     )
+
+
+def machine_rows(data: ReportData) -> list[str]:
+    """One line per machine behind a ``local`` device: which is this one, and
+    what each other one was (``edgecnn.machine``)."""
+    from edgecnn.machine import label, this_machine
+
+    seen: dict[str, str] = {}
+    for r in data.used:
+        if r.device == "local" or r.device.startswith("local@"):
+            fp = r.env.get("fingerprint") if isinstance(r.env, dict) else None
+            seen.setdefault(r.device, label(fp if r.device != "local" else this_machine()))
+    return [f"{d} = {'this machine: ' if d == 'local' else ''}{text}" for d, text in sorted(seen.items())]
 
 
 def _budgets_text() -> str:
@@ -226,7 +247,7 @@ def _headline(rec: Record) -> str:
         if key in ("top1", "test_top1"):
             parts.append(fmt.format(f"{v:.2f} %"))
         elif key == "macs":
-            parts.append(fmt.format(figures._si(v)))
+            parts.append(fmt.format(figures.fmt_si(v)))
         else:
             parts.append(fmt.format(v))
         if len(parts) == 2:

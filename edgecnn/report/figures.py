@@ -19,7 +19,7 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#7f7f7f"]
 
 
-def _si(v: float | None, unit: str = "") -> str:
+def fmt_si(v: float | None, unit: str = "") -> str:
     if v is None:
         return "-"
     for div, s in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -28,7 +28,7 @@ def _si(v: float | None, unit: str = "") -> str:
     return f"{v:.3g} {unit}".rstrip()
 
 
-def _ms(v: float | None) -> str:
+def fmt_ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.3g} ms"
 
 
@@ -36,7 +36,7 @@ def _pct(v: float | None) -> str:
     return "missing" if v is None else f"{v:.2f} %"
 
 
-def _layout(fig, height: int = HEIGHT, top: int = 70, bottom: int = 60, menu: list | None = None,
+def page_layout(fig, height: int = HEIGHT, top: int = 70, bottom: int = 60, menu: list | None = None,
             active: int = 0) -> None:
     """Shared look: no in-figure title (the page's heading names the figure), the
     legend in a row above the plots, an optional dropdown above the legend."""
@@ -71,17 +71,17 @@ def point_hover(p: dict[str, Any]) -> str:
     lines = [f"<b>{p['model']}</b> ({p.get('input', '-')})",
              f"{p.get('device', '-')} · {p.get('runtime', '-')} · {p.get('format', '-')} {p.get('precision', '')}"
              + (f" · batch {p['batch']}" if p.get("batch", 1) != 1 else ""),
-             f"latency {p.get('statistic', 'p50')}: {_ms(p.get('latency_ms'))} ({p.get('source', '-')})"
+             f"latency {p.get('statistic', 'p50')}: {fmt_ms(p.get('latency_ms'))} ({p.get('source', '-')})"
              if p.get("latency_ms") else
              f"latency: - ({p.get('source', '-')})",
-             f"MACs: {_si(p.get('macs'))} · params: {_si(p.get('params'))}",
+             f"MACs: {fmt_si(p.get('macs'))} · params: {fmt_si(p.get('params'))}",
              f"top-1: {_pct(p.get('top1'))} [{p.get('acc_note', '')}]"]
     if p.get("gmacs"):
         lines.append(f"achieved: {p['gmacs']:.3g} GMAC/s")
     if p.get("memory_added_mb") is not None or p.get("artifact_bytes"):
         lines.append(f"memory added: {p['memory_added_mb']:.1f} MB" if p.get("memory_added_mb") is not None
                      else "memory: not recorded")
-        lines[-1] += f" · artifact: {_si(p.get('artifact_bytes'), 'B')}"
+        lines[-1] += f" · artifact: {fmt_si(p.get('artifact_bytes'), 'B')}"
     if p.get("source") == "predicted":
         from edgecnn.report.tables import band_text
 
@@ -160,7 +160,7 @@ def pareto_figure(groups: list[dict[str, Any]]):
         per_group.append(idxs)
         layouts.append(lay)
     buttons = menu_buttons(len(fig.data), [g["label"] for g in groups], per_group, layouts)
-    _layout(fig, *PARETO_BOX, menu=buttons, active=default)
+    page_layout(fig, *PARETO_BOX, menu=buttons, active=default)
     fig.update_layout(layouts[default])
     fig.update_yaxes(title_text="top-1 (%)", row=1, col=1)
     return fig
@@ -207,6 +207,6 @@ def cost_time_figure(latency_pts: list[dict]):
     fig.update_xaxes(title_text="model (by MACs), batch 1", categoryorder="array",
                      categoryarray=[p["model"] for p in sorted(pts, key=lambda p: p["macs"])], row=1, col=2)
     fig.update_yaxes(title_text="GMAC/s (MACs / latency)", row=1, col=2)
-    _layout(fig)
+    page_layout(fig)
     fig.update_layout(barmode="group")
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgecnn.report.figures import PALETTE, _layout, _ms, _si, below, menu_buttons
+from edgecnn.report.figures import PALETTE, page_layout, fmt_ms, fmt_si, below, menu_buttons
 
 
 # ---------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def separable_figure(rows: list[dict[str, Any]]):
     fig.update_xaxes(type="log", title_text="N (output channels) · log")
     fig.update_yaxes(type="log", title_text="separable / standard · log (below 1: separable cheaper)", col=1)
     fig.add_hline(y=1.0, line=dict(color="#999", width=1))
-    _layout(fig)
+    page_layout(fig)
     return fig
 
 
@@ -68,8 +68,8 @@ def _sep_points(fig, go, pts, field, name, color, symbol, col, seen):
         showlegend=name not in seen, marker=dict(color=color, symbol=symbol, size=9),
         hovertext=[f"<b>{r['model']}</b> {r['block']}<br>M={_i(r['m'])} N={_i(r['n'])} Dk={_i(r['dk'])} "
                    f"Df={_i(r['df'])} stride={_i(r['stride'])}<br>analytic {r['analytic']:.4f} · counted "
-                   f"{_f(r['counted'])} · measured {_f(r['measured'])}<br>separable {_ms(r['sep_ms'])} · standard "
-                   f"{_ms(r['std_ms'])}<br><span style='font-size:10px'>{r['prov']}</span>" for r in pts],
+                   f"{_f(r['counted'])} · measured {_f(r['measured'])}<br>separable {fmt_ms(r['sep_ms'])} · standard "
+                   f"{fmt_ms(r['std_ms'])}<br><span style='font-size:10px'>{r['prov']}</span>" for r in pts],
         hovertemplate="%{hovertext}<extra></extra>"), row=1, col=col)
     seen.add(name)
 
@@ -176,7 +176,7 @@ def layer_figure(views: list[dict[str, Any]]):
     fig.update_yaxes(type="log", title_text="achieved GMAC/s · log", row=1, col=1)
     fig.update_xaxes(tickangle=-60, tickfont=dict(size=9), row=1, col=2)
     fig.update_yaxes(title_text="% of model total", row=1, col=2)
-    _layout(fig, *LAYER_BOX, menu=buttons)
+    page_layout(fig, *LAYER_BOX, menu=buttons)
     fig.update_layout(barmode="group", showlegend=True)
     fig.update_layout(layouts[0])
     return fig
@@ -184,9 +184,9 @@ def layer_figure(views: list[dict[str, Any]]):
 
 def _layer_hover(l: dict, tot_macs: float, tot_bytes: float) -> str:
     time = f"{l['time_ms']:.3g} ms ({(l['share'] or 0) * 100:.1f} % of time)" if l["time_ms"] else "not timed"
-    return (f"<b>{l['name']}</b> ({l['type']})<br>MACs {_si(l['macs'])} ({(l['macs'] or 0) / tot_macs * 100:.1f} %)"
-            f" · bytes {_si(l['bytes'], 'B')}<br>intensity {l['ai']:.3g} MAC/B<br>" if l["ai"] is not None else
-            f"<b>{l['name']}</b> ({l['type']})<br>MACs {_si(l['macs'])} · bytes {_si(l['bytes'], 'B')}<br>") + time
+    return (f"<b>{l['name']}</b> ({l['type']})<br>MACs {fmt_si(l['macs'])} ({(l['macs'] or 0) / tot_macs * 100:.1f} %)"
+            f" · bytes {fmt_si(l['bytes'], 'B')}<br>intensity {l['ai']:.3g} MAC/B<br>" if l["ai"] is not None else
+            f"<b>{l['name']}</b> ({l['type']})<br>MACs {fmt_si(l['macs'])} · bytes {fmt_si(l['bytes'], 'B')}<br>") + time
 
 
 # ---------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def training_figure(runs: list[dict[str, Any]]):
                                          hovertemplate=f"{name}<br>epoch %{{x}}: %{{y:.4g}}<extra>{train_key}</extra>"),
                               row=1, col=col)
     fig.update_xaxes(title_text="epoch")
-    _layout(fig)
+    page_layout(fig)
     return fig
 
 
@@ -246,7 +246,7 @@ def int8_figure(rows: list[dict[str, Any]]):
                        f"<br>record #{r['rec_n']}" for r in grp], hoverinfo="text"))
     fig.add_hline(y=0, line=dict(color="#999", dash="dot"))
     fig.add_vline(x=1, line=dict(color="#999", dash="dot"))
-    _layout(fig)
+    page_layout(fig)
     fig.update_xaxes(title="speed-up over the FP32 artifact, same runtime (x)")
     fig.update_yaxes(title="top-1 drop against PyTorch (points; lower is better)")
     return fig
@@ -285,7 +285,7 @@ def gpu_figure(rows: list[dict[str, Any]]):
         traces_of.append(idx)
         labels.append(f"{dev} · batch {batch} · {model}")
         layouts.append({})
-    _layout(fig, height=520, bottom=190, menu=menu_buttons(len(fig.data), labels, traces_of, layouts)
+    page_layout(fig, height=520, bottom=190, menu=menu_buttons(len(fig.data), labels, traces_of, layouts)
             if len(labels) > 1 else None)
     fig.update_layout(barmode="group", showlegend=True)
     fig.update_yaxes(type="log", title_text="ms · log")

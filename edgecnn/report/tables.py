@@ -168,8 +168,14 @@ def report_tables(data: collect.ReportData) -> dict[str, Table]:
         "layers": Table("layers", "Per-layer rows of every view", LAYER_COLUMNS, layer_rows(data)),
         "export": Table("export", "Export quality", EXPORT_COLUMNS, collect.export_rows(data, look)),
     }
+    from edgecnn.report import predicted
     from edgecnn.select import recommend
 
+    pairs = predicted.pair_rows(lat)
+    tables["predicted_pairs"] = Table("predicted_pairs", "Predicted against measured, per configuration",
+                                      predicted.PAIR_COLUMNS, pairs)
+    tables["prediction_error"] = Table("prediction_error", "Prediction error per device and runtime",
+                                       predicted.SUMMARY_COLUMNS, predicted.summary_rows(pairs))
     recs = recommend(data.used)
     tables["recommendation"] = Table("recommendation", "Recommendation per device: the front over all runtimes and "
                                      "precisions, and the pick under the default budgets", RECOMMEND_COLUMNS,

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Union
 from edgecnn.errors import EdgeCNNError, InvalidOptionError
 from edgecnn.records import LoadReport, Record, RecordStore
 from edgecnn.select.commands import rebuild
-from edgecnn.select.options import Option, build_options
+from edgecnn.select.options import Option, Reason, build_options
 from edgecnn.select.rank import (
     FILTERS,
     HARD,
@@ -31,9 +31,11 @@ from edgecnn.select.rank import (
     band_verdict,
     beats,
     binding,
+    break_accuracy_ties,
     judge,
     order_key,
     trust,
+    twins,
 )
 
 Records = Union[str, "os.PathLike[str]", RecordStore, Iterable[Record]]
@@ -161,10 +163,18 @@ def select(records: Records, device: str = "local", *, max_latency_ms: float | N
 def rank(options: list[Option], c: Constraints, device: str) -> Selection:
     """Judge and order ``options`` (all of one device) under ``c``."""
     sel = Selection(device=device, constraints=c)
+    measured = twins(options)
     for o in options:
         o.reasons = judge(o, c)
+        twin = measured.get(o.configuration) if o.source == "predicted" else None
+        if twin is not None and not any(r.code in FILTERS for r in o.reasons):
+            o.reasons.append(Reason("measured_twin", f"predicted {o.latency_ms:.3g} ms; measured {twin.latency_ms:.3g} "
+                                                     f"ms: a prediction never outranks a measurement of the same "
+                                                     f"configuration"))
         (sel.excluded if o.reasons else sel.ranked).append(o)
     sel.ranked.sort(key=lambda o: order_key(o, c))
+    if c.ranking == "accuracy":
+        sel.ranked = break_accuracy_ties(sel.ranked, c)
     sel.excluded.sort(key=lambda o: (o.reasons[0].code, o.label))
     if sel.ranked:
         best = sel.ranked[0]
@@ -176,6 +186,9 @@ def rank(options: list[Option], c: Constraints, device: str) -> Selection:
         verdict = band_verdict(best, c)
         if verdict:
             sel.notes.append(f"the choice's latency is predicted; the budget {verdict}")
+        if best.weights_here is False:
+            sel.notes.append(f"the choice's weights {best.weights} are not on this machine (its figures were "
+                             f"measured where they are); copy them here or train them before you ship it")
         return sel
     sel.message, sel.binding = _why_nothing(options, c, device)
     return sel

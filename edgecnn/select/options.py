@@ -89,6 +89,38 @@ class Option:
         """The latency a budget is checked against: p50 (or the tool's mean), or p90 with ``tail``."""
         return self.latency_p90_ms if tail else self.latency_ms
 
+    def rank_latency(self, tail: bool = False) -> float | None:
+        """The latency the ranking orders by: a prediction at its validated
+        band's pessimistic end (its central figure when it has no validated
+        band), a measurement as measured."""
+        pess = self.pessimistic_ms(tail)
+        return pess if pess is not None else self.budget_latency(tail)
+
+    @property
+    def configuration(self) -> tuple:
+        """What a measurement and a prediction of the same thing share (the
+        ``predicted`` mark of the variant left out)."""
+        variant = "+".join(p for p in (self.variant or "").split("+") if p and p != "predicted") or None
+        return (self.model, self.runtime, self.format, self.precision, self.batch,
+                tuple(self.input_shape or ()), variant)
+
+    @property
+    def weights_here(self) -> bool | None:
+        """Are the option's weights (a checkpoint file) on this machine? None
+        when there is no file to look for (published figures, no weights)."""
+        if not self.weights or self.weights == PUBLISHED:
+            return None
+        from pathlib import Path
+
+        return Path(self.weights).exists()
+
+    @property
+    def top1_images(self) -> int | None:
+        """The test images behind the top-1 (for its binomial interval)."""
+        rec = self.accuracy.record
+        n = rec.metrics.get("n_images") if rec is not None else None
+        return int(n) if isinstance(n, (int, float)) and n > 0 else None
+
     def pessimistic_ms(self, tail: bool = False) -> float | None:
         """A prediction's pessimistic end: latency x (1 + p90 |error|) of its
         validated band (90 % of validated predictions erred by less); None
@@ -126,6 +158,7 @@ class Option:
             "dataset": self.dataset, "parity": self.parity.status if self.parity.needed else "not needed",
             "size_bytes": self.size_bytes, "size_from": self.size_from, "memory_mb": self.memory_mb,
             "memory_from": self.memory_from, "noisy": self.noisy, "threads": self.threads, "error": self.error,
+            "rank_latency_ms": self.rank_latency(), "weights_on_this_machine": self.weights_here,
             "reasons": [{"code": r.code, "text": r.text, "miss": r.miss, "relative": r.relative}
                         for r in self.reasons],
         }

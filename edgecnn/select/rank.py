@@ -10,13 +10,20 @@ The rule (docs/select.md):
    >= ``min_top1``; size <= ``max_size_mb`` (MB = 10^6 bytes); peak memory <=
    ``max_memory_mb``. A figure a budget needs and the option lacks excludes it
    ("unknown").
+   A prediction of a configuration that was also measured is excluded: a
+   prediction never outranks a measurement of the same thing.
 3. Order: measured latency before predicted; measured accuracy (in this
    format, or PyTorch fp32 behind a passed parity check) before published
    before unknown; then by top-1 (highest first, ties by latency) when a
    latency budget is given, else by latency (lowest first, ties by top-1);
-   ``rank_by`` overrides. Within its trust tier the first option is on the
-   latency/top-1 Pareto front; a less trusted option that beats it on both is
-   listed as a challenger.
+   ``rank_by`` overrides. A prediction is ordered by its validated error
+   band's pessimistic end (latency x (1 + p90 |error|)). Two top-1 figures
+   whose difference is inside the test set's binomial interval (95 %, the
+   difference of two proportions on n images) are a tie, which the latency
+   breaks. Within its trust tier the first option is on the latency/top-1
+   Pareto front; a less trusted option that beats it on both is listed as a
+   challenger. A choice whose weights (a checkpoint) are not on this machine
+   is named so in the notes.
 
 A prediction inside the latency budget also says whether the budget holds at
 its error band's pessimistic end (latency x (1 + p90 |error|)).
@@ -24,6 +31,7 @@ its error band's pessimistic end (latency x (1 + p90 |error|)).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +48,10 @@ REASONS = {  # code -> how the output counts it
     "accuracy": "below the top-1 floor", "accuracy_unknown": "no top-1 figure",
     "size": "over the size budget", "size_unknown": "size unknown",
     "memory": "over the memory budget", "memory_unknown": "peak memory unknown",
+    "measured_twin": "predicted, and the same configuration was measured",
 }
 FILTERS = ("batch", "dataset")
-HARD = ("parity", "no_latency", "untimed")
+HARD = ("parity", "no_latency", "untimed", "measured_twin")
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ def trust(opt: Option) -> tuple[int, int]:
 
 
 def order_key(opt: Option, c: Constraints) -> tuple:
-    lat = opt.budget_latency(c.tail)
+    lat = opt.rank_latency(c.tail)
     lat = lat if lat is not None else float("inf")
     neg_top1 = -opt.top1 if opt.top1 is not None else float("inf")
     size = opt.size_bytes if opt.size_bytes is not None else float("inf")
@@ -174,11 +183,46 @@ def order_key(opt: Option, c: Constraints) -> tuple:
 
 
 def beats(a: Option, b: Option, tail: bool = False) -> bool:
-    """``a`` is at least as fast and as accurate as ``b`` and better in one."""
-    la, lb = a.budget_latency(tail), b.budget_latency(tail)
+    """``a`` is at least as fast (a prediction at its band's pessimistic end)
+    and as accurate as ``b`` and better in one."""
+    la, lb = a.rank_latency(tail), b.rank_latency(tail)
     if None in (la, lb, a.top1, b.top1):
         return False
     return la <= lb and a.top1 >= b.top1 and (la < lb or a.top1 > b.top1)
+
+
+def top1_margin(a: Option, b: Option) -> float:
+    """Half-width (points) of the 95 % interval of the difference of two
+    top-1 figures on ``n`` test images each (0 when a count is unknown)."""
+    ns = [o.top1_images for o in (a, b)]
+    if None in ns or a.top1 is None or b.top1 is None:
+        return 0.0
+    p = (a.top1 + b.top1) / 200.0
+    return 1.96 * math.sqrt(max(p * (1 - p), 0.0) * (1.0 / ns[0] + 1.0 / ns[1])) * 100.0
+
+
+def break_accuracy_ties(ranked: list[Option], c: Constraints) -> list[Option]:
+    """``ranked`` (sorted by ``order_key``, by accuracy) with each run of
+    options whose top-1 is tied with the best remaining one of its trust tier
+    (``top1_margin``) ordered by latency."""
+    out, rest = [], list(ranked)
+    while rest:
+        head = rest[0]
+        tied = [o for o in rest if trust(o) == trust(head) and head.top1 is not None and o.top1 is not None
+                and head.top1 - o.top1 <= top1_margin(head, o)]
+        if len(tied) <= 1:
+            out.append(rest.pop(0))
+            continue
+        lat = lambda o: o.rank_latency(c.tail) if o.rank_latency(c.tail) is not None else float("inf")  # noqa: E731
+        best = min(tied, key=lambda o: (lat(o), -(o.top1 or 0.0), order_key(o, c)))
+        out.append(best)
+        rest.remove(best)
+    return out
+
+
+def twins(options: list[Option]) -> dict[tuple, Option]:
+    """configuration -> its measured ``ok`` option (see ``Option.configuration``)."""
+    return {o.configuration: o for o in options if o.source == "measured" and o.latency_ms is not None}
 
 
 def band_verdict(opt: Option, c: Constraints) -> str | None:

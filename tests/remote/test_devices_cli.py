@@ -101,5 +101,5 @@ def test_profile_unreachable_device_with_half_a_peak_table_is_an_error_not_a_tra
     res = cli(*args, "--predict", env=env, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
-    assert errors == ["error: a roofline prediction needs the device's memory bandwidth "
-                      "(memory_bandwidth_gb_per_s of its [peak.cpu] / [peak.gpu] in its TOML)"]
+    assert errors == ["error: a latency prediction needs the unit's peak GMAC/s and memory bandwidth "
+                      "([peak.cpu] / [peak.gpu] in the device's TOML)"]

@@ -192,6 +192,8 @@ NOT_WRITTEN_HERE = {
                 "gpu_compute_ms_p50", "gpu_compute_ms_min", "gpu_compute_ms_max", "gpu_compute_ms_mean",
                 "gpu_compute_ms_p90", "gpu_compute_ms_p99", "throughput_qps", "timing_note", "memory_init_mb",
                 "layers", "calibration_device",
+                # the per-op-class fit of predicted records before the latency model (read from old records only)
+                "calibration",
                 # device time apart from the copies, torch.compile, the plain-script fidelity check and the
                 # TensorRT probe: CUDA paths and the GPU reference run, written and checked with a fake device
                 # timer and on CPU tensors in tests/profile/test_device_timing.py,
@@ -219,7 +221,10 @@ NOT_WRITTEN_HERE = {
                  "weights_dtype",  # eval of a --save-fp16 state dict: profiles/local/accuracy.jsonl holds one
                  # pretrained weights, ImageNet folders, --mean/--std: written and checked in tests/weights
                  "weights_source", "preprocessing", "normalization_check", "classes_present", "data_source",
-                 "data_layout"},
+                 "data_layout",
+                 # the data set's ceiling (airbench on a GPU): written and checked in tests/train/test_ceiling.py
+                 "handicap_points", "measured_runs", "measured_top1_mean", "measured_top1_std", "published_train_s",
+                 "seed", "skipped_runs", "train_s", "tta_level", "warmup_s"},
     "layer_latency": {"op_types", "timing_method"},
     "train": {"rank",
               # --time-budget runs: tests/train/test_train_budget.py; --save-fp16: tests/train/test_train_run.py;
@@ -228,6 +233,8 @@ NOT_WRITTEN_HERE = {
               "ranks_in_sync"},
     "train_epoch": {"resumed", "steps"},  # steps: a budget re-plan's partial last epoch
     "prediction_error": set(KINDS["prediction_error"]),
+    # edgecnn calibrate: written and checked in tests/select/test_select_predicted.py
+    "calibration": set(KINDS["calibration"]),
     "cost": set(),
 }
 

@@ -18,7 +18,7 @@ import edgecnn
 from edgecnn.join import newest
 from edgecnn.records import RecordStore
 from edgecnn.select import beats, select
-from edgecnn.select.rank import trust
+from edgecnn.select.rank import top1_margin, trust
 
 
 def latency_records(sel_records, device="local", profiles=None):
@@ -85,8 +85,11 @@ def test_the_choice_meets_every_budget_and_nothing_eligible_beats_it(select_reco
 
 def test_ranked_by_accuracy_under_a_latency_budget_and_by_latency_under_a_floor(select_records):
     by_acc = select(select_records.profiles, device="local", max_latency_ms=1e6)
-    tops = [o.top1 for o in by_acc.ranked if trust(o) == trust(by_acc.chosen)]
-    assert tops == sorted(tops, reverse=True) and by_acc.constraints.ranking == "accuracy"
+    same = [o for o in by_acc.ranked if trust(o) == trust(by_acc.chosen)]
+    # by top-1, highest first, except that a top-1 inside the binomial interval of the one before it is a tie
+    # that the latency breaks (tests/select/test_select_predicted.py)
+    assert all(a.top1 >= b.top1 - top1_margin(a, b) - 1e-9 for a, b in zip(same, same[1:]))
+    assert by_acc.constraints.ranking == "accuracy"
     by_lat = select(select_records.profiles, device="local", min_top1=1.0)
     lats = [o.latency_ms for o in by_lat.ranked if trust(o) == trust(by_lat.chosen)]
     assert lats == sorted(lats) and by_lat.constraints.ranking == "latency"

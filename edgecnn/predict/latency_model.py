@@ -40,10 +40,12 @@ import numpy as np
 from edgecnn.cost.layer_class import OP_CLASSES, field_of, layer_class
 from edgecnn.predict.roofline import FUSING_RUNTIMES, fused_rows, roofline_ms
 
-# a kernel's fixed cost before anything is known of a device (ms): a CPU op dispatch of a few microseconds,
-# a CUDA kernel launch of about 5 microseconds from Python, about 1 replayed from a CUDA graph
-DEFAULT_OVERHEAD_MS = {"cpu": 0.005, "gpu": 0.005}
-GRAPH_OVERHEAD_MS = 0.001
+# a kernel's fixed cost before anything is known of a device (ms): a CPU op dispatch of a few microseconds;
+# on a GPU what the H200 run of 2026-12-04 showed at batch 1 (docs/gpu-runs/2026-12-04-*): torch eager
+# resnet50 fp32 4.22 ms over its 174 kernels (~24 us each, launched one by one from Python), the same replayed
+# from a CUDA graph 1.06 ms (~6 us each, the kernels' own floor); both figures included the copies (~0.1 ms)
+DEFAULT_OVERHEAD_MS = {"cpu": 0.005, "gpu": 0.02}
+GRAPH_OVERHEAD_MS = 0.005
 PRIOR_WEIGHT = 0.3  # strength of the pull towards the prior, in relative-error units per parameter
 
 

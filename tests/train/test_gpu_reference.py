@@ -215,10 +215,10 @@ def test_h200_predictions_come_from_the_toml_and_the_build_machine(tmp_path):
     assert g64.metrics["peak_gmacs_per_s"] == 494750.0 and g64.metrics["roofline_ms"] > g1.metrics["roofline_ms"] / 10
     assert c1.metrics["threads"] == 16 and c1.metrics["latency_ms_p50"] > g1.metrics["latency_ms_p50"]
     # no GPU has device-time records in the repository yet: the GPU prior is the roofline plus a launch cost per
-    # kernel, so the prediction is above the pure roofline by about 5 us a kernel
+    # kernel, 20 us in eager mode (edgecnn/predict/latency_model.py: what the first H200 run showed)
     kernels = sum(1 for r in g1.metrics["layers"] if r["predicted_ms"] > 0)
     assert g1.metrics["prior_devices"] == [] and g1.metrics["calibration_device"] is None
-    assert g1.metrics["latency_ms_p50"] == pytest.approx(g1.metrics["roofline_ms"] + 0.005 * kernels)
+    assert g1.metrics["latency_ms_p50"] == pytest.approx(g1.metrics["roofline_ms"] + 0.02 * kernels)
     # the host CPU: the prior of the build machine's CPU records (written before fingerprints)
     assert any(d.startswith("local@unrecorded") for d in c1.metrics["prior_devices"])
 

@@ -88,12 +88,6 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
                         build_s=time.perf_counter() - t0, size_bytes=size)
 
 
-def predicted_figure(pairs: list[dict[str, Any]]):
-    from edgecnn.report.predicted import prediction_figure
-
-    return prediction_figure(pairs)
-
-
 def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tables.Table] | None = None) -> str:
     """The page as a string."""
     import jinja2
@@ -120,7 +114,7 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
         "pareto": html_of(figures.pareto_figure(tables.pareto_groups(models, lat)), "fig-pareto") if has_acc else None,
         "cost_time": html_of(figures.cost_time_figure(lat), "fig-cost-time"),
         "gpu": html_of(figures_detail.gpu_figure(tabs["gpu"].rows), "fig-gpu"),
-        "predicted": html_of(predicted_figure(tabs["predicted_pairs"].rows), "fig-predicted"),
+        "predicted": html_of(figures_detail.prediction_figure(tabs["predicted_pairs"].rows), "fig-predicted"),
         "separable": html_of(figures_detail.separable_figure(sep), "fig-separable"),
         "layers": html_of(figures_detail.layer_figure(layers), "fig-layers"),
         "training": html_of(figures_detail.training_figure(runs), "fig-training"),

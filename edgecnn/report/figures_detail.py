@@ -3,6 +3,7 @@ rooflines and training curves (see ``figures`` for the Pareto and cost views).""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from edgecnn.report.figures import PALETTE, page_layout, fmt_ms, fmt_si, below, menu_buttons
@@ -289,4 +290,33 @@ def gpu_figure(rows: list[dict[str, Any]]):
             if len(labels) > 1 else None)
     fig.update_layout(barmode="group", showlegend=True)
     fig.update_yaxes(type="log", title_text="ms · log")
+    return fig
+
+
+def prediction_figure(pairs: list[dict[str, Any]]):
+    """Predicted against measured latency (log-log), one colour per device and
+    runtime, with the diagonal and the +-10 % band."""
+    import plotly.graph_objects as go
+
+    if not pairs:
+        return None
+    fig = go.Figure()
+    groups: dict[tuple, list[dict]] = {}
+    for r in pairs:
+        groups.setdefault((r["device"], r["runtime"]), []).append(r)
+    for i, ((dev, rt), rows) in enumerate(sorted(groups.items())):
+        fig.add_trace(go.Scatter(
+            x=[r["measured_ms"] for r in rows], y=[r["predicted_ms"] for r in rows], mode="markers",
+            name=f"{dev} · {rt}", marker=dict(size=9, color=PALETTE[i % len(PALETTE)]),
+            hovertext=[f"{r['model']} {r['precision']} b{r['batch']} {r['config']}<br>measured {r['measured_ms']:.3g} ms"
+                       f"<br>predicted {r['predicted_ms']:.3g} ms ({r['error']:+.0f} %)" for r in rows],
+            hovertemplate="%{hovertext}<extra></extra>"))
+    vals = [v for r in pairs for v in (r["measured_ms"], r["predicted_ms"])]
+    lo, hi = min(vals) / 2, max(vals) * 2
+    for k, dash, name in ((1.0, "solid", "predicted = measured"), (1.1, "dot", "+10 %"), (0.9, "dot", "-10 %")):
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo * k, hi * k], mode="lines", name=name, hoverinfo="name",
+                                 line=dict(dash=dash, width=1, color="#808080"), showlegend=k == 1.0))
+    page_layout(fig)
+    fig.update_xaxes(type="log", title_text="measured latency (ms, log)", range=[math.log10(lo), math.log10(hi)])
+    fig.update_yaxes(type="log", title_text="predicted latency (ms, log)", range=[math.log10(lo), math.log10(hi)])
     return fig

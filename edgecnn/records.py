@@ -11,7 +11,10 @@ STATUSES; a failed measurement is a record with a failed status and its
 metadata, with its citation in ``reference``; edgecnn did not measure it).
 On a record that is not ``ok`` there is no figure: ``source`` names the way
 that was tried and ``status`` what became of it (a measurement that was
-``unsupported``, ``failed``, or ``unreachable``: the device did not answer).
+``unsupported`` or ``failed``). A device that did not answer (``unreachable``)
+had nothing tried on it: its records' source is ``none``, whatever the writer
+or an older row said (``Record.__post_init__``), so no reader counts them as
+measured.
 
 One record per identity is the one readers use (``replaces``): the newest,
 except that an ``unreachable`` record never replaces an ``ok`` one, since a
@@ -61,7 +64,7 @@ STATUSES = (
     "unreachable",  # the device could not be reached
 )
 
-SOURCES = ("measured", "predicted", "analytic", "published")
+SOURCES = ("measured", "predicted", "analytic", "published", "none")  # none: nothing measured (unreachable)
 
 _IDENTITY = (
     "kind",
@@ -104,6 +107,10 @@ class Record:
             raise ValueError(f"unknown record status {self.status!r}; expected one of {STATUSES}")
         if self.source not in SOURCES:
             raise ValueError(f"unknown record source {self.source!r}; expected one of {SOURCES}")
+        if self.status == "unreachable":  # nothing was measured; rows written before said "measured"
+            self.source = "none"
+        elif self.source == "none":
+            raise ValueError(f"source 'none' (nothing measured) is for unreachable records, not {self.status!r} ones")
         if self.input_shape is not None:
             self.input_shape = [int(v) for v in self.input_shape]
 

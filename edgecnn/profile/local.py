@@ -20,7 +20,7 @@ from edgecnn.export.artifacts import ExportFailed, get_artifact
 from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
 from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
 from edgecnn.records import Record, RecordStore
-from edgecnn.profile.sessions import WorkerSession, device_of, new_session
+from edgecnn.profile.sessions import InProcessSession, WorkerSession, device_of, new_session
 from edgecnn.runtime import RUNNERS, RunnerUnsupported
 from edgecnn.runtime.workers import artifact_bytes
 
@@ -113,12 +113,14 @@ def _make_artifacts(jobs: list[tuple], workers: int, progress) -> None:
 def asked_setup(opts: Any) -> dict[str, dict[str, Any]]:
     """kind -> what a stored measurement must have been measured with for a
     rerun to skip it (``RecordStore.has_ok``): the threads asked for (the
-    thread rule's when none), the timing settings, the per-layer runs. Batch,
-    precision, input size and the torch variant are in the record's identity."""
+    thread rule's when none), the timing settings and isolation, the per-layer
+    runs. Batch, precision, input size and the torch variant are in the
+    record's identity."""
     from edgecnn.runtime.base import default_threads
 
     threads = opts.threads or default_threads()
-    return {"latency": {"threads": threads, "timing_config": opts.timing.to_dict()},
+    isolation = (WorkerSession if opts.isolate else InProcessSession).isolation
+    return {"latency": {"threads": threads, "timing_config": opts.timing.to_dict(), "isolation": isolation},
             "layer_latency": {"threads": threads, "layer_runs": opts.layer_runs}, "separable": {"threads": threads}}
 
 

@@ -180,3 +180,19 @@ def test_a_rerun_asking_other_threads_or_timing_measures_that(main_cli, fake_run
     last = store.load(kind="latency")[-1]
     assert threads_measured() == [2, 1, 2, 2] and last.metrics["timing_config"]["runs"] == 7
     assert int(row["runs"]) == last.metrics["runs"] >= 7
+
+
+def test_what_a_rerun_must_match_follows_the_options():
+    """The figures a stored measurement must carry for a rerun to skip it: the threads asked for, the
+    timing settings and the isolation (separate processes or one), the per-layer runs."""
+    from edgecnn.profile.local import asked_setup
+    from edgecnn.profile.pipeline import ProfileOptions
+    from edgecnn.runtime.timing import TimingConfig
+
+    isolated = asked_setup(ProfileOptions(runtimes=["onnxruntime"], threads=2, layer_runs=4))
+    assert isolated["latency"]["threads"] == 2 and "one process per runtime" in isolated["latency"]["isolation"]
+    assert isolated["layer_latency"] == {"threads": 2, "layer_runs": 4} and isolated["separable"] == {"threads": 2}
+    one = asked_setup(ProfileOptions(runtimes=["onnxruntime"], threads=2, layer_runs=4, isolate=False,
+                                     timing=TimingConfig(runs=7)))
+    assert one["latency"]["isolation"].startswith("none") and one["latency"]["timing_config"]["runs"] == 7
+    assert one["latency"]["timing_config"] != isolated["latency"]["timing_config"]

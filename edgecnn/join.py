@@ -7,7 +7,9 @@ few rules that put them together, so the report and the selector join the
 same way:
 
 - ``newest``: the newest record per identity (``Record.key``; later
-  ``created_at`` wins, equal times: the later line);
+  ``created_at`` wins, equal times: the later line), except that a device
+  that did not answer (``unreachable``) never hides a measurement
+  (``records.replaces``);
 - ``Lookup``: the cost and the accuracy record that belong to a latency point
   (same model and input shape; accuracy of the same format and precision,
   else the model's PyTorch fp32 figure, else a published one, labelled);
@@ -23,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from edgecnn.records import Record
+from edgecnn.records import Record, replaces
 
 PYTORCH_FORMATS = {None, "", "pytorch", "torch", "eager", "torchscript"}
 # artifact format a runtime loads -> the exporter that makes it (None: no export, the nn.Module itself)
@@ -66,15 +68,16 @@ def identity(rec: Record) -> tuple:
 
 
 def newest(records: Iterable[Record]) -> tuple[list[Record], set[int]]:
-    """(the newest record per identity, in input order; id() of the older
-    duplicates). A later ``created_at`` wins; on equal times the later record."""
+    """(the record readers use per identity, in input order; id() of the
+    others). A later ``created_at`` wins, on equal times the later record;
+    an ``unreachable`` record never wins over an ``ok`` one (``replaces``)."""
     records = list(records)
     best: dict[tuple, Record] = {}
     superseded: set[int] = set()
     for rec in records:
         key = identity(rec)
         old = best.get(key)
-        if old is not None and str(old.created_at or "") > str(rec.created_at or ""):
+        if old is not None and not replaces(rec, old):
             superseded.add(id(rec))
             continue
         if old is not None:

@@ -9,6 +9,16 @@ STATUSES; a failed measurement is a record with a failed status and its
 ``measured``, ``predicted`` (roofline estimate), ``analytic`` (formula) or
 ``published`` (a figure quoted from a paper or torchvision's weight
 metadata, with its citation in ``reference``; edgecnn did not measure it).
+On a record that is not ``ok`` there is no figure: ``source`` names the way
+that was tried and ``status`` what became of it (a measurement that was
+``unsupported`` or ``failed``). A device that did not answer (``unreachable``)
+had nothing tried on it: its records' source is ``none``, whatever the writer
+or an older row said (``Record.__post_init__``), so no reader counts them as
+measured.
+
+One record per identity is the one readers use (``replaces``): the newest,
+except that an ``unreachable`` record never replaces an ``ok`` one, since a
+device that did not answer says nothing about a figure measured before.
 
 Stores are JSONL files under ``profiles/<device>/<kind>.jsonl``. Appends are a
 single ``write`` of a whole line on a file opened with O_APPEND, followed by
@@ -56,7 +66,7 @@ STATUSES = (
     "unreachable",  # the device could not be reached
 )
 
-SOURCES = ("measured", "predicted", "analytic", "published")
+SOURCES = ("measured", "predicted", "analytic", "published", "none")  # none: nothing measured (unreachable)
 
 _IDENTITY = (
     "kind",
@@ -99,6 +109,10 @@ class Record:
             raise ValueError(f"unknown record status {self.status!r}; expected one of {STATUSES}")
         if self.source not in SOURCES:
             raise ValueError(f"unknown record source {self.source!r}; expected one of {SOURCES}")
+        if self.status == "unreachable":  # nothing was measured; rows written before said "measured"
+            self.source = "none"
+        elif self.source == "none":
+            raise ValueError(f"source 'none' (nothing measured) is for unreachable records, not {self.status!r} ones")
         if self.input_shape is not None:
             self.input_shape = [int(v) for v in self.input_shape]
 
@@ -290,19 +304,45 @@ class RecordStore:
             yield from read_jsonl_records(path, report)
 
     def latest(self, **where: Any) -> dict[tuple, Record]:
-        """The newest record per identity key (later lines win)."""
+        """The record readers use per identity (``replaces``)."""
         latest: dict[tuple, Record] = {}
         for rec in self.load(**where):
-            latest[rec.key()] = rec
+            old = latest.get(rec.key())
+            if old is None or replaces(rec, old):
+                latest[rec.key()] = rec
         return latest
 
-    def has_ok(self, record_like: Record) -> bool:
-        """Is there already an ``ok`` record with this identity? (resume/skip)"""
-        key = record_like.key()
+    def current(self, record_like: Record) -> Record | None:
+        """The record readers use for this identity (``replaces``), or None."""
         path = self.path_for(record_like)
         if not path.exists():
-            return False
-        return any(r.key() == key and r.ok for r in read_jsonl_records(path))
+            return None
+        key, best = record_like.key(), None
+        for rec in read_jsonl_records(path):
+            if rec.key() == key and (best is None or replaces(rec, best)):
+                best = rec
+        return best
+
+    def has_ok(self, record_like: Record, setup: dict[str, Any] | None = None) -> bool:
+        """Is the record readers use for this identity ``ok``, and measured with
+        each (figure, value) of ``setup`` (the threads, the timing settings)?
+        A rerun skips what this says is there (resume), and measures again
+        what was measured some other way. A figure the record does not carry
+        (trtexec's records, older rows) cannot differ and is not compared."""
+        rec = self.current(record_like)
+        return rec is not None and rec.ok and all(rec.metrics.get(k, v) == v for k, v in (setup or {}).items())
+
+
+def replaces(rec: Record, old: Record) -> bool:
+    """Does ``rec`` take ``old``'s place as the record of their identity? The
+    newer does (``created_at``; at equal times ``rec``, read later), except
+    that an ``unreachable`` record never replaces an ``ok`` one (and an ``ok``
+    one always replaces an ``unreachable`` one)."""
+    if old.ok and rec.status == "unreachable":
+        return False
+    if rec.ok and old.status == "unreachable":
+        return True
+    return str(old.created_at or "") <= str(rec.created_at or "")
 
 
 def read_jsonl_records(path: Path, report: LoadReport | None = None) -> Iterator[Record]:

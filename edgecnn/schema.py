@@ -103,6 +103,11 @@ ROW_FIELDS = declare_fields(
     Field("bound", "", STR), Field("fused", "", BOOL), ms("predicted_ms"),
     Field("node_index", "count", INT), ms("first_ms"), Field("percent", "%", NUM, lo=0.0, hi=100.0),
     count("times_called"), Field("mem_kb", "KB", NUM, lo=0.0), Field("share", "ratio", NUM, lo=0.0, hi=1.0),
+    # a layer timed alone (LiteRT, edgecnn/profile/isolated.py): time_ms = call_ms - input_set_ms - output_get_ms
+    ms("call_ms", "the layer's whole call timed alone: set the input, invoke, get the output"),
+    ms("input_set_ms", "the layer's input set, timed alone on it"), ms("output_get_ms", "its output get, timed alone"),
+    Field("below_copies", "", BOOL, "the call was faster than its copies: no time_ms (noise, or a layer too small "
+          "to tell from its copies)"),
 )
 
 PARITY = (

@@ -33,6 +33,51 @@ def test_failed_measurement_is_kept_with_its_error(tmp_path):
     assert not store.has_ok(rec())
 
 
+def test_a_device_that_did_not_answer_never_hides_a_measurement(tmp_path):
+    """An ``unreachable`` record (source none: nothing was measured) after an ``ok`` one of the
+    same identity: readers (the store, the report's and select's join) keep the measurement; a real
+    failure after it, or a measurement after the unreachable one, does replace it."""
+    from edgecnn.join import newest
+
+    store = RecordStore(tmp_path)
+    ok = rec(created_at="2026-01-01T00:00:00+00:00", metrics={"latency_ms_p50": 12.5, "threads": 2})
+    down = rec(status="unreachable", error="jetson is unreachable", metrics={}, created_at="2026-02-01T00:00:00+00:00")
+    store.extend([ok, down])
+    [kept] = store.latest(kind="latency").values()
+    assert kept.ok and kept.metrics["latency_ms_p50"] == 12.5 and store.current(rec()).ok
+    used, superseded = newest(store.load(kind="latency"))
+    assert [r.status for r in used] == ["ok"] and len(superseded) == 1
+    assert [r.status for r in newest(list(reversed(store.load(kind="latency"))))[0]] == ["ok"]  # any order
+    assert store.has_ok(rec()) and store.has_ok(rec(), {"threads": 2}) and not store.has_ok(rec(), {"threads": 1})
+    store.append(rec(status="failed", error="crashed", metrics={}, created_at="2026-03-01T00:00:00+00:00"))
+    assert store.current(rec()).status == "failed" and not store.has_ok(rec())  # a newer attempt failed: redo
+    down_first = [rec(status="unreachable", error="down", metrics={}, created_at="2026-05-01T00:00:00+00:00"),
+                  rec(created_at="2026-04-01T00:00:00+00:00")]
+    assert [r.status for r in newest(down_first)[0]] == ["ok"]
+
+
+def test_an_unreachable_record_is_not_measured_whoever_wrote_it(tmp_path):
+    """Nothing is measured on a device that does not answer: its records say source none, also rows
+    written before (which said measured) and ones a writer built from a measured template."""
+    assert rec(status="unreachable", error="down", metrics={}).source == "none"
+    assert rec(status="failed", error="crashed", metrics={}).source == "measured"  # tried and failed
+    path = tmp_path / "jet" / "latency.jsonl"
+    path.parent.mkdir()
+    path.write_text(json.dumps({**rec(device="jet", metrics={}).to_dict(), "status": "unreachable",
+                                "source": "measured", "error": "down", "schema_version": 2}) + "\n")
+    [old] = RecordStore(tmp_path).load(kind="latency")
+    assert (old.status, old.source) == ("unreachable", "none")
+    with pytest.raises(ValueError, match="source 'none'"):
+        rec(source="none")
+
+
+def test_a_stored_figure_the_record_does_not_carry_is_not_compared(tmp_path):
+    store = RecordStore(tmp_path)
+    store.append(rec(metrics={"latency_ms_p50": 3.0, "threads": 4}))  # no timing_config (trtexec's, older rows)
+    assert store.has_ok(rec(), {"threads": 4, "timing_config": {"runs": 20}})
+    assert not store.has_ok(rec(), {"threads": 2, "timing_config": {"runs": 20}})
+
+
 def test_bad_rows_are_skipped_and_reported(tmp_path):
     store = RecordStore(tmp_path)
     store.append(rec())

@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
 
         One self-contained page: Pareto fronts, cost vs time with latency, memory and size, the separable
         check, per-layer rooflines, export quality, training curves and a searchable table of all records;
-        or, with --format json|csv, the same tables and plotted series as data.
+        or, with --format json|csv, the same tables and plotted series as data. A record line that cannot
+        be read is named (file:line) and makes the exit status 1; nothing readable at all is an error.
         """
         from edgecnn.console import console, print_json, warn
         from edgecnn.report import build_report
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
         res = build_report(profiles, out or default_out, device=device, devices_dir=devices_dir, fmt=fmt)
         if json_out:
             print_json({"path": str(res.path), "n_records": res.n_records, "skipped": res.skipped,
-                        "build_s": round(res.build_s, 3), "size_bytes": res.size_bytes})
+                        "unreadable": res.unreadable, "build_s": round(res.build_s, 3), "size_bytes": res.size_bytes})
         else:
             for line in res.skipped[:10]:
                 warn(f"skipped {line}")
@@ -47,3 +48,6 @@ def register(app: typer.Typer) -> None:
             import webbrowser
 
             webbrowser.open(res.path.resolve().as_uri())
+        if res.unreadable:  # the page is written, but records it should hold could not be read
+            warn(f"{len(res.unreadable)} record line(s) could not be read (named above): exit status 1")
+            raise typer.Exit(1)

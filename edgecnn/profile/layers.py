@@ -27,6 +27,11 @@ _COMPUTE_OPS = {"Conv", "FusedConv", "Gemm", "MatMul", "FusedGemm", "Conv2d", "L
 _COMPUTE_PREFIXES = ("Convolution (", "Fully Connected", "Deconvolution (")
 
 
+# what a layer timed alone carries beside its time (edgecnn.profile.isolated): its call, its copies, and
+# whether the call was below the copies (then it has no time)
+TIMED_ALONE = ("call_ms", "input_set_ms", "output_get_ms", "below_copies")
+
+
 def _row(c: Any) -> dict[str, Any]:
     d = c.to_dict() if hasattr(c, "to_dict") else dict(c)
     return {k: d.get(k) for k in ("name", "type", "op", "category", "kernel", "stride", "groups", "in_channels",
@@ -53,11 +58,15 @@ def join_layer_times(cost_layers: Sequence[Any], timed: Sequence[dict[str, Any]]
         idx = _match(rows, by_name, t)
         if idx is None:
             extra.append({"name": t.get("name"), "type": t.get("op_type"), "op_class": "elementwise",
-                          "macs": None, "time_ms": t["time_ms"], "matched": False, "node": t.get("node")})
+                          "macs": None, "time_ms": t["time_ms"], "matched": False, "node": t.get("node"),
+                          **{k: t[k] for k in TIMED_ALONE if k in t}})
             continue
         r = rows[idx]
-        r["time_ms"] = (r["time_ms"] or 0.0) + float(t["time_ms"])
+        if t["time_ms"] is not None:
+            r["time_ms"] = (r["time_ms"] or 0.0) + float(t["time_ms"])
         r["runtime_op"] = t.get("op_type")
+        r.update({k: t[k] for k in TIMED_ALONE if k in t})
+        r["matched"] = True
     if runtime != "torch":
         compute_timed = {i for i, r in enumerate(rows) if r["op_class"] != "elementwise" and r["time_ms"]}
         owner = None
@@ -111,6 +120,9 @@ def summarize_layers(rows: Sequence[dict[str, Any]], total_ms: float | None = No
         c["share"] = c["time_ms"] / timed if timed else 0.0
         c["achieved_gmacs_per_s"] = c["macs"] / (c["time_ms"] * 1e6) if c["time_ms"] else None
     res: dict[str, Any] = {"by_class": out, "layers_time_ms": timed}
+    below = [r["name"] for r in rows if r.get("below_copies")]
+    if below:  # timed, but faster than their own copies: no time (edgecnn.profile.isolated)
+        res["below_copies"] = below
     if total_ms:
         res["unattributed_ms"] = max(0.0, total_ms - timed)
     return res

@@ -20,7 +20,7 @@ from edgecnn.export.artifacts import ExportFailed, get_artifact
 from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
 from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
 from edgecnn.records import Record, RecordStore
-from edgecnn.profile.sessions import WorkerSession, device_of, new_session
+from edgecnn.profile.sessions import InProcessSession, WorkerSession, device_of, new_session
 from edgecnn.runtime import RUNNERS, RunnerUnsupported
 from edgecnn.runtime.workers import artifact_bytes
 
@@ -71,6 +71,7 @@ def _missing_artifacts(models: Sequence[str], device: Any, opts: Any, store: Rec
     jobs = []
     if opts.weights:  # pretrained weights: exported one model at a time, from the module that holds them
         return jobs
+    setup = asked_setup(opts)
     for spec in models:
         try:
             src = resolve_source(spec, input_size=opts.input_size)
@@ -85,7 +86,8 @@ def _missing_artifacts(models: Sequence[str], device: Any, opts: Any, store: Rec
                 continue
             lat = template("latency", src.id, rt, device.name, opts, src.input_shape)
             lay = template("layer_latency", src.id, rt, device.name, opts, src.input_shape)
-            if not (opts.force or not store.has_ok(lat) or (opts.layers and not store.has_ok(lay))):
+            if not (opts.force or not store.has_ok(lat, setup["latency"]) or
+                    (opts.layers and not store.has_ok(lay, setup["layer_latency"]))):
                 continue
             path = artifact_path(src.id, fmt, input_size=src.input_size, precision=opts.precision, batch=opts.batch,
                                  export_dir=opts.export_dir)
@@ -108,9 +110,24 @@ def _make_artifacts(jobs: list[tuple], workers: int, progress) -> None:
     make_artifacts(jobs, workers, done)
 
 
-def _has_separable(store: RecordStore, model: str, rt: str, device: str) -> bool:
-    return any(r.ok and r.source == "measured" and r.runtime == rt
-               for r in store.load(kind="separable", model=model, device=device))
+def asked_setup(opts: Any) -> dict[str, dict[str, Any]]:
+    """kind -> what a stored measurement must have been measured with for a
+    rerun to skip it (``RecordStore.has_ok``): the threads asked for (the
+    thread rule's when none), the timing settings and isolation, the per-layer
+    runs. Batch, precision, input size and the torch variant are in the
+    record's identity."""
+    from edgecnn.runtime.base import default_threads
+
+    threads = opts.threads or default_threads()
+    isolation = (WorkerSession if opts.isolate else InProcessSession).isolation
+    return {"latency": {"threads": threads, "timing_config": opts.timing.to_dict(), "isolation": isolation},
+            "layer_latency": {"threads": threads, "layer_runs": opts.layer_runs}, "separable": {"threads": threads}}
+
+
+def _has_separable(store: RecordStore, model: str, rt: str, device: str, setup: dict[str, Any]) -> bool:
+    return any(r.ok and r.source == "measured" and r.runtime == rt and all(r.metrics.get(k) == v
+                                                                          for k, v in setup.items())
+               for r in store.latest(kind="separable", model=model, device=device).values())
 
 
 def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any: Keep, progress) -> None:
@@ -127,12 +144,7 @@ def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any
         rec.metrics.update(extra)
         keep_any(rec)
 
-    lat_t = {rt: template("latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
-    lay_t = {rt: template("layer_latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
-    todo_lat = [rt for rt in opts.runtimes if opts.force or not store.has_ok(lat_t[rt])]
-    todo_lay = [rt for rt in opts.runtimes if opts.layers and (opts.force or not store.has_ok(lay_t[rt]))]
-    todo_sep = [rt for rt in opts.runtimes if opts.separable and opts.batch == 1 and
-                (opts.force or not _has_separable(store, name, rt, device.name))]
+    lat_t, lay_t, todo_lat, todo_lay, todo_sep = _todo(name, shape, device, opts, store)
     if not (todo_lat or todo_lay or todo_sep):
         progress(f"{name}: already measured (use --force to redo)")
         return
@@ -175,24 +187,8 @@ def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any
         try:
             loaded = _load_all(src, model, model_file, dict.fromkeys(todo_lat + todo_lay), opts, lat_t,
                                todo_lat, session, keep, progress)
-            timed = [rt for rt in todo_lat if rt in loaded]
-            medians: dict[str, float] = {}
-            if timed:
-                progress(f"{name}: timing {', '.join(timed)} ({'isolated' if opts.isolate else 'one process'})")
-                stats = session.time(timed)
-                for rt, (st, measured) in stats.items():
-                    m = {**st.to_metrics(), **measured}
-                    info = loaded[rt]
-                    m.update({"threads": info["threads"], "macs": macs,
-                              "achieved_gmacs_per_s": macs * opts.batch / (st.median_ms * 1e6) if st.median_ms > 0
-                              else None, "interleaved_with": sorted(timed), "runner": info["describe"],
-                              "timing_config": opts.timing.to_dict(), "isolation": session.isolation,
-                              "artifact_bytes": info["artifact_bytes"], "device_peaks": peaks.get(info["unit"]),
-                              **session.memory(rt)})
-                    if info["describe"].get("compile_mode"):
-                        m.update(compile_mode=info["describe"]["compile_mode"], compile_s=info["describe"]["compile_s"])
-                    keep(with_metrics(lat_t[rt], m, env={"threads": info["threads"]}))
-                    medians[rt] = st.median_ms
+            medians = _time_all(name, [rt for rt in todo_lat if rt in loaded], loaded, lat_t, macs, peaks, session,
+                                opts, keep, progress)
             for rt in todo_lay:
                 if rt in loaded:
                     _layer_record(name, rt, session, model_file, lay_t[rt], cost, medians.get(rt), opts,
@@ -201,6 +197,44 @@ def _profile_one(spec: str, device: Any, opts: Any, store: RecordStore, keep_any
                 _separable(name, cost, shape, todo_sep, device, session, opts, keep, progress)
         finally:
             session.close()
+
+
+def _todo(name: str, shape: list[int], device: Any, opts: Any, store: RecordStore) -> tuple:
+    """(latency and layer templates per runtime, the runtimes to time, to time
+    per layer, to check separable): what has no ``ok`` record measured as
+    this run asks (``asked_setup``), or everything with ``force``."""
+    lat_t = {rt: template("latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
+    lay_t = {rt: template("layer_latency", name, rt, device.name, opts, shape) for rt in opts.runtimes}
+    setup = asked_setup(opts)
+    todo_lat = [rt for rt in opts.runtimes if opts.force or not store.has_ok(lat_t[rt], setup["latency"])]
+    todo_lay = [rt for rt in opts.runtimes if opts.layers and
+                (opts.force or not store.has_ok(lay_t[rt], setup["layer_latency"]))]
+    todo_sep = [rt for rt in opts.runtimes if opts.separable and opts.batch == 1 and
+                (opts.force or not _has_separable(store, name, rt, device.name, setup["separable"]))]
+    return lat_t, lay_t, todo_lat, todo_lay, todo_sep
+
+
+def _time_all(name, timed, loaded, lat_t, macs, peaks, session, opts, keep, progress) -> dict[str, float]:
+    """Time the loaded runtimes ``timed`` together in ``session``; one latency
+    record each. Returns runtime -> median ms."""
+    medians: dict[str, float] = {}
+    if not timed:
+        return medians
+    progress(f"{name}: timing {', '.join(timed)} ({'isolated' if opts.isolate else 'one process'})")
+    for rt, (st, measured) in session.time(timed).items():
+        m = {**st.to_metrics(), **measured}
+        info = loaded[rt]
+        m.update({"threads": info["threads"], "macs": macs,
+                  "achieved_gmacs_per_s": macs * opts.batch / (st.median_ms * 1e6) if st.median_ms > 0 else None,
+                  "interleaved_with": sorted(timed), "runner": info["describe"],
+                  "timing_config": opts.timing.to_dict(), "isolation": session.isolation,
+                  "artifact_bytes": info["artifact_bytes"], "device_peaks": peaks.get(info["unit"]),
+                  **session.memory(rt)})
+        if info["describe"].get("compile_mode"):
+            m.update(compile_mode=info["describe"]["compile_mode"], compile_s=info["describe"]["compile_s"])
+        keep(with_metrics(lat_t[rt], m, env={"threads": info["threads"]}))
+        medians[rt] = st.median_ms
+    return medians
 
 
 def device_peaks(device: Any) -> dict[str, dict]:

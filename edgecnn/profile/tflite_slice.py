@@ -43,12 +43,12 @@ def to_bytes(model: Any) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def op_names(model: Any) -> list[str]:
-    """The builtin op name of every operator of the first subgraph, in order."""
+def op_names(model: Any, subgraph: int = 0) -> list[str]:
+    """The builtin op name of every operator of a subgraph (the first), in order."""
     schema = _schema()
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     out = []
-    for op in model.subgraphs[0].operators:
+    for op in model.subgraphs[subgraph].operators:
         code = model.operatorCodes[op.opcodeIndex]
         out.append(names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM"))
     return out
@@ -84,19 +84,29 @@ def ops_by_module(model: Any, names: Any) -> dict[str, list[int]]:
     return out
 
 
-def _is_const(model: Any, t: int) -> bool:
-    buf = model.subgraphs[0].tensors[t].buffer
+def _is_const(model: Any, t: int, subgraph: int = 0) -> bool:
+    buf = model.subgraphs[subgraph].tensors[t].buffer
     if not buf:
         return False
     b = model.buffers[buf]
     return (b.data is not None and len(b.data) > 0) or bool(getattr(b, "size", 0))
 
 
-def slice_model(model: Any, ops: list[int]) -> Optional[bytes]:
-    """A ``.tflite`` (bytes) of just the ops ``ops`` of the first subgraph, or
-    None when the slice would need more than one free input."""
+def signature_subgraph(model: Any, signature: str) -> int:
+    """The index of the subgraph that runs ``signature`` (a multi-signature model)."""
+    for sig in model.signatureDefs or []:
+        key = sig.signatureKey.decode() if isinstance(sig.signatureKey, bytes) else str(sig.signatureKey)
+        if key == signature:
+            return int(sig.subgraphIndex)
+    raise KeyError(f"no signature {signature!r} in this model")
+
+
+def slice_model(model: Any, ops: Optional[list[int]], subgraph: int = 0) -> Optional[bytes]:
+    """A ``.tflite`` (bytes) of just the ops ``ops`` (None: all) of a subgraph
+    (the first), or None when the slice would need more than one free input."""
     schema = _schema()
-    sg = model.subgraphs[0]
+    sg = model.subgraphs[subgraph]
+    ops = range(len(sg.operators)) if ops is None else ops
     picked = [sg.operators[i] for i in sorted(ops)]
     produced = {t for op in picked for t in op.outputs}
     consumed = {t for op in picked for t in op.inputs if t >= 0}
@@ -110,10 +120,10 @@ def slice_model(model: Any, ops: list[int]) -> Optional[bytes]:
     tensors = []
     for t in used:
         tt = copy.copy(sg.tensors[t])
-        new.buffers.append(model.buffers[tt.buffer] if _is_const(model, t) else schema.BufferT())
+        new.buffers.append(model.buffers[tt.buffer] if _is_const(model, t, subgraph) else schema.BufferT())
         tt.buffer = len(new.buffers) - 1
         tensors.append(tt)
-    inputs = [remap[t] for t in used if t in consumed and t not in produced and not _is_const(model, t)]
+    inputs = [remap[t] for t in used if t in consumed and t not in produced and not _is_const(model, t, subgraph)]
     if len(inputs) != 1:
         return None
     sub = schema.SubGraphT()
@@ -213,9 +223,3 @@ def conv_chain_model(in_shape: list[int], layers: list[dict[str, Any]], seed: in
     sub.name, sub.tensors, sub.inputs, sub.outputs, sub.operators = b"main", tensors, [first], [x], ops
     new.subgraphs = [sub]
     return to_bytes(new)
-
-
-def probe_model() -> bytes:
-    """A float 1x1 convolution on one pixel and one channel: its time is the
-    interpreter's per-call cost (set the input, invoke, read the output)."""
-    return conv_chain_model([1, 1, 1, 1], [{"kind": "conv", "out": 1, "k": 1}])

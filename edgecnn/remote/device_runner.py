@@ -381,10 +381,10 @@ def _mnn(path: str, threads, settings=None):
     out_shape = tuple(int(d) for d in out.getShape())
     host_out = MNN.Tensor(out_shape, MNN.Halide_Type_Float, np.zeros(out_shape, np.float32),
                           MNN.Tensor_DimensionType_Caffe)
+    feed = _timing().mnn_input_feeder(MNN, inp, inp.getShape())  # one host tensor, refilled: as runtime/mnn_runner.py
 
     def infer(x):
-        data = np.ascontiguousarray(x)
-        inp.copyFrom(MNN.Tensor(tuple(x.shape), MNN.Halide_Type_Float, data, MNN.Tensor_DimensionType_Caffe))
+        feed(x)
         interp.runSession(session)
         out.copyToHostTensor(host_out)
         return np.array(host_out.getNumpyData(), dtype=np.float32).reshape(out_shape)

@@ -42,6 +42,7 @@ from edgecnn.remote.transports import (CommandTimeoutError, Transport, Transport
 from edgecnn.remote.transports.base import last_line, shell_path
 from edgecnn.errors import EdgeCNNError
 from edgecnn.records import Record, RecordStore, environment
+from edgecnn.runtime.base import thread_rule
 from edgecnn.runtime.device_timing import measure_fields
 
 RUNNER = Path(__file__).with_name("device_runner.py")
@@ -244,6 +245,9 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
     listed = available_runtimes(spec)
     jobs: list[_Job] = []
     written: list[Record] = []
+    cores = probed.env.get("cpu_count") if probed else None  # what a rerun must match to skip (else: measured again)
+    asked = {"timing_config": dict(timing or {}), **({"threads": threads or thread_rule(cores)} if threads or cores
+                                                        else {})}
 
     def keep(rec: Record) -> Record:
         if store is not None:
@@ -269,7 +273,7 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
                 keep(_failed(tmpl, "unsupported", f"adb devices run TFLite models with benchmark_model; "
                                                   f"runtime {rt!r} is not available over adb"))
                 continue
-            if store is not None and not force and store.has_ok(tmpl):
+            if store is not None and not force and store.has_ok(tmpl, asked):
                 _say(progress, f"skip {model} / {rt} on {name}: already measured (use --force to redo)")
                 continue
             jobs.append(_Job(model, rt, tmpl))

@@ -14,7 +14,6 @@ from it. Per-layer times use MNN's per-operator callbacks
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import subprocess
@@ -25,20 +24,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from edgecnn.runtime.base import Runner, RunnerLoadError, RunnerUnsupported
+from edgecnn.runtime.timing import mnn_input_feeder
 
 PRECISIONS = ("high", "normal", "low", "lowBF16")
 WINOGRAD_MEMORY_LEVEL = 3  # MNN::Interpreter::HintMode: how many Winograd unit sizes the CPU backend may pick from
 _FEATURES: dict[str, Any] = {}
-
-
-def _host_pointer(tensor: Any) -> Optional[int]:
-    """The address of an MNN host tensor's memory (``Tensor.getHost()`` is a capsule holding it), or None."""
-    try:
-        get = ctypes.pythonapi.PyCapsule_GetPointer
-        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-        return get(tensor.getHost(), None) or None
-    except (AttributeError, TypeError, ValueError):
-        return None
 
 
 def _mnn():
@@ -129,24 +119,9 @@ class MNNRunner(Runner):
         self._out_shape = tuple(int(d) for d in self._output.getShape())
         self._host_out = MNN.Tensor(self._out_shape, MNN.Halide_Type_Float, np.zeros(self._out_shape, np.float32),
                                     MNN.Tensor_DimensionType_Caffe)
-        # One host tensor for the input, refilled each call: a new MNN.Tensor per call allocates and copies
-        # the image into fresh memory, which cost mobilenet_v3_small at 224 about 12 % of its time here
-        # (docs/profile.md). MNN's Python API copies from numpy only when it builds a tensor (its fromNumpy
-        # compares bytes with elements and refuses), so the image goes in through the tensor's host pointer.
-        self._host_in = MNN.Tensor(tuple(self.input_shape), MNN.Halide_Type_Float,
-                                   np.zeros(self.input_shape, np.float32), MNN.Tensor_DimensionType_Caffe)
-        self._host_ptr = _host_pointer(self._host_in)
+        # one host tensor for the input, refilled each call (timing.mnn_input_feeder, as on a device)
+        self._feed = mnn_input_feeder(MNN, self._input, self.input_shape)
         self.version = MNN.version()
-
-    def _feed(self, x: np.ndarray) -> None:
-        data = np.ascontiguousarray(x, dtype=np.float32)  # kept alive until the copy into the session is done
-        if self._host_ptr is not None and list(data.shape) == self.input_shape:
-            ctypes.memmove(self._host_ptr, data.ctypes.data, data.nbytes)
-            self._input.copyFrom(self._host_in)
-            return
-        MNN = _mnn()
-        host = MNN.Tensor(tuple(x.shape), MNN.Halide_Type_Float, data, MNN.Tensor_DimensionType_Caffe)
-        self._input.copyFrom(host)
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         self._feed(x)

@@ -342,7 +342,6 @@ def random_inputs(shape: Sequence[int], dtype: Any = "float32", count: int = 4, 
     return out
 
 
-
 def ratio_interval(ratios: Sequence[float], confidence: float = 0.95, resamples: int = 2000,
                    seed: int = 0) -> List[float]:
     """``[low, high]``: a bootstrap interval (percentile method) of the median
@@ -373,6 +372,42 @@ def ratio_verdict(interval: Sequence[float], tolerance: float = 0.10) -> str:
     if hi < 1.0 - tolerance or lo > 1.0 + tolerance:
         return OUTSIDE
     return CANNOT_TELL
+
+
+# ---------------------------------------------------------------------------
+# MNN's input, fed the same way here (runtime/mnn_runner.py) and on a device
+# (remote/device_runner.py, which imports this file pushed beside it)
+# ---------------------------------------------------------------------------
+def mnn_input_feeder(mnn: Any, session_input: Any, shape: Sequence[int]) -> Callable[[np.ndarray], None]:
+    """``feed(x)``: a float32 NCHW array into an MNN session's input through
+    ONE host tensor made here and refilled on every call through its host
+    pointer (the capsule ``getHost()`` returns; MNN's ``fromNumpy`` compares
+    bytes with elements and refuses). A new ``MNN.Tensor`` per call allocates
+    and copies into fresh memory: 12 % of mobilenet_v3_small's time at 224
+    (docs/profile.md). Another shape, or a pointer that cannot be read
+    (``feed.host_address`` None), gets a tensor of its own."""
+    import ctypes
+
+    shape = [int(d) for d in shape]
+    host = mnn.Tensor(tuple(shape), mnn.Halide_Type_Float, np.zeros(shape, np.float32), mnn.Tensor_DimensionType_Caffe)
+    try:
+        get = ctypes.pythonapi.PyCapsule_GetPointer
+        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        address = get(host.getHost(), None) or None
+    except (AttributeError, TypeError, ValueError):
+        address = None
+
+    def feed(x: np.ndarray) -> None:
+        data = np.ascontiguousarray(x, dtype=np.float32)  # alive until the copy into the session is done
+        if address is not None and list(data.shape) == shape:
+            ctypes.memmove(address, data.ctypes.data, data.nbytes)
+            session_input.copyFrom(host)
+            return
+        session_input.copyFrom(mnn.Tensor(tuple(data.shape), mnn.Halide_Type_Float, data,
+                                          mnn.Tensor_DimensionType_Caffe))
+
+    feed.host_address = address  # type: ignore[attr-defined]
+    return feed
 
 
 # ---------------------------------------------------------------------------

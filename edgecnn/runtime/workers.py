@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from edgecnn.errors import EdgeCNNError
-from edgecnn.runtime.timing import MIN_RUNS, LatencyStats, TimingConfig, compute_stats, timed_block, warm_up
+from edgecnn.runtime.timing import (MIN_RUNS, Clock, LatencyStats, TimingConfig, compute_stats, timed_block,
+                                    warm_up)
 
 BLOCK_S = 0.1  # seconds of calls per runtime per round
 SETTLE_S = 0.02  # pause between two runtimes' blocks (spinning threads go idle)
@@ -88,13 +89,16 @@ def peak_rss_mb() -> Optional[float]:
 # the worker process
 # ---------------------------------------------------------------------------
 class _Served:
-    """What a worker holds: one loaded runner and its input pool."""
+    """What a worker holds: one loaded runner and its input pool. ``clock``
+    (seconds) times its warm-up and blocks: the host clock in a worker
+    process, a fake one for an ``InProcessWorker`` in tests."""
 
-    def __init__(self, runtime: str, kwargs: dict[str, Any]) -> None:
+    def __init__(self, runtime: str, kwargs: dict[str, Any], clock: Clock = time.perf_counter) -> None:
         from edgecnn.runtime import RUNNERS
 
         self.cls = RUNNERS.get(runtime)
         self.kwargs = kwargs
+        self.clock = clock
         self.runner = None
         self.inputs: list = []
         self.next = 0
@@ -134,7 +138,7 @@ class _Served:
         self.runner.infer(self.inputs[i % len(self.inputs)])
 
     def warmup(self, calls: int, seconds: float) -> int:
-        n = warm_up(self._call, self.runner.sync, calls=calls, seconds=seconds, max_calls=None)
+        n = warm_up(self._call, self.runner.sync, calls=calls, seconds=seconds, clock=self.clock, max_calls=None)
         self.next += n
         return n
 
@@ -148,12 +152,13 @@ class _Served:
                 self.phases.compute()
             self.phases.sync()
             return timed_block(lambda i: self.phases.compute(), 0, calls=calls, seconds=seconds,
-                               timer=self.phases.timer)
+                               timer=self.phases.timer, clock=self.clock)
         for _ in range(prewarm):
             self._call(self.next)
             self.runner.sync()
             self.next += 1
-        samples = timed_block(self._call, self.next, calls=calls, seconds=seconds, sync=self.runner.sync)
+        samples = timed_block(self._call, self.next, calls=calls, seconds=seconds, sync=self.runner.sync,
+                              clock=self.clock)
         self.next += len(samples)
         return samples
 
@@ -192,30 +197,33 @@ def _serve(conn: Any, runtime: str, kwargs: dict[str, Any]) -> None:
             conn.send(("ok", None))
             return
         try:
-            if op == "load":
-                value: Any = served.load(**args)
-            elif op == "warmup":
-                value = served.warmup(**args)
-            elif op == "block":
-                value = served.block(**args)
-            elif op == "copies":
-                value = served.copies(**args)
-            elif op == "memory":
-                value = {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
-            elif op == "layer_times":
-                value = served.runner.layer_times(served.inputs, runs=args["runs"])
-            elif op == "call":  # a function the caller names, run in this process (its runner first if asked)
-                module, name = args["function"].rsplit(".", 1)
-                fn = getattr(importlib.import_module(module), name)
-                lead = (served.runner,) if args.get("with_runner") else ()
-                value = fn(*lead, *args.get("args", ()), **args.get("kwargs", {}))
-            else:
-                raise ValueError(f"unknown worker op {op!r}")
-            conn.send(("ok", value))
+            conn.send(("ok", _answer(served, op, args)))
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             conn.send(("error", (type(exc).__name__, str(exc), traceback.format_exc()[-3000:])))
             if isinstance(exc, KeyboardInterrupt):
                 return
+
+
+def _answer(served: _Served, op: str, args: dict[str, Any]) -> Any:
+    """What a worker answers to one request (both worker kinds)."""
+    if op == "load":
+        return served.load(**args)
+    if op == "warmup":
+        return served.warmup(**args)
+    if op == "block":
+        return served.block(**args)
+    if op == "copies":
+        return served.copies(**args)
+    if op == "memory":
+        return {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
+    if op == "layer_times":
+        return served.runner.layer_times(served.inputs, runs=args["runs"])
+    if op == "call":  # a function the caller names, run in this process (its runner first if asked)
+        module, name = args["function"].rsplit(".", 1)
+        fn = getattr(importlib.import_module(module), name)
+        lead = (served.runner,) if args.get("with_runner") else ()
+        return fn(*lead, *args.get("args", ()), **args.get("kwargs", {}))
+    raise ValueError(f"unknown worker op {op!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -267,14 +275,42 @@ class RuntimeWorker:
         self._conn.close()
 
 
-def interleave_workers(workers: dict[str, RuntimeWorker], config: TimingConfig, *, block_s: float = BLOCK_S,
-                       settle_s: float = SETTLE_S, prewarm: int = 1,
-                       sleep: Callable[[float], None] = time.sleep) -> dict[str, LatencyStats]:
+class InProcessWorker:
+    """A runtime served in this process, answering ``request`` as a
+    ``RuntimeWorker`` does (the same ops, the same ``_Served``): for tests
+    that check the rounds exactly with a fake ``clock`` and fake runners. It
+    isolates nothing."""
+
+    def __init__(self, runtime: str, kwargs: Optional[dict[str, Any]] = None,
+                 clock: Clock = time.perf_counter) -> None:
+        self.runtime = runtime
+        self.served = _Served(runtime, dict(kwargs or {}), clock)
+
+    def start(self) -> "InProcessWorker":
+        return self
+
+    def request(self, op: str, **args: Any) -> Any:
+        try:
+            return _answer(self.served, op, args)
+        except Exception as exc:  # as a worker process reports it: the class name and the message
+            raise WorkerError(str(exc), type(exc).__name__) from exc
+
+    def close(self) -> None:
+        if self.served.runner is not None:
+            self.served.runner.close()
+
+
+def interleave_workers(workers: dict[str, Any], config: TimingConfig, *, block_s: float = BLOCK_S,
+                       settle_s: float = SETTLE_S, prewarm: int = 1, sleep: Callable[[float], None] = time.sleep,
+                       clock: Clock = time.perf_counter) -> dict[str, LatencyStats]:
     """Time every worker's loaded model in alternating rounds (see the module
     doc). Each worker warms up alone first (``config.warmup`` calls and
     ``config.warmup_s`` seconds); rounds go on until every worker has
     ``config.runs`` samples and ``config.min_time_s`` seconds of timed calls
-    (at most ``config.max_time_s`` each, after ``MIN_RUNS`` samples)."""
+    (the sum of its samples), or, after ``MIN_RUNS`` samples each, until the
+    rounds have lasted ``config.max_time_s`` per worker by ``clock`` (seconds,
+    injectable like ``timing.measure``'s; the samples themselves are taken in
+    the workers, through ``timing.timed_block``)."""
     names = list(workers)
     if not names:
         return {}
@@ -283,7 +319,7 @@ def interleave_workers(workers: dict[str, RuntimeWorker], config: TimingConfig, 
         warm[k] = workers[k].request("warmup", calls=config.warmup, seconds=config.warmup_s)
         sleep(settle_s)
     samples: dict[str, list[float]] = {k: [] for k in names}
-    start = time.perf_counter()
+    start = clock()
     rnd = 0
     while True:
         order = names[rnd % len(names):] + names[:rnd % len(names)]
@@ -291,16 +327,19 @@ def interleave_workers(workers: dict[str, RuntimeWorker], config: TimingConfig, 
             samples[k] += workers[k].request("block", calls=1, seconds=block_s, prewarm=prewarm)
             sleep(settle_s)
         rnd += 1
-        timed = [sum(v) / 1e3 for v in samples.values()]
-        least = min(len(v) for v in samples.values())
-        if least >= config.max_runs:
+        if _rounds_done(samples, config, clock() - start, len(names)):
             break
-        if least >= config.runs and min(timed) >= config.min_time_s:
-            break
-        if least >= MIN_RUNS and time.perf_counter() - start >= config.max_time_s * len(names):
-            break  # a very slow model: stop at the time cap
-    total = time.perf_counter() - start
+    total = clock() - start
     return {k: compute_stats(samples[k], warmup_runs=warm[k], total_s=total) for k in names}
+
+
+def _rounds_done(samples: dict[str, list[float]], config: TimingConfig, elapsed_s: float, n: int) -> bool:
+    least = min(len(v) for v in samples.values())
+    if least >= config.max_runs:
+        return True
+    if least >= config.runs and min(sum(v) / 1e3 for v in samples.values()) >= config.min_time_s:
+        return True
+    return least >= MIN_RUNS and elapsed_s >= config.max_time_s * n  # a very slow model: the time cap
 
 
 def memory_figures(info: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:

@@ -38,12 +38,34 @@ def _need(fmt: str) -> None:
             pytest.skip(f"needs the [{fmt}] extra ({mod} is not installed)")
 
 
-def _cpu_has_bf16() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def ov_cpu_features() -> set[str]:
+    """What OpenVINO's CPU plugin says this CPU computes in (``OPTIMIZATION_CAPABILITIES``): FP32 always,
+    BF16 with AVX512-BF16 or AMX, FP16 with AVX512-FP16 / AMX-FP16 or on ARM."""
+    import openvino as ov
+
+    return set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def ov_runs(hint: str, features: set[str]) -> str:
+    """The precision OpenVINO's CPU plugin runs for ``INFERENCE_PRECISION_HINT`` ``hint`` on a CPU with
+    ``features``: f16 needs FP16 compute and falls back to bf16 where the CPU has BF16 (an fp16 IR runs
+    in bf16 on an AVX512-BF16 CPU), as a bf16 hint does; everything else runs f32."""
+    if hint == "f16" and "FP16" in features:
+        return "f16"
+    return "bf16" if hint in ("f16", "bf16") and "BF16" in features else "f32"
+
+
+def check_fp16_record(fmt: str, m: dict, notes: list[str]) -> None:
+    """An fp16 export's record: fp16 weights judged as fp16, and the precision that ran, which for
+    OpenVINO follows from the CPU's features (``ov_runs``) and elsewhere is f16 or f32; a note says
+    when it is not f16."""
+    assert m["parity_precision"] == "fp16"
+    if fmt == "openvino":
+        assert m["inference_precision"] == ov_runs("f16", ov_cpu_features()), m["inference_precision"]
+    else:
+        assert m["inference_precision"] in ("f16", "f32")  # f32 on CPUs without fp16 arithmetic
+    if m["inference_precision"] != "f16":
+        assert notes and "fp16" in notes[0]
 
 
 @pytest.mark.parametrize("fmt", marked(*FORMATS))
@@ -125,7 +147,7 @@ def test_openvino_bf16_records_what_this_cpu_ran(export_kw):
     assert res.ok, res.error
     m = res.record.metrics
     assert m["inference_precision_hint"] == "bf16"
-    if _cpu_has_bf16():
+    if ov_runs("bf16", ov_cpu_features()) == "bf16":
         assert m["inference_precision"] == "bf16" and m["parity_precision"] == "bf16"
     else:
         assert m["inference_precision"] == "f32" and m["parity_precision"] == "fp32"
@@ -141,11 +163,28 @@ def test_fp16_stores_half_size_weights_and_is_judged_as_fp16(fmt, export_kw):
     res = export_model("lenet5", to=fmt, precision="fp16", **export_kw)
     assert res.ok, res.error
     m = res.record.metrics
-    assert m["parity_precision"] == "fp16" and m["cosine"] >= 0.999 and 0 < m["max_abs_diff"] < 0.05
+    assert m["cosine"] >= 0.999 and 0 < m["max_abs_diff"] < 0.05
     assert m["file_bytes"] < 0.6 * 4 * count_params(create_model("lenet5"))
-    assert m["inference_precision"] in ("f16", "f32")  # f32 on CPUs without fp16 arithmetic, said in a note
-    if m["inference_precision"] == "f32":
-        assert res.notes and "fp16" in res.notes[0]
+    check_fp16_record(fmt, m, res.notes)
+
+
+def test_openvino_fp16_expectation_follows_the_cpu_features(monkeypatch):
+    """Both branches of ``ov_runs`` for an fp16 IR, with the CPU's features faked: bf16 on a CPU with
+    BF16 (AVX512-BF16, AMX), f32 on one without (AVX2), f16 where it has FP16; a record of the other
+    branch fails the check."""
+    module = sys.modules[__name__]
+    note = ["this CPU has no f16 compute: OpenVINO ran {} on the f16 weights; parity judged as fp16"]
+    record = {ran: ({"parity_precision": "fp16", "inference_precision": ran}, [note[0].format(ran)])
+              for ran in ("bf16", "f32")}
+    for features, ran, other in (({"FP32", "BF16", "INT8"}, "bf16", "f32"), ({"FP32", "INT8"}, "f32", "bf16")):
+        monkeypatch.setattr(module, "ov_cpu_features", lambda features=features: features)
+        check_fp16_record("openvino", *record[ran])
+        with pytest.raises(AssertionError):
+            check_fp16_record("openvino", *record[other])
+        with pytest.raises(AssertionError):  # not f16: a note must say so
+            check_fp16_record("openvino", record[ran][0], [])
+    monkeypatch.setattr(module, "ov_cpu_features", lambda: {"FP32", "FP16", "BF16"})
+    check_fp16_record("openvino", {"parity_precision": "fp16", "inference_precision": "f16"}, [])
 
 
 @pytest.mark.parametrize("fmt", marked("openvino", "executorch", "mnn"))

@@ -14,3 +14,14 @@ def fake_runtime(monkeypatch):
     monkeypatch.setitem(RUNNERS._items, "fake", FakeRunner)
     FakeRunner.calls = 0
     return CLOCK
+
+
+@pytest.fixture
+def step_runtime(monkeypatch):
+    """The ``step`` runtime (profile_fakes.StepRunner) and the fake clock it advances, both fresh."""
+    from profile_fakes import StepRunner
+
+    monkeypatch.setitem(RUNNERS._items, "step", StepRunner)
+    StepRunner.LOG = []
+    CLOCK.t = 0.0
+    return CLOCK

@@ -42,3 +42,21 @@ class FakeRunner(Runner):
         return np.zeros((x.shape[0], 10), dtype=np.float32)
 
 
+
+
+class StepRunner(Runner):
+    """A runner for worker tests (``edgecnn.runtime.workers.InProcessWorker``):
+    loads any file, and each ``infer`` advances the shared fake clock by its
+    ``latency_ms`` option and logs ``(tag, first input value)`` in ``LOG``."""
+
+    name = "step"
+    format = "fake"
+    LOG: list = []
+
+    def _load(self, path) -> None:
+        self.input_shape = [1, 3, 4, 4]
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        StepRunner.LOG.append((self.options["tag"], float(x.flat[0])))
+        CLOCK.advance_ms(self.options["latency_ms"])
+        return np.zeros((x.shape[0], 10), dtype=np.float32)

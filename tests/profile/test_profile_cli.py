@@ -33,6 +33,13 @@ def test_profile_writes_records_and_a_rerun_skips(cli, tmp_path):
     assert again.returncode == 0 and len(store.load(kind="latency")) == 2  # nothing re-measured
     assert "already measured" in again.stderr or "already measured" in again.stdout
 
+    other = 1 if lat["onnxruntime"].metrics["threads"] != 1 else 2  # another --threads: measured, not skipped
+    third = cli(*args, "--threads", str(other))
+    assert third.returncode == 0, third.stderr
+    assert "0 records written" not in third.stdout and len(store.load(kind="latency")) == 4
+    assert {r.runtime: r.metrics["threads"] for r in store.latest(kind="latency").values()} == \
+        {"torch": other, "onnxruntime": other}
+
 
 @pytest.mark.parametrize("extra, message", [
     (["--device", "nosuch"], "unknown device 'nosuch'"),
@@ -80,7 +87,9 @@ def test_unreachable_device_is_an_error_unless_predictions_are_asked_for(cli, tm
     [line] = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert "unreachable" in line and "--predict" in line
     recs = RecordStore(out).load(kind="latency")
-    assert {x.status for x in recs} == {"unreachable"} and all(x.source == "measured" for x in recs)
+    assert {x.status for x in recs} == {"unreachable"}
+    rows = [json.loads(ln) for ln in (out / "jetson-orin-nano" / "latency.jsonl").read_text().splitlines()]
+    assert len(rows) == len(recs) and {x["source"] for x in rows} == {"none"}  # nothing measured, as written
 
     r = cli("profile", "--models", "lenet5", "--device", "jetson", "--runtimes", "onnxruntime,torch",
             "--out", str(out), "--json", "--predict", *FAST, env=env)
@@ -132,3 +141,58 @@ def test_ctrl_c_exits_130_and_keeps_what_was_measured(tmp_path):
     assert proc.returncode == 130
     assert "interrupted; results written so far are kept" in err and "Traceback" not in err
     assert [r.model for r in RecordStore(out).load(kind="latency")] == ["lenet5"]
+
+
+def _summary_row(stdout: str, model: str, runtime: str) -> dict:
+    """The summary table's row of (model, runtime), by column name."""
+    lines = stdout.splitlines()
+    head = next(ln for ln in lines if "model" in ln and "thr" in ln)
+    cols = [c.strip() for c in head.strip("┃").split("┃")]
+    [row] = [ln for ln in lines if ln.startswith("│") and [c.strip() for c in ln.strip("│").split("│")][:2] ==
+             [model, runtime]]
+    return dict(zip(cols, (c.strip() for c in row.strip("│").split("│"))))
+
+
+def test_a_rerun_asking_other_threads_or_timing_measures_that(main_cli, fake_runtime, tmp_path):
+    """`edgecnn profile --threads 1` after `--threads 2` on the same models used to print the 2-thread table
+    with "0 records written": it measures 1 thread, and the table shows what was asked for. The same
+    configuration again is skipped; other timing settings are measured again."""
+    out = tmp_path / "profiles"
+    args = ["profile", "--models", "lenet5", "--runtimes", "fake", "--in-process", "--no-layers", "--no-separable",
+            "--out", out, "--export-dir", tmp_path / "export", *FAST]
+    store = RecordStore(out)
+
+    def run(*extra: str) -> dict:
+        r = main_cli(*args, *extra)
+        assert r.returncode == 0, r.stderr
+        return _summary_row(r.stdout, "lenet5", "fake") | {"stdout": r.stdout}
+
+    def threads_measured() -> list[int]:
+        return [r.metrics["threads"] for r in store.load(kind="latency")]
+
+    assert run("--threads", "2")["thr"] == "2" and threads_measured() == [2]
+    assert run("--threads", "1")["thr"] == "1" and threads_measured() == [2, 1]
+    row = run("--threads", "1")  # as asked already: nothing measured, the same row
+    assert row["thr"] == "1" and "0 records written" in row["stdout"] and threads_measured() == [2, 1]
+    row = run("--threads", "2")  # back to 2: the newest record is the 1-thread one, so measured again
+    assert row["thr"] == "2" and threads_measured() == [2, 1, 2]
+    row = run("--threads", "2", "--runs", "7")  # other timing settings: measured with them
+    last = store.load(kind="latency")[-1]
+    assert threads_measured() == [2, 1, 2, 2] and last.metrics["timing_config"]["runs"] == 7
+    assert int(row["runs"]) == last.metrics["runs"] >= 7
+
+
+def test_what_a_rerun_must_match_follows_the_options():
+    """The figures a stored measurement must carry for a rerun to skip it: the threads asked for, the
+    timing settings and the isolation (separate processes or one), the per-layer runs."""
+    from edgecnn.profile.local import asked_setup
+    from edgecnn.profile.pipeline import ProfileOptions
+    from edgecnn.runtime.timing import TimingConfig
+
+    isolated = asked_setup(ProfileOptions(runtimes=["onnxruntime"], threads=2, layer_runs=4))
+    assert isolated["latency"]["threads"] == 2 and "one process per runtime" in isolated["latency"]["isolation"]
+    assert isolated["layer_latency"] == {"threads": 2, "layer_runs": 4} and isolated["separable"] == {"threads": 2}
+    one = asked_setup(ProfileOptions(runtimes=["onnxruntime"], threads=2, layer_runs=4, isolate=False,
+                                     timing=TimingConfig(runs=7)))
+    assert one["latency"]["isolation"].startswith("none") and one["latency"]["timing_config"]["runs"] == 7
+    assert one["latency"]["timing_config"] != isolated["latency"]["timing_config"]

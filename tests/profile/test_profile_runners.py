@@ -52,7 +52,8 @@ def test_per_layer_times_are_named_after_modules(tiny_onnx):
         rows = o.layer_times(xs, runs=3)
     names = {r["name"] for r in rows}
     assert {"0", "3", "4", "7"} <= names  # conv (BN+ReLU fused in), depthwise, pointwise, linear
-    assert all(r["time_ms"] >= 0 for r in rows)
+    assert all(0 <= r["time_ms"] < 1e3 for r in rows)  # ONNX Runtime's profiler durations, none clamped
+    assert sum(r["time_ms"] for r in rows if r["name"] == "0") > 0  # the first conv (55 k MACs) takes time
     with RUNNERS.get("torch")(threads=1).load(_tiny()) as t:
         trows = t.layer_times(xs, runs=2)
     assert [r["name"] for r in trows] == [str(i) for i in range(8)]

@@ -116,3 +116,77 @@ def test_timing_module_imports_only_stdlib_and_numpy():
             mods.add(node.module.split(".")[0])
     allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
     assert mods <= allowed, mods - allowed
+
+
+# ---------------------------------------------------------------------------
+# the default path of `edgecnn profile`: isolated workers timed in rounds
+# (edgecnn.runtime.workers), here served in this process on the fake clock
+# ---------------------------------------------------------------------------
+A_MS, B_MS, SETTLE_S = 7.8125, 31.25, 2.0 ** -8  # powers of two: every sum on the fake clock is exact
+
+
+def _workers(clock, tmp_path, **latencies):
+    from edgecnn.runtime.workers import InProcessWorker
+
+    art = tmp_path / "model.fake"
+    art.write_bytes(b"x")
+    workers = {tag: InProcessWorker("step", {"tag": tag, "latency_ms": ms}, clock=clock) for tag, ms in latencies.items()}
+    for w in workers.values():
+        assert w.request("load", artifact=str(art), batch=1, size=4)["input_shape"] == [1, 3, 4, 4]
+    return workers
+
+
+def test_rounds_warm_up_then_alternate_blocks_until_count_and_time(step_runtime, tmp_path):
+    from edgecnn.runtime.workers import interleave_workers
+
+    from profile_fakes import StepRunner
+
+    clock = step_runtime
+    workers = _workers(clock, tmp_path, a=A_MS, b=B_MS)
+    cfg = TimingConfig(warmup=2, warmup_s=2.0 ** -5, runs=3, min_time_s=2.0 ** -4, max_time_s=10.0)
+    start = clock()
+    st = interleave_workers(workers, cfg, block_s=2.0 ** -5, settle_s=SETTLE_S,
+                            sleep=lambda s: clock.advance_ms(s * 1e3), clock=clock)
+    # warm-up by count and time: a needs 4 calls of 7.8125 ms for 31.25 ms, b its 2 calls (62.5 ms)
+    assert (st["a"].warmup_runs, st["b"].warmup_runs) == (4, 2)
+    # a block is one untimed call, then calls until 31.25 ms: 4 samples of a, 1 of b per round; rounds stop
+    # once each has 3 samples and 62.5 ms of samples: after 3 rounds (b: 3 samples, 93.75 ms)
+    assert (st["a"].runs, st["b"].runs) == (12, 3)
+    assert st["a"].median_ms == A_MS and st["b"].median_ms == B_MS and st["a"].samples_ms == [A_MS] * 12
+    # the rounds by the injected clock: per round a (7.8125 + 31.25) and b (31.25 + 31.25) ms, a pause after each
+    round_ms = (A_MS + 4 * A_MS) + (B_MS + B_MS) + 2 * SETTLE_S * 1e3
+    assert st["a"].total_s == st["b"].total_s == 3 * round_ms / 1e3
+    warm_ms = 4 * A_MS + 2 * B_MS + 2 * SETTLE_S * 1e3
+    assert clock() - start == (warm_ms + 3 * round_ms) / 1e3
+    # who ran when: load, warm-up each alone, then the rounds with the order rotated every round
+    tags = "".join(tag for tag, _ in StepRunner.LOG)
+    assert tags == "ab" + "aaaa" + "bb" + "aaaaa" + "bb" + "bb" + "aaaaa" + "aaaaa" + "bb"
+    # fresh inputs: each worker walks its pool of 4 in turn from the warm-up on (the load call used the first)
+    pool = [float(x.flat[0]) for x in random_inputs([1, 3, 4, 4], count=4)]
+    seen_a = [v for tag, v in StepRunner.LOG if tag == "a"]
+    assert seen_a == [pool[0]] + [pool[i % 4] for i in range(len(seen_a) - 1)]
+
+
+def test_rounds_of_a_very_slow_model_stop_at_the_time_cap(step_runtime, tmp_path):
+    from edgecnn.runtime.workers import interleave_workers
+
+    clock = step_runtime
+    workers = _workers(clock, tmp_path, slow=1000.0)  # 1 s a call
+    cfg = TimingConfig(warmup=1, warmup_s=0.0, runs=50, min_time_s=1.0, max_time_s=2.5)
+    st = interleave_workers(workers, cfg, block_s=0.0, settle_s=SETTLE_S, sleep=lambda s: clock.advance_ms(s * 1e3),
+                            clock=clock)["slow"]
+    # a round lasts 2 s (the untimed call and one sample) and a pause: the cap of 2.5 s passes in round 2,
+    # but a series is never shorter than 3 samples
+    assert st.runs == 3 and st.samples_ms == [1000.0] * 3
+    assert st.total_s == 3 * (2.0 + SETTLE_S)
+
+
+def test_an_in_process_worker_reports_errors_as_a_worker_process_does(step_runtime, tmp_path):
+    from edgecnn.runtime.workers import InProcessWorker, WorkerError
+
+    w = InProcessWorker("step", {"tag": "a", "latency_ms": 1.0}, clock=step_runtime)
+    with pytest.raises(WorkerError, match="no such file") as err:
+        w.request("load", artifact=str(tmp_path / "missing"), batch=1, size=4)
+    assert err.value.kind == "RunnerLoadError"
+    with pytest.raises(WorkerError, match="unknown worker op"):
+        w.request("fly")

@@ -67,6 +67,26 @@ def test_skipped_rows_are_listed_with_reasons(copy_of, tmp_path):
     assert f"{len(res.skipped)} record(s)" in html and "unknown record kind" in html
 
 
+def test_an_unreadable_record_line_is_named_and_counted_in_the_exit_status(main_cli, tmp_path):
+    """`edgecnn report` names each line it cannot read (file:line) and exits 1 with the page written;
+    a folder with nothing readable is a one-line error (exit 2) and no page."""
+    store = RecordStore(tmp_path / "p")
+    path = store.append(Record(kind="latency", model="resnet18", runtime="onnxruntime", format="onnx",
+                               input_shape=[3, 224, 224], metrics={"latency_ms_p50": 12.5}))
+    with open(path, "a") as fh:
+        fh.write('{"kind": "latency", "mod\n')
+    r = main_cli("report", "--profiles", tmp_path / "p", "--out", tmp_path / "index.html")
+    assert r.returncode == 1 and f"{path}:2:" in r.stderr.replace("\n", "") and "Traceback" not in r.stderr
+    assert (tmp_path / "index.html").exists() and "from 1 records" in r.stdout
+    r = main_cli("report", "--profiles", tmp_path / "p", "--out", tmp_path / "r.json", "--format", "json", "--json")
+    assert r.returncode == 1 and [u.split(": ")[0] for u in json.loads(r.stdout)["unreadable"]] == [f"{path}:2"]
+    path.write_text('{"kind": "latency", "mod\nnot json\n')
+    r = main_cli("report", "--profiles", tmp_path / "p", "--out", tmp_path / "none.html")
+    [line] = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and line.startswith("error: no record under") and f"{path}:1:" in line
+    assert "(and 1 more)" in line and not (tmp_path / "none.html").exists()
+
+
 def test_accuracy_is_matched_by_format_and_precision_and_never_invented(built):
     real = built[0]
     data = collect.load(real.profiles)

@@ -1,8 +1,8 @@
 """Records for select's tests: ``real_records`` (tests/real_records.py: train,
 eval, export fp32 and int8 with parity, profile, a predicted Jetson, a phone
 behind a fake adb) moved to a folder of their own, plus an int8 profile of
-the exported artifacts, so that one option's export failed its parity check
-for real where the 4-epoch LeNet's int8 ONNX misses its agreement bound."""
+the exported artifacts: the int8 options (test_select_records.py re-exports
+one with a bound it misses, on a copy, for an export that failed parity)."""
 
 from __future__ import annotations
 

@@ -83,6 +83,14 @@ def test_a_published_figure_is_labelled_and_a_failed_export_of_any_weights_exclu
     assert [r.code for r in opts[("onnxruntime", "int8", "published")].reasons] == ["parity"]
 
 
+def test_an_unreachable_device_gives_options_with_no_latency_and_no_measured_source():
+    [opt] = build_options([rec("latency", "unreachable", runtime="onnxruntime", format="onnx", device="jet",
+                               error="ssh: connect refused")], "jet")
+    assert (opt.source, opt.latency_ms) == ("none", None) and opt.to_dict()["latency_source"] == "none"
+    sel = rank([opt], Constraints(), "jet")
+    assert sel.ranked == [] and [r.code for r in sel.excluded[0].reasons] == ["no_latency"]
+
+
 def test_a_prediction_replaces_the_failed_attempt_and_untimed_builds_are_listed():
     records = [latency("onnxruntime", "onnx", device="jet", source="predicted", variant="predicted"),
                rec("latency", "unreachable", runtime="onnxruntime", format="onnx", device="jet",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from edgecnn.version import __version__
 
 __all__ = ["__version__", "create_model", "get_card", "list_models", "select"]
 _MODEL_API = ("create_model", "get_card", "list_models")

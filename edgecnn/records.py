@@ -200,7 +200,7 @@ def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
             "host": socket.gethostname(),
             "platform": platform.platform(),
             "machine": platform.machine(),
-            "cpu": _cpu_name(),
+            "cpu": cpu_name(),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "versions": versions,
@@ -213,7 +213,7 @@ def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return env
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer  # noqa: E402
 
-from edgecnn import __version__  # noqa: E402
+from edgecnn.version import __version__  # noqa: E402
 
 app = typer.Typer(
     name="edgecnn",

@@ -276,7 +276,7 @@ def count_cost(model: nn.Module, input_size: InputSize, precision: str = "fp32",
 
     rows = tracer.rows
     unsupported = [UnsupportedOp(op, sorted(set(where)), len(where)) for op, where in sorted(tracer.unsupported.items())]
-    return CostReport(layers=rows, totals=_totals(rows, tracer.param_ids, bpe), unsupported=unsupported,
+    return CostReport(layers=rows, totals=cost_totals(rows, tracer.param_ids, bpe), unsupported=unsupported,
                       input_shape=shape, precision=precision, batch=batch)
 
 
@@ -300,7 +300,7 @@ def count_model(name: str, input_size: int | None = None, precision: str = "fp32
         real = create_model(name, input_size=input_size, num_classes=num_classes)
         return count_cost(real, size, precision=precision, batch=batch)
 
-def _totals(rows: list[LayerCost], param_ids: dict[Any, int], bpe: int) -> dict[str, Any]:
+def cost_totals(rows: list[LayerCost], param_ids: dict[Any, int], bpe: int) -> dict[str, Any]:
     conv_linear = sum(r.macs for r in rows if r.category in ("conv", "linear"))
     other = sum(r.macs for r in rows if r.category not in ("conv", "linear"))
     b_read = sum(r.bytes_read for r in rows)

@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from edgecnn.cost.engine import CostReport, LayerCost, UnsupportedOp, _totals
+from edgecnn.cost.engine import CostReport, LayerCost, UnsupportedOp, cost_totals
 
 
 @dataclass
@@ -170,7 +170,7 @@ def price_graph(ops: list[GraphOp], table: dict[str, Optional[GraphHandler]], *,
             row.name = f"{row.name}#{seen[row.name]}"
         rows.append(row)
     listed = [UnsupportedOp(op, sorted(set(where)), len(where)) for op, where in sorted(unsupported.items())]
-    report = CostReport(layers=rows, totals=_totals(rows, weights_seen, bpe), unsupported=listed,
+    report = CostReport(layers=rows, totals=cost_totals(rows, weights_seen, bpe), unsupported=listed,
                         input_shape=input_shape, precision=precision, batch=batch)
     if conventions:
         report.conventions = conventions

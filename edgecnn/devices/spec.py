@@ -309,7 +309,7 @@ def detect_local() -> dict[str, Any]:
     with VNNI / ARM dot product, else x2. Virtual CPUs are counted as cores,
     which overstates the peak on SMT siblings.
     """
-    from edgecnn.records import _cpu_name
+    from edgecnn.records import cpu_name
 
     info = _cpuinfo()
     flags = set((info.get("flags") or info.get("Features") or "").split())
@@ -329,7 +329,7 @@ def detect_local() -> dict[str, Any]:
     fp32_per_cycle = lanes * fma
     fp16_mult = 2 if flags & {"avx512_fp16", "fphp", "asimdhp"} else 1
     int8_mult = 4 if flags & {"avx512_vnni", "avx_vnni", "asimddp"} else 2
-    out: dict[str, Any] = {"cpu": _cpu_name(), "cores": cores, "clock_ghz": ghz, "simd": simd,
+    out: dict[str, Any] = {"cpu": cpu_name(), "cores": cores, "clock_ghz": ghz, "simd": simd,
                            "fp32_macs_per_cycle_per_core": fp32_per_cycle}
     if ghz:
         fp32 = cores * ghz * fp32_per_cycle

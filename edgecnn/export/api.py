@@ -149,7 +149,7 @@ def build_metadata(model: Any, name: str, input_size: int, batch: int, precision
                    layout: str, classes: list[str] | None, weights: str, dynamic_batch: bool,
                    norm: dict[str, Any]) -> dict[str, Any]:
     """The metadata every artifact carries (embedded in ONNX, ``<artifact>.json`` for all)."""
-    from edgecnn import __version__
+    from edgecnn.version import __version__
 
     card = model.edgecnn_card
     cfg = getattr(model, "edgecnn_config", {})

@@ -37,7 +37,7 @@ FORMAT = "edgecnn-checkpoint-v1"
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (see module doc) atomically; ``format`` and version are added."""
-    from edgecnn import __version__
+    from edgecnn.version import __version__
 
     data = {"format": FORMAT, "edgecnn_version": __version__, **payload}
     with atomic_output(path) as tmp:

@@ -368,7 +368,7 @@ def _from_torch_file(path: Path, kind: str, input_size, m, s, frm, warnings) -> 
                 return torch.export.load(str(path))
             return torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
-            if kind == "torchscript" and _is_checkpoint(path):
+            if kind == "torchscript" and is_checkpoint_file(path):
                 raise InvalidOptionError(f"{path} is an edgecnn checkpoint, not a model: give the zoo model and "
                                          f"--checkpoint {path}") from None
             raise CorruptFileError(f"{path} is not a readable {LABELS[kind]} ({type(exc).__name__}: "
@@ -404,7 +404,7 @@ def _eval(model: Any) -> Any:
         return model
 
 
-def _is_checkpoint(path: Path) -> bool:
+def is_checkpoint_file(path: Path) -> bool:
     try:
         import torch
 

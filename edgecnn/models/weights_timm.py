@@ -24,7 +24,7 @@ from typing import Any
 
 from edgecnn.data.preprocess import Preprocessing
 from edgecnn.errors import InvalidOptionError, require
-from edgecnn.models.weights import (
+from edgecnn.models.weights_spec import (
     WeightsSpec,
     WeightsUnavailable,
     apply_state_dict,

@@ -30,8 +30,8 @@ from edgecnn.devices.spec import DeviceSpec
 from edgecnn.errors import EdgeCNNError
 from edgecnn.jobs import default_jobs
 from edgecnn.profile.local import profile_local, profile_shapes
-from edgecnn.profile.predicted import predict_records, unreachable_record
-from edgecnn.profile.records import measurement_variant, published_accuracy
+from edgecnn.profile.predicted import predict_records
+from edgecnn.profile.records import input_size_of, measurement_variant, published_accuracy, unreachable_record
 from edgecnn.records import Record, RecordStore
 from edgecnn.runtime.timing import TimingConfig
 
@@ -74,13 +74,6 @@ class ProfileOptions:
 
 def _noop(message: Optional[str] = None, advance: int = 0) -> None:
     pass
-
-
-def input_size_of(model: str, opts: ProfileOptions) -> int:
-    """The input side ``model`` (a zoo name or any model source) is profiled at."""
-    from edgecnn.models.sources import resolve_source
-
-    return resolve_source(model, input_size=opts.input_size).input_size
 
 
 # ---------------------------------------------------------------------------

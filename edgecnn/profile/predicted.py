@@ -121,12 +121,3 @@ def _predicted(name: str, cost: Any, rt: str, device: Any, opts: Any, shape: lis
         "prior_devices": list(params.prior_devices),
         "calibration_device": s.device if calibrated_on else None,
         "error_band": error_band(known, s, calibrated_on), "layers": rows, **extra})
-
-
-def unreachable_record(device: Any, model: str, rt: str, opts: Any, error: str) -> Record:
-    """The record of a measurement that could not be made: the device did not answer."""
-    from edgecnn.profile.pipeline import input_size_of
-
-    size = input_size_of(model, opts)
-    tmpl = template("latency", model, rt, device.name, opts, [3, size, size])
-    return fail(tmpl, "unreachable", error)

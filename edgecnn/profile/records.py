@@ -66,3 +66,17 @@ def published_accuracy(name: str, input_size: int, num_classes: int, device: str
                                                 "split": "val", "num_classes": num_classes,
                                                 "weights": ref.top1_weights or None},
                   env=environment())
+
+
+def input_size_of(model: str, opts: Any) -> int:
+    """The input side ``model`` (a zoo name or any model source) is profiled at."""
+    from edgecnn.models.sources import resolve_source
+
+    return resolve_source(model, input_size=opts.input_size).input_size
+
+
+def unreachable_record(device: Any, model: str, rt: str, opts: Any, error: str) -> Record:
+    """The record of a measurement that could not be made: the device did not answer."""
+    size = input_size_of(model, opts)
+    tmpl = template("latency", model, rt, device.name, opts, [3, size, size])
+    return fail(tmpl, "unreachable", error)

@@ -12,7 +12,7 @@ from edgecnn.errors import EdgeCNNError
 from edgecnn.reference.config import LatencyConfig, TrainJob
 
 if TYPE_CHECKING:
-    from edgecnn.reference.run import Context
+    from edgecnn.reference.context import Context
 
 SETUP_ALLOWANCE_S = 15.0  # data from the cache, model build, copy to the GPU: before the trainer's clock starts
 
@@ -168,7 +168,7 @@ def _load_data(ctx: "Context") -> None:
 
 def _train(ctx: "Context", job: TrainJob, budget_s: float) -> None:
     from edgecnn.reference import training
-    from edgecnn.reference.run import DeadlineReached
+    from edgecnn.reference.context import DeadlineReached
 
     cfg = ctx.cfg
     budget = min(budget_s, ctx.left() - _setup_allowance(ctx))
@@ -290,7 +290,7 @@ def finish(ctx: "Context", pack_dir: Path) -> dict[str, Any]:
     """Write summary.json, pack the run, print the table; returns the summary."""
     from edgecnn.records import read_jsonl_records
     from edgecnn.reference.pack import PackError, members, pack
-    from edgecnn.reference.run import PACK_PATTERNS, write_json
+    from edgecnn.reference.context import PACK_PATTERNS, write_json
 
     kinds: dict[str, int] = {}
     for f in ctx.store.files():

@@ -258,9 +258,9 @@ def run_benchmark_model(transport, spec, template, artifact, info, timing: dict 
         parsed = parse_benchmark_output(out.stdout + "\n" + out.stderr)
     except ValueError as exc:
         return [Record.from_dict({**base, "status": "failed", "error": str(exc)})]
-    from edgecnn.remote.profile import _unit_peaks
+    from edgecnn.remote.roof import unit_peaks
 
-    peaks = _unit_peaks(spec, "litert")
+    peaks = unit_peaks(spec, "litert")
     latency = Record.from_dict({**base, **parsed.metrics(), "threads": threads, "artifact": artifact.name,
                                 "artifact_bytes": artifact.stat().st_size, "device_peaks": peaks,
                                 "isolation": "benchmark_model alone on the phone"})

@@ -30,24 +30,25 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from edgecnn.remote import state as device_state
+from edgecnn.remote.probe import (RESULT_MARK, RUNNER, ProbeResult, RemoteError, available_runtimes,  # noqa: F401
+                                  device_python, parse_result, probe)
 from edgecnn.remote.trtexec import (EngineBuildError, engine_cache_paths, parse_trtexec_timing,  # noqa: F401
                                      parse_trtexec_version, tensorrt_engine, trtexec_time_command, trtexec_version)
-from edgecnn.remote.transports import (CommandTimeoutError, Transport, TransportError, connection_settings,
-                                        make_transport, spec_name)
-from edgecnn.remote.transports.base import last_line, shell_path
+from edgecnn.remote.transports import (CommandTimeoutError, Transport, TransportError, make_transport, spec_name)
+from edgecnn.remote.transports.base import last_line
 from edgecnn.errors import EdgeCNNError
 from edgecnn.records import Record, RecordStore, environment
+from edgecnn.remote.roof import unit_peaks
 from edgecnn.runtime.base import thread_rule
 from edgecnn.runtime.device_timing import measure_fields
 
-RUNNER = Path(__file__).with_name("device_runner.py")
 TIMING = Path(__file__).resolve().parents[1] / "runtime" / "timing.py"
-RESULT_MARK = "EDGECNN-RESULT "
+
 def runtime_format(runtime: str) -> str | None:
     """The export format a device runs for ``runtime`` (the runtime table in
     ``edgecnn.runtime``); None for a runtime the device runner cannot load."""
@@ -59,136 +60,9 @@ Progress = Callable[[str], None]
 Exporter = Callable[..., Path]
 
 
-class RemoteError(EdgeCNNError):
-    """Nothing could be measured on a remote device (the message says why)."""
-
-
-@dataclass
-class ProbeResult:
-    """What ``probe`` found. ``runtimes`` maps runtime -> version (None = missing)."""
-
-    device: str
-    transport: str
-    reachable: bool
-    runtimes: dict[str, str | None] = field(default_factory=dict)
-    runtime_errors: dict[str, str] = field(default_factory=dict)
-    python: str | None = None
-    env: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# ---------------------------------------------------------------------------
-# spec helpers (the spec may be a DeviceSpec or the same data as a dict)
-# ---------------------------------------------------------------------------
-def available_runtimes(spec: Any) -> list[str]:
-    if isinstance(spec, dict):
-        rt = spec.get("runtimes") or {}
-        return list(rt.get("available", []) if isinstance(rt, dict) else rt)
-    rt = getattr(spec, "runtimes", None)
-    if isinstance(rt, dict):
-        rt = rt.get("available", [])
-    return list(rt or [])
-
-
-def _python(spec: Any) -> str:
-    """The device's Python; a local device defaults to this interpreter."""
-    conn = connection_settings(spec)
-    if conn.get("python"):
-        return str(conn["python"])
-    if (conn.get("transport") or "local") == "local":
-        import sys
-
-        return sys.executable
-    return "python3"
-
-
 def _say(progress: Progress | None, msg: str) -> None:
     if progress is not None:
         progress(msg)
-
-
-def parse_result(stdout: str) -> dict[str, Any] | None:
-    """The last ``EDGECNN-RESULT`` JSON line the runner printed, or None."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(RESULT_MARK):
-            try:
-                return json.loads(line[len(RESULT_MARK):])
-            except ValueError:
-                return None
-    return None
-
-
-# ---------------------------------------------------------------------------
-# probe
-# ---------------------------------------------------------------------------
-def probe(spec: Any, timeout_s: float | None = None, read_state: bool = True,
-          transport: Transport | None = None) -> ProbeResult:
-    """Reachability, Python, runtimes and clock state of a device (see module doc)."""
-    name = spec_name(spec)
-    overrides: dict[str, Any] = {}
-    if timeout_s is not None:
-        overrides = {"connect_timeout_s": timeout_s, "retries": 0}
-    t = transport or make_transport(spec, **overrides)
-    res = ProbeResult(device=name, transport=t.name, reachable=False)
-    try:
-        if t.name == "adb":
-            _probe_adb(t, spec, res)
-        else:
-            _probe_python(t, spec, res, timeout_s or 60)
-        if read_state:
-            res.state = device_state.read_state(t, timeout_s=timeout_s or 30)
-    except TransportError as exc:
-        res.error = str(exc)
-    return res
-
-
-def _probe_python(t: Transport, spec: Any, res: ProbeResult, timeout_s: float) -> None:
-    py = _python(spec)
-    # the runner arrives on stdin: nothing is written on the device to probe it
-    out = t.run(f"{shlex.quote(py)} - probe", timeout_s=timeout_s + 30, input_bytes=RUNNER.read_bytes())
-    res.reachable = True
-    answer = parse_result(out.stdout)
-    if out.returncode != 0 or answer is None:
-        why = last_line(out.stderr or out.stdout) or f"exit code {out.returncode}"
-        res.error = f"device {res.device!r}: the edgecnn runner could not run with Python {py!r} in {t.workdir}: {why}"
-        return
-    res.env = answer.get("env", {})
-    res.python = res.env.get("python")
-    for rt, info in (answer.get("runtimes") or {}).items():
-        res.runtimes[rt] = info.get("version")
-        if info.get("error"):
-            res.runtime_errors[rt] = info["error"]
-        if rt == "tensorrt" and info.get("trtexec"):
-            res.extra["trtexec"] = info["trtexec"]
-            if res.runtimes[rt] is None:
-                res.runtimes[rt] = trtexec_version(t, info["trtexec"])
-    if res.env.get("numpy", "").startswith("missing"):
-        res.error = f"device {res.device!r}: numpy is not installed for {py} (pip install numpy)"
-
-
-def _probe_adb(t: Transport, spec: Any, res: ProbeResult) -> None:
-    bm = str(connection_settings(spec).get("benchmark_model") or f"{t.workdir}/benchmark_model")
-    out = t.run(f"getprop ro.product.model; getprop ro.build.version.release; getprop ro.product.cpu.abi; "
-                f"if [ -x {shell_path(bm)} ]; then echo BM=yes; else echo BM=no; fi; "
-                f"echo CPUS=$(nproc 2>/dev/null)", timeout_s=30)
-    res.reachable = True
-    lines = [ln.strip() for ln in out.stdout.splitlines()]
-    if len(lines) >= 3:
-        res.env = {"model": lines[0], "android": lines[1], "abi": lines[2]}
-    cpus = [ln[5:] for ln in lines if ln.startswith("CPUS=") and ln[5:].isdigit()]
-    if cpus:
-        res.env["cpu_count"] = int(cpus[0])
-    have = "BM=yes" in lines
-    res.runtimes["litert"] = "benchmark_model" if have else None
-    res.extra["benchmark_model"] = bm
-    if not have:
-        res.runtime_errors["litert"] = (f"LiteRT's benchmark_model is not at {bm} on the phone (adb push the "
-                                        f"android_aarch64 benchmark_model there, or set connection.benchmark_model)")
 
 
 # ---------------------------------------------------------------------------
@@ -241,13 +115,7 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
     are not repeated)."""
     name = spec_name(spec)
     t = transport or make_transport(spec)
-    exporter = exporter or default_exporter
-    listed = available_runtimes(spec)
-    jobs: list[_Job] = []
     written: list[Record] = []
-    cores = probed.env.get("cpu_count") if probed else None  # what a rerun must match to skip (else: measured again)
-    asked = {"timing_config": dict(timing or {}), **({"threads": threads or thread_rule(cores)} if threads or cores
-                                                        else {})}
 
     def keep(rec: Record) -> Record:
         if store is not None:
@@ -255,6 +123,35 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
         written.append(rec)
         return rec
 
+    cores = probed.env.get("cpu_count") if probed else None  # what a rerun must match to skip (else: measured again)
+    asked = {"timing_config": dict(timing or {}), **({"threads": threads or thread_rule(cores)} if threads or cores
+                                                        else {})}
+    jobs = _jobs(spec, t, models, runtimes, precision, batch, input_size, keep,
+                 None if force else (store, asked), progress)
+    if not jobs:
+        return written
+    info = _connect(spec, t, jobs, probed, keep, progress)
+    device_env = _device_env(t, info)
+    _push_runner(t, name, jobs, keep)
+    run = _Run(spec, t, info, timing, threads, device_env, progress, exporter or default_exporter, export_dir,
+               precision, input_size, batch)
+    lost: str | None = None
+    for job in jobs:
+        lost = run.one(job, keep, lost)
+    if not any(r.ok for r in written):
+        errors = [r.error for r in written if r.error]
+        raise RemoteError(errors[0] if errors else f"nothing could be measured on {name!r}")
+    return written
+
+
+def _jobs(spec: Any, t: Transport, models: Sequence[str], runtimes: Sequence[str], precision: str, batch: int,
+          input_size: int | None, keep: Callable[[Record], Record], skip: tuple | None,
+          progress: Progress | None) -> list[_Job]:
+    """The (model, runtime) pairs to time; the ones that cannot run there are
+    kept as ``unsupported`` records, the ones measured already skipped
+    (``skip``: the store and the setup a stored record must match)."""
+    name, listed = spec_name(spec), available_runtimes(spec)
+    jobs: list[_Job] = []
     for model in models:
         rid, shape, extra = _model_identity(model, input_size)
         for rt in runtimes:
@@ -264,22 +161,24 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
             if fmt is None:
                 keep(_failed(tmpl, "unsupported", f"runtime {rt!r} cannot run on a remote device "
                                                   f"(remote runtimes: {', '.join(_remote_runtimes())})"))
-                continue
-            if listed and rt not in listed:
+            elif listed and rt not in listed:
                 keep(_failed(tmpl, "unsupported", f"device {name!r} does not list runtime {rt!r} "
                                                   f"(its [runtimes] available = {listed})"))
-                continue
-            if t.name == "adb" and rt != "litert":
+            elif t.name == "adb" and rt != "litert":
                 keep(_failed(tmpl, "unsupported", f"adb devices run TFLite models with benchmark_model; "
                                                   f"runtime {rt!r} is not available over adb"))
-                continue
-            if store is not None and not force and store.has_ok(tmpl, asked):
+            elif skip is not None and skip[0] is not None and skip[0].has_ok(tmpl, skip[1]):
                 _say(progress, f"skip {model} / {rt} on {name}: already measured (use --force to redo)")
-                continue
-            jobs.append(_Job(model, rt, tmpl))
-    if not jobs:
-        return written
+            else:
+                jobs.append(_Job(model, rt, tmpl))
+    return jobs
 
+
+def _connect(spec: Any, t: Transport, jobs: list[_Job], probed: ProbeResult | None,
+             keep: Callable[[Record], Record], progress: Progress | None) -> ProbeResult:
+    """The device's probe (the caller's, its clock state read if it skipped
+    it); an unreachable device fails every job and raises ``RemoteError``."""
+    name = spec_name(spec)
     _say(progress, f"connecting to {t.describe()}")
     info = probed or probe(spec, transport=t)
     if probed is not None and info.reachable and not info.error and not info.state:
@@ -295,52 +194,77 @@ def profile_remote(spec: Any, models: Sequence[str], runtimes: Sequence[str], pr
         raise RemoteError(err)
     for w in info.state.get("warnings", []):
         _say(progress, f"warning: {name}: {w}")
-    device_env = _device_env(t, info)
+    return info
 
-    if t.name != "adb":
-        try:
-            t.push([RUNNER, TIMING])
-        except TransportError as exc:  # gone since the probe, or the working folder is not writable
-            status = "failed" if type(exc) is TransportError else "unreachable"
-            for job in jobs:
-                keep(_failed(job.record, status, f"copying the runner to {name!r} failed: {exc}"))
-            raise RemoteError(f"copying the runner to {name!r} failed: {exc}") from None
-    lost: str | None = None
-    for job in jobs:
+
+def _push_runner(t: Transport, name: str, jobs: list[_Job], keep: Callable[[Record], Record]) -> None:
+    """Copy the device runner and the timing loop there (adb runs benchmark_model instead)."""
+    if t.name == "adb":
+        return
+    try:
+        t.push([RUNNER, TIMING])
+    except TransportError as exc:  # gone since the probe, or the working folder is not writable
+        status = "failed" if type(exc) is TransportError else "unreachable"
+        for job in jobs:
+            keep(_failed(job.record, status, f"copying the runner to {name!r} failed: {exc}"))
+        raise RemoteError(f"copying the runner to {name!r} failed: {exc}") from None
+
+
+@dataclass
+class _Run:
+    """What timing one job on the device needs."""
+
+    spec: Any
+    t: Transport
+    info: ProbeResult
+    timing: dict[str, Any] | None
+    threads: int | None
+    device_env: dict[str, Any]
+    progress: Progress | None
+    exporter: Exporter
+    export_dir: str | Path
+    precision: str
+    input_size: int | None
+    batch: int
+
+    def one(self, job: _Job, keep: Callable[[Record], Record], lost: str | None) -> str | None:
+        """Export and time ``job``; its record kept whatever happens. Returns
+        why the connection is lost (then the rest are ``unreachable``), or None."""
+        name = spec_name(self.spec)
         if lost is not None:
             keep(_failed(job.record, "unreachable", lost))
-            continue
-        if info.runtimes.get(job.runtime) is None:
-            why = info.runtime_errors.get(job.runtime, "not installed")
-            keep(_failed(job.record, "unsupported",
-                         f"runtime {job.runtime!r} is missing on device {name!r}: {why}"))
-            continue
-        _say(progress, f"{job.model} / {job.runtime} on {name}: exporting")
+            return lost
+        if self.info.runtimes.get(job.runtime) is None:
+            why = self.info.runtime_errors.get(job.runtime, "not installed")
+            keep(_failed(job.record, "unsupported", f"runtime {job.runtime!r} is missing on device {name!r}: {why}"))
+            return None
+        _say(self.progress, f"{job.model} / {job.runtime} on {name}: exporting")
         try:
-            job.artifact = Path(exporter(job.model, job.record.format, precision, input_size, batch, export_dir))
+            job.artifact = Path(self.exporter(job.model, job.record.format, self.precision, self.input_size,
+                                              self.batch, self.export_dir))
         except EdgeCNNError as exc:
             keep(_failed(job.record, "export_failed", str(exc)))
-            continue
+            return None
         try:
-            _say(progress, f"{job.model} / {job.runtime} on {name}: timing")
-            if t.name == "adb":
+            _say(self.progress, f"{job.model} / {job.runtime} on {name}: timing")
+            if self.t.name == "adb":
                 from edgecnn.remote.adb_benchmark import run_benchmark_model
 
-                for rec in run_benchmark_model(t, spec, job.record, job.artifact, info, timing, threads, device_env):
+                for rec in run_benchmark_model(self.t, self.spec, job.record, job.artifact, self.info, self.timing,
+                                               self.threads, self.device_env):
                     keep(rec)
             else:
-                keep(_run_on_device(t, spec, job, info, timing, threads, device_env, progress))
+                keep(_run_on_device(self.t, self.spec, job, self.info, self.timing, self.threads, self.device_env,
+                                    self.progress))
         except CommandTimeoutError as exc:
             keep(_failed(job.record, "failed", str(exc)))
         except TransportError as exc:  # the connection is gone: keep what finished
             lost = f"{exc} (the results measured before this were kept; rerun to resume)"
             keep(_failed(job.record, "unreachable", lost))
+            return lost
         except EdgeCNNError as exc:  # e.g. the engine build failed: this job only
             keep(_failed(job.record, "failed", str(exc)))
-    if not any(r.ok for r in written):
-        errors = [r.error for r in written if r.error]
-        raise RemoteError(errors[0] if errors else f"nothing could be measured on {name!r}")
-    return written
+        return None
 
 
 def companion_files(runtime: str, artifact: Path) -> list[Path]:
@@ -409,7 +333,7 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                "runtime": job.runtime, "batch": job.record.batch, "input_shape": job.record.input_shape,
                "threads": threads, "seed": 0, "settings": runtime_settings(artifact, job.runtime), **(timing or {})}
     # the job goes on stdin, as the probe's runner does: no file to push, one ssh round trip fewer
-    out = t.run(f"{shlex.quote(_python(spec))} device_runner.py run -", input_bytes=json.dumps(payload).encode())
+    out = t.run(f"{shlex.quote(device_python(spec))} device_runner.py run -", input_bytes=json.dumps(payload).encode())
     answer = parse_result(out.stdout)
     if answer is None:
         return _failed(job.record, "failed", f"the device runner gave no result (exit {out.returncode}): "
@@ -436,7 +360,7 @@ def _run_on_device(t: Transport, spec: Any, job: _Job, info: ProbeResult, timing
                    timing_config={k: v for k, v in (timing or {}).items()},
                    artifact_bytes=answer.get("artifact_bytes") or artifact_bytes(artifact, job.runtime),
                    isolation="one process per runtime on the device (device_runner.py), runtimes timed one "
-                             "after another", device_peaks=_unit_peaks(spec, job.runtime),
+                             "after another", device_peaks=unit_peaks(spec, job.runtime),
                    **_remote_memory(answer.get("memory") or {}))
     env = dict(device_env)
     env.update({k: v for k, v in (answer.get("env") or {}).items() if k not in ("versions",)})
@@ -469,15 +393,6 @@ def _remote_memory(mem: dict[str, Any]) -> dict[str, Any]:
                          {"peak_rss_mb": mem.get("peak_rss_mb")})
     out["memory_method"] = "device_runner.py on the device: " + out["memory_method"].split(": ", 1)[1]
     return out
-
-
-def _unit_peaks(spec: Any, runtime: str) -> dict[str, Any] | None:
-    """The roof of the unit ``runtime`` runs on, as measured records carry it."""
-    units = getattr(spec, "units", None)
-    if not units:
-        return None
-    unit = spec.unit_of(runtime)
-    return {**units[unit].to_dict(), "device": spec.name} if unit in units else None
 
 
 _MACS: dict[tuple, int | None] = {}

@@ -143,28 +143,7 @@ def layer_figure(views: list[dict[str, Any]]):
             note.append(f"no roof recorded for {v['device']} (nor peak figures in its TOML): roof not drawn")
         if not timed:
             note.append("no per-layer times (analytic cost only): roofline needs a layer_latency record")
-        shown = [l for l in layers if l["cat"] != "other" or (l["share"] or 0) >= 0.01]
-        if len(shown) > MAX_BARS:  # keep the heaviest layers, in model order
-            weight = {id(l): max((l["macs"] or 0) / tot_macs, l["share"] or 0) for l in shown}
-            keep = set(sorted(weight, key=weight.get, reverse=True)[:MAX_BARS])
-            shown = [l for l in shown if id(l) in keep]
-        hidden = len(layers) - len(shown)
-        if hidden:
-            note.append(f"{hidden} small or elementwise ops (BN, activations, adds) not drawn as bars; "
-                        f"totals include them")
-        names = [l["name"] for l in shown]
-        bars = [("MACs", [(l["macs"] or 0) / tot_macs * 100 for l in shown], "#1f77b4"),
-                ("bytes", [(l["bytes"] or 0) / tot_bytes * 100 for l in shown], "#ff7f0e")]
-        if any(l["share"] is not None or l["time_ms"] for l in layers):
-            tot_t = sum(l["time_ms"] or 0 for l in layers) or 1
-            bars.append(("time", [(l["share"] * 100 if l["share"] is not None else (l["time_ms"] or 0) / tot_t * 100)
-                                  for l in shown], "#d62728"))
-        for label, ys, color in bars:
-            fig.add_trace(go.Bar(x=names, y=ys, name=f"share of {label} (%)", marker_color=color, visible=vis,
-                                 legendgroup=f"bar-{label}",
-                                 hovertext=[_layer_hover(l, tot_macs, tot_bytes) for l in shown],
-                                 hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{hovertext}}<extra></extra>"), row=1, col=2)
-            idx.append(len(fig.data) - 1)
+        idx += _layer_share_bars(fig, go, layers, tot_macs, tot_bytes, vis, note)
         per_view.append(idx)
         layouts.append({"annotations": titles + [dict(
             text=(" · ".join(note) + "<br>" if note else "") + f"<span style='font-size:10px'>{v['prov']}</span>",
@@ -181,6 +160,37 @@ def layer_figure(views: list[dict[str, Any]]):
     fig.update_layout(barmode="group", showlegend=True)
     fig.update_layout(layouts[0])
     return fig
+
+
+def _layer_share_bars(fig, go, layers: list[dict], tot_macs: float, tot_bytes: float, vis: bool,
+                      note: list[str]) -> list[int]:
+    """The share of MACs, bytes (and time, where timed) per layer as bars in
+    the right panel; the heaviest ``MAX_BARS`` layers, small elementwise ops
+    left out (said in ``note``). Returns the traces added."""
+    shown = [l for l in layers if l["cat"] != "other" or (l["share"] or 0) >= 0.01]
+    if len(shown) > MAX_BARS:  # keep the heaviest layers, in model order
+        weight = {id(l): max((l["macs"] or 0) / tot_macs, l["share"] or 0) for l in shown}
+        keep = set(sorted(weight, key=weight.get, reverse=True)[:MAX_BARS])
+        shown = [l for l in shown if id(l) in keep]
+    hidden = len(layers) - len(shown)
+    if hidden:
+        note.append(f"{hidden} small or elementwise ops (BN, activations, adds) not drawn as bars; "
+                    f"totals include them")
+    names = [l["name"] for l in shown]
+    bars = [("MACs", [(l["macs"] or 0) / tot_macs * 100 for l in shown], "#1f77b4"),
+            ("bytes", [(l["bytes"] or 0) / tot_bytes * 100 for l in shown], "#ff7f0e")]
+    if any(l["share"] is not None or l["time_ms"] for l in layers):
+        tot_t = sum(l["time_ms"] or 0 for l in layers) or 1
+        bars.append(("time", [(l["share"] * 100 if l["share"] is not None else (l["time_ms"] or 0) / tot_t * 100)
+                              for l in shown], "#d62728"))
+    idx = []
+    for label, ys, color in bars:
+        fig.add_trace(go.Bar(x=names, y=ys, name=f"share of {label} (%)", marker_color=color, visible=vis,
+                             legendgroup=f"bar-{label}",
+                             hovertext=[_layer_hover(l, tot_macs, tot_bytes) for l in shown],
+                             hovertemplate=f"{label}: %{{y:.1f}} %<br>%{{hovertext}}<extra></extra>"), row=1, col=2)
+        idx.append(len(fig.data) - 1)
+    return idx
 
 
 def _layer_hover(l: dict, tot_macs: float, tot_bytes: float) -> str:

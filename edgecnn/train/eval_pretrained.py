@@ -60,7 +60,7 @@ def evaluate_pretrained(name: str, weights: Any, dataset: str | None, data_dir: 
     """A zoo model with pretrained ``weights``, evaluated with their preprocessing."""
     from edgecnn.models import get_card
     from edgecnn.models.weights import build_with_weights
-    from edgecnn.train.evaluate import EvalResult
+    from edgecnn.train.eval_base import EvalResult
 
     card = get_card(name)  # an unknown name: one line with the closest names
     if weights is None:
@@ -77,7 +77,7 @@ def evaluate_pretrained(name: str, weights: Any, dataset: str | None, data_dir: 
     src = streaming_source(ds, data_dir, labels, force=True)
     own = spec.preprocessing or default_preprocessing(size, card.mean, card.std, "the model card's normalisation")
     if spec.categories and not src.name.startswith("imagenet"):
-        from edgecnn.train.evaluate import check_classes
+        from edgecnn.train.eval_base import check_classes
 
         check_classes(f"{name} ({spec.name})", list(spec.categories), src.name, src.classes)
     predict = torch_predict(model, dev)
@@ -92,7 +92,7 @@ def evaluate_pretrained(name: str, weights: Any, dataset: str | None, data_dir: 
 def evaluate_checkpoint_stream(path: Path, model: Any, ckpt: dict[str, Any], src: ImageSource, own_norm: tuple,
                                batch_size: int, subset: int | None, seed: int, dev: Any, over: Any):
     """A checkpoint on an ImageNet-style folder (default resize and crop)."""
-    from edgecnn.train.evaluate import EvalResult, check_classes
+    from edgecnn.train.eval_base import EvalResult, check_classes
 
     cfg = model.edgecnn_config
     size = int(cfg["input_size"])
@@ -110,7 +110,7 @@ def evaluate_artifact_stream(path: Path, fmt: str, meta: dict[str, Any], src: Im
                              precision: str, norm: tuple, batch_size: int, subset: int | None, seed: int,
                              over: Any, extra: dict[str, Any]):
     """An artifact with its metadata's preprocessing (or the default resize and crop)."""
-    from edgecnn.train.evaluate import EvalResult, _fixed_batch, check_classes, open_runner
+    from edgecnn.train.eval_base import EvalResult, check_classes, fixed_batch, open_runner
 
     if meta.get("preprocessing"):
         own = Preprocessing.from_dict(meta["preprocessing"])
@@ -120,7 +120,7 @@ def evaluate_artifact_stream(path: Path, fmt: str, meta: dict[str, Any], src: Im
         check_classes(path.name, meta.get("classes"), src.name, src.classes)
     runner = open_runner(fmt, path, [batch_size, 3, size, size])
     try:
-        fixed = _fixed_batch(runner)
+        fixed = fixed_batch(runner)
         metrics, data, secs = _run(runner_predict(runner, layout, fixed), src, own, fixed or batch_size, subset,
                                    seed, over, meta.get("num_classes"))
     finally:

@@ -29,46 +29,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from edgecnn.errors import CorruptFileError, InvalidOptionError
+from edgecnn.train.eval_base import (FORMATS, EvalResult, cache_side, check_classes, fixed_batch,
+                                     open_runner)
 from edgecnn.train.eval_images import DEFAULT_CHECK_IMAGES
 from edgecnn.train.metrics import ClassificationMeter
-
-FORMATS = {".pt": "pytorch", ".pth": "pytorch", ".onnx": "onnx", ".tflite": "tflite", ".engine": "tensorrt",
-           ".plan": "tensorrt", ".xml": "openvino", ".pte": "executorch", ".param": "ncnn", ".mnn": "mnn"}
-RUNTIME_OF = {"pytorch": "torch", "onnx": "onnxruntime", "tflite": "litert", "tensorrt": "tensorrt",
-              "openvino": "openvino", "executorch": "executorch", "ncnn": "ncnn", "mnn": "mnn"}
-
-
-@dataclass
-class EvalResult:
-    model: str
-    format: str
-    precision: str
-    dataset: str
-    input_size: int
-    metrics: dict[str, Any]
-    classes: list[str]
-    seconds: float
-    target: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def record(self, device: str = "local"):
-        from edgecnn.records import Record, environment
-
-        return Record(kind="accuracy", model=self.model, format=self.format, precision=self.precision,
-                      runtime=RUNTIME_OF[self.format], dataset=self.dataset, device=device,
-                      input_shape=[3, self.input_size, self.input_size], batch=self.extra.get("batch", 1),
-                      variant=self.extra.get("variant"),
-                      metrics={**self.metrics, "target": self.target, "eval_s": self.seconds,
-                               **({"model_source": self.extra["model_source"]} if self.extra.get("model_source")
-                                  else {})},
-                      env=environment())
 
 
 def format_of(path: Path) -> str:
@@ -92,31 +63,6 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return meta
 
 
-def cache_side(dataset: str, input_size: int) -> int | None:
-    """The square side ImageFolder images are stored at for a model of
-    ``input_size``: None (native) for CIFAR and CIFAR-size models; for
-    ImageNet-size ones the classic resize-256-for-224 ratio, so the centre
-    crop of ``eval_crop`` 0.875 lands on ``input_size``."""
-    from edgecnn.models._registry import is_cifar_size
-    from edgecnn.train.recipes import get_recipe
-
-    if dataset != "imagefolder" or is_cifar_size(input_size):
-        return None
-    return int(round(input_size / get_recipe("default").eval_crop))
-
-
-def check_classes(where: str, model_classes: list[str] | None, ds_name: str, data_classes: list[str]) -> None:
-    """One line when the model's classes are not the dataset's (count, then names and order)."""
-    if not model_classes:
-        return
-    if len(model_classes) != len(data_classes):
-        raise InvalidOptionError(f"{where} has {len(model_classes)} classes, {ds_name} has {len(data_classes)}")
-    if list(model_classes) != list(data_classes):
-        i = next(i for i, (a, b) in enumerate(zip(model_classes, data_classes)) if a != b)
-        raise InvalidOptionError(f"{where} was trained on other classes than {ds_name}: class {i} is "
-                                 f"{model_classes[i]!r} in the model, {data_classes[i]!r} in the data")
-
-
 def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: str | None = None,
                     batch_size: int = 256, subset: int | None = None, device: str = "auto",
                     seed: int = 0, model_name: str | None = None, *, weights: Any = None,
@@ -138,7 +84,7 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
     ImageNet's, with a warning). ``model_name`` is needed only for a bare
     state dict (a checkpoint without its model name)."""
     from edgecnn.data.preprocess import check_triple
-    from edgecnn.train.trainer import resolve_device
+    from edgecnn.train.options import resolve_device
 
     warn = warn or (lambda message: None)
     if batch_size < 1:
@@ -170,9 +116,9 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
                             warn)
     fmt = format_of(path)
     if fmt == "pytorch":
-        from edgecnn.models.sources import _is_checkpoint
+        from edgecnn.models.sources import is_checkpoint_file
 
-        if not _is_checkpoint(path) and path.suffix.lower() in (".pt", ".pth") and _is_torchscript(path):
+        if not is_checkpoint_file(path) and path.suffix.lower() in (".pt", ".pth") and _is_torchscript(path):
             return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, over.mean,
                                 over.std, warn)
         return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name, over, labels)
@@ -386,15 +332,6 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
                       time.perf_counter() - t0, str(path), {"batch": batch_size})
 
 
-def _fixed_batch(runner) -> int | None:
-    """The batch an artifact with a static batch dimension needs (None: dynamic)."""
-    inner = getattr(runner, "runner", runner)  # the quantised-I/O wrapper keeps the runner inside
-    shape = getattr(inner, "input_shape", None)
-    if shape and shape[0] is not None and int(shape[0]) > 0:
-        return int(shape[0])
-    return None
-
-
 def _run_numpy(runner, images: np.ndarray, labels: np.ndarray, num_classes: int, size: int, mean, std,
                layout: str, batch_size: int) -> tuple[ClassificationMeter, int]:
     """(meter, batch fed). Batches of ``batch_size``, or of the artifact's own
@@ -406,7 +343,7 @@ def _run_numpy(runner, images: np.ndarray, labels: np.ndarray, num_classes: int,
     from edgecnn.train.recipes import get_recipe
 
     meter = ClassificationMeter(num_classes)
-    fixed = _fixed_batch(runner)
+    fixed = fixed_batch(runner)
     bs = fixed or batch_size
     recipe = get_recipe("default")  # eval_crop, as the checkpoint path uses
     for start in range(0, len(labels), bs):
@@ -419,9 +356,3 @@ def _run_numpy(runner, images: np.ndarray, labels: np.ndarray, num_classes: int,
     return meter, bs
 
 
-def open_runner(fmt: str, path: Path, input_shape: list[int]):
-    """A loaded runner for the artifact (``infer``, ``close``), as the export parity
-    check opens it; ``input_shape`` fixes a dynamic TensorRT input."""
-    from edgecnn.export._runners import open_runner as _open
-
-    return _open(RUNTIME_OF[fmt], path, input_shape)

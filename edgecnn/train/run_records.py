@@ -27,6 +27,16 @@ def run_summary(t: "Trainer", test: dict[str, Any], wall_s: float) -> dict[str, 
             "last": str(t.last_path), "best": str(t.best_path)}
 
 
+def param_checksum(model: torch.nn.Module) -> str:
+    """A short hash of every parameter and buffer (DDP ranks compare theirs)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for v in model.state_dict().values():
+        h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def precision_of(amp_dtype: torch.dtype | None) -> str:
     return {torch.bfloat16: "bf16-mixed", torch.float16: "fp16-mixed"}.get(amp_dtype, "fp32")
 

@@ -45,7 +45,7 @@ from edgecnn.train.metrics import ClassificationMeter, evaluate_model
 from edgecnn.train.options import (RESUME_KEYS, TrainOptions, amp_dtype, check_writable, norm_stats, options_from,
                                    param_groups, resolve_device, resolve_recipe, time_budget_s)
 from edgecnn.train.recipes import LrSchedule, Recipe
-from edgecnn.train.run_records import run_summary
+from edgecnn.train.run_records import param_checksum, run_summary
 
 __all__ = ["Trainer", "TrainOptions", "options_from", "resolve_device", "resolve_recipe", "train"]
 
@@ -157,7 +157,7 @@ class Trainer:
         """(train, test) arrays after --subset / --test-subset; sets the classes,
         input size, mean/std and the resolved data source."""
         from edgecnn.data import load_dataset
-        from edgecnn.train.evaluate import cache_side
+        from edgecnn.train.eval_base import cache_side
 
         opts = self.opts
         # ImageFolder images are stored at a fixed side only for an explicit ImageNet-size input
@@ -336,20 +336,12 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         from torch.utils.data.distributed import DistributedSampler
 
-        o, dist = self.opts, self.dist
-        main = dist.is_main
-        budget = self.budget
+        o, dist, budget = self.opts, self.dist, self.budget
         self.t_start = time.perf_counter() - (budget.elapsed_before if budget else 0.0)
-        if main:
+        if dist.is_main:
             self.write_config()
             self._write_metrics_jsonl()
-        net: nn.Module = self.model
-        if dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            net = DistributedDataParallel(net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if self.use_compile:
-            net = torch.compile(net)  # once: batch shapes never change (drop_last), eval runs the plain module
+        net = self._train_net()
         sampler = DistributedSampler(range(self.n_train), num_replicas=dist.world_size, rank=dist.rank,
                                      shuffle=True, seed=o.seed, drop_last=True)
         if budget and not budget.planned:
@@ -357,91 +349,128 @@ class Trainer:
         test = None
         epoch = self.position["epoch"]
         while epoch < self.n_epochs():
-            order = self.epoch_order(sampler, epoch)
-            first = self.position["step_in_epoch"] if epoch == self.position["epoch"] else 0
-            acc = torch.tensor([self.partial.get("loss_sum", 0.0), self.partial.get("correct", 0.0),
-                                self.partial.get("seen", 0.0)] if first else [0.0, 0.0, 0.0],
-                               dtype=torch.float64, device=self.device)
-            if first and not main:
-                acc.zero_()
-            net.train()
-            t0 = time.perf_counter()
-            step = first
-            while step < self.epoch_steps(epoch):  # a re-plan may end this epoch early
-                loss, out, y = self.train_step(net, order, epoch, step)
-                self.scheduler.step()
-                self.global_step += 1
-                step += 1
-                # torch.full is a fill kernel; torch.tensor(n, device=cuda) would copy from the host and sync
-                acc += torch.stack([loss.detach().double() * y.numel(),
-                                    (out.detach().argmax(1) == y).sum().double(),
-                                    torch.full((), float(y.numel()), dtype=torch.float64, device=self.device)])
-                if o.checkpoint_every and step % o.checkpoint_every == 0 and step < self.epoch_steps(epoch):
-                    self.position = {"epoch": epoch, "step_in_epoch": step}
-                    # sums over all ranks; restored on rank 0 only (the epoch-end all_reduce adds the rest)
-                    sums = D.all_reduce_sum(acc.clone(), dist).tolist()
-                    self.partial = dict(zip(("loss_sum", "correct", "seen"), sums))
-                    if main:
-                        save_checkpoint(self.last_path, self._payload({}))
-                if budget:
-                    budget.check_mid_epoch(epoch, step - first, time.perf_counter() - t0)
-            self.sync()
-            train_s = time.perf_counter() - t0
-            D.all_reduce_sum(acc, dist)
-            loss_sum, correct, seen = acc.tolist()
-            t1 = time.perf_counter()
-            test = self.evaluate()
-            eval_s = time.perf_counter() - t1
-            done_steps = step - first
-            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
-                   "train_top1": 100.0 * correct / max(seen, 1), "test_loss": test["loss"],
-                   "test_top1": test["top1"], "test_top5": test["top5"],
-                   "lr": self.optimizer.param_groups[0]["lr"], "epoch_s": train_s + eval_s, "train_s": train_s,
-                   "eval_s": eval_s, "images_per_s": done_steps * self.recipe.batch_size / max(train_s, 1e-9),
-                   "step": self.global_step, "resumed": bool(first)}
-            if step < self.steps_per_epoch:
-                row["steps"] = done_steps  # a partial last epoch (budget re-plan)
-            self.history.append(row)
-            self.position, self.partial = {"epoch": epoch + 1, "step_in_epoch": 0}, {}
-            if budget:
-                budget.check_epoch_end(train_s, done_steps, eval_s)  # may re-plan the rest of the run
-            improved = test["top1"] > self.best_top1
-            self.best_top1 = max(self.best_top1, test["top1"])
-            if main:
-                t2 = time.perf_counter()
-                payload = self._payload(test)
-                save_checkpoint(self.last_path, payload)
-                if improved:
-                    save_checkpoint(self.best_path, payload)
-                self._write_metrics_jsonl()
-                if budget:
-                    budget.saved(time.perf_counter() - t2)
-                self.log(f"epoch {epoch + 1}/{self.n_epochs()}  train loss {row['train_loss']:.4f}  "
-                         f"top1 {row['train_top1']:.2f}%  test loss {row['test_loss']:.4f}  "
-                         f"top1 {row['test_top1']:.2f}%  lr {row['lr']:.4g}  {row['epoch_s']:.1f} s  "
-                         f"{row['images_per_s']:.0f} img/s")
+            test = self._epoch(net, sampler, epoch)
             epoch += 1
         wall_s = time.perf_counter() - self.t_start
         if test is None:  # the run was already complete
             test = self.evaluate()
+        return self._finish(test, wall_s)
+
+    def _train_net(self) -> nn.Module:
+        """The module the steps run: DDP-wrapped and compiled where asked."""
+        net: nn.Module = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.use_compile:
+            net = torch.compile(net)  # once: batch shapes never change (drop_last), eval runs the plain module
+        return net
+
+    def _epoch(self, net: nn.Module, sampler: Any, epoch: int) -> dict[str, Any]:
+        """One epoch from where the run stands (a resumed one from its step):
+        train, evaluate, checkpoint, log; returns the test metrics."""
+        order = self.epoch_order(sampler, epoch)
+        first = self.position["step_in_epoch"] if epoch == self.position["epoch"] else 0
+        acc = torch.tensor([self.partial.get("loss_sum", 0.0), self.partial.get("correct", 0.0),
+                            self.partial.get("seen", 0.0)] if first else [0.0, 0.0, 0.0],
+                           dtype=torch.float64, device=self.device)
+        if first and not self.dist.is_main:
+            acc.zero_()
+        net.train()
+        t0 = time.perf_counter()
+        step = self._steps(net, order, epoch, first, acc, t0)
+        self.sync()
+        train_s = time.perf_counter() - t0
+        D.all_reduce_sum(acc, self.dist)
+        loss_sum, correct, seen = acc.tolist()
+        t1 = time.perf_counter()
+        test = self.evaluate()
+        eval_s = time.perf_counter() - t1
+        done_steps = step - first
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
+               "train_top1": 100.0 * correct / max(seen, 1), "test_loss": test["loss"],
+               "test_top1": test["top1"], "test_top5": test["top5"],
+               "lr": self.optimizer.param_groups[0]["lr"], "epoch_s": train_s + eval_s, "train_s": train_s,
+               "eval_s": eval_s, "images_per_s": done_steps * self.recipe.batch_size / max(train_s, 1e-9),
+               "step": self.global_step, "resumed": bool(first)}
+        if step < self.steps_per_epoch:
+            row["steps"] = done_steps  # a partial last epoch (budget re-plan)
+        self.history.append(row)
+        self.position, self.partial = {"epoch": epoch + 1, "step_in_epoch": 0}, {}
+        if self.budget:
+            self.budget.check_epoch_end(train_s, done_steps, eval_s)  # may re-plan the rest of the run
+        self._end_epoch(row, test)
+        return test
+
+    def _steps(self, net: nn.Module, order: Any, epoch: int, first: int, acc: torch.Tensor, t0: float) -> int:
+        """The epoch's optimizer steps from ``first``, summing loss, correct and
+        seen into ``acc``; checkpoints mid-epoch where asked. Returns the step reached."""
+        o, budget = self.opts, self.budget
+        step = first
+        while step < self.epoch_steps(epoch):  # a re-plan may end this epoch early
+            loss, out, y = self.train_step(net, order, epoch, step)
+            self.scheduler.step()
+            self.global_step += 1
+            step += 1
+            # torch.full is a fill kernel; torch.tensor(n, device=cuda) would copy from the host and sync
+            acc += torch.stack([loss.detach().double() * y.numel(),
+                                (out.detach().argmax(1) == y).sum().double(),
+                                torch.full((), float(y.numel()), dtype=torch.float64, device=self.device)])
+            if o.checkpoint_every and step % o.checkpoint_every == 0 and step < self.epoch_steps(epoch):
+                self.position = {"epoch": epoch, "step_in_epoch": step}
+                # sums over all ranks; restored on rank 0 only (the epoch-end all_reduce adds the rest)
+                sums = D.all_reduce_sum(acc.clone(), self.dist).tolist()
+                self.partial = dict(zip(("loss_sum", "correct", "seen"), sums))
+                if self.dist.is_main:
+                    save_checkpoint(self.last_path, self._payload({}))
+            if budget:
+                budget.check_mid_epoch(epoch, step - first, time.perf_counter() - t0)
+        return step
+
+    def _end_epoch(self, row: dict[str, Any], test: dict[str, Any]) -> None:
+        """Best top-1 so far; on rank 0 the checkpoints (best when improved), metrics and the log line."""
+        improved = test["top1"] > self.best_top1
+        self.best_top1 = max(self.best_top1, test["top1"])
+        if not self.dist.is_main:
+            return
+        t2 = time.perf_counter()
+        payload = self._payload(test)
+        save_checkpoint(self.last_path, payload)
+        if improved:
+            save_checkpoint(self.best_path, payload)
+        self._write_metrics_jsonl()
+        if self.budget:
+            self.budget.saved(time.perf_counter() - t2)
+        self.log(f"epoch {row['epoch']}/{self.n_epochs()}  train loss {row['train_loss']:.4f}  "
+                 f"top1 {row['train_top1']:.2f}%  test loss {row['test_loss']:.4f}  "
+                 f"top1 {row['test_top1']:.2f}%  lr {row['lr']:.4g}  {row['epoch_s']:.1f} s  "
+                 f"{row['images_per_s']:.0f} img/s")
+
+    def _finish(self, test: dict[str, Any], wall_s: float) -> dict[str, Any]:
+        """The run's summary (ranks checked in sync under DDP), the fp16 copy and the records."""
+        o, dist = self.opts, self.dist
         summary = run_summary(self, test, wall_s)
-        summary["rank"], summary["param_checksum"] = dist.rank, self._checksum()
+        summary["rank"], summary["param_checksum"] = dist.rank, param_checksum(unwrap(self.model))
         if dist.enabled:  # DDP keeps replicas equal; check it rather than assume it
             sums = [None] * dist.world_size
             import torch.distributed as tdist
 
             tdist.all_gather_object(sums, summary["param_checksum"])
             summary["ranks_in_sync"] = len(set(sums)) == 1
-        if main:
+        if dist.is_main:
             if o.save_fp16:
                 summary["fp16_path"] = str(save_fp16_state_dict(
                     self.eval_module(), self.run_dir / f"{o.model}-fp16.pt",
                     extra={"dataset": o.dataset, "classes": self.classes, "mean": list(self.mean),
                            "std": list(self.std), "metrics": test}))
-            if budget:
-                summary.update(budget.summary(time.perf_counter() - self.t_start))
+            if self.budget:
+                summary.update(self.budget.summary(time.perf_counter() - self.t_start))
             if o.profiles:
-                self._write_records(test, summary)
+                from edgecnn.records import RecordStore
+                from edgecnn.train.run_records import run_records
+
+                RecordStore(o.profiles).extend(run_records(self, test, summary))
         D.barrier(dist)
         D.teardown(dist)
         return summary
@@ -460,22 +489,8 @@ class Trainer:
                               self.opts.eval_batch_size, self.amp_dtype, indices=indices,
                               tta_flip=self.recipe.tta_flip)
 
-    def _checksum(self) -> str:
-        import hashlib
-
-        h = hashlib.sha1()
-        for v in unwrap(self.model).state_dict().values():
-            h.update(v.detach().float().cpu().numpy().tobytes())
-        return h.hexdigest()[:16]
-
     def _write_metrics_jsonl(self) -> None:
         atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
-
-    def _write_records(self, test: dict[str, Any], summary: dict[str, Any]) -> None:
-        from edgecnn.records import RecordStore
-        from edgecnn.train.run_records import run_records
-
-        RecordStore(self.opts.profiles).extend(run_records(self, test, summary))
 
 
 def train(opts: TrainOptions, log: Callable[[str], None] = print) -> dict[str, Any]:

@@ -106,7 +106,6 @@ def register(app: typer.Typer) -> None:
         from edgecnn.errors import MissingDependencyError
         from edgecnn.export import EXPORTERS
         from edgecnn.export.tensorrt import tensorrt_available
-        from edgecnn.models.names import model_names
         from edgecnn.models.sources import FILE_SUFFIXES, LABELS, is_source_spec, resolve_source
         from edgecnn.records import check_writable
 
@@ -129,7 +128,10 @@ def register(app: typer.Typer) -> None:
                 warn(w)
             target = src.module()
         else:
-            model_names().get(model)  # an unknown model name fails here, before any import or work
+            from edgecnn.models.info import check_config
+
+            # an unknown name, a size it cannot take or an option it has not: one line, before any import or work
+            check_config(model, input_size=input_size, num_classes=num_classes)
         if weights is not None:
             from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
 
@@ -235,30 +237,31 @@ def register(app: typer.Typer) -> None:
     @app.command("formats")
     def formats_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
         """List export formats, the precisions each can build, the runtime that checks it and whether it runs here."""
-        from rich.markup import escape
-        from rich.table import Table
+        from edgecnn.cli.catalog import format_status, precisions, tolerances
+        from edgecnn.console import print_json
 
-        from edgecnn.console import console, print_json
-        from edgecnn.export import EXPORTERS, PRECISIONS, TOLERANCES
-        from edgecnn.runtime import RUNNERS
-
-        rows = [{"format": n, "suffix": f.suffix, "precisions": list(f.precisions), "runtime": f.runtime,
-                 "extra": f.extra, "options": f.options, "description": f.description,
-                 "runs_here": RUNNERS.get(f.runtime).unavailable_reason() is None,
-                 "why_not": RUNNERS.get(f.runtime).unavailable_reason()} for n, f in EXPORTERS.items()]
+        rows = format_status()
         if json_out:
-            print_json({"formats": rows, "tolerances": TOLERANCES,
-                        "precisions": {n: d for n, d in PRECISIONS.items()}})
+            print_json({"formats": rows, "tolerances": tolerances(), "precisions": precisions()})
             return
-        table = Table(title="export formats")
-        for col in ("format", "suffix", "precisions", "runtime", "extra", "runs here", "description"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["format"], r["suffix"], ", ".join(r["precisions"]), r["runtime"], r["extra"] or "-",
-                          "yes" if r["runs_here"] else escape(f"no: {r['why_not']}"), escape(r["description"]))
-        console.print(table)
-        for name, tol in TOLERANCES.items():
-            console.print(f"parity tolerance {name}: " + ", ".join(
-                f"{k} {'<=' if k.endswith('diff') else '>='} {v:g}" for k, v in tol.items()), markup=False)
-        console.print("random weights (no --checkpoint): fp16/int8 top-1 agreement is reported, not judged "
-                      "(near-tie logits); cosine is. See docs/export.md.", markup=False)
+        _print_formats(rows, tolerances())
+
+
+def _print_formats(rows: list, tolerances: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edgecnn.console import console
+
+    table = Table(title="export formats")
+    for col in ("format", "suffix", "precisions", "runtime", "extra", "runs here", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["format"], r["suffix"], ", ".join(r["precisions"]), r["runtime"], r["extra"] or "-",
+                      "yes" if r["runs_here"] else escape(f"no: {r['why_not']}"), escape(r["description"]))
+    console.print(table)
+    for name, tol in tolerances.items():
+        console.print(f"parity tolerance {name}: " + ", ".join(
+            f"{k} {'<=' if k.endswith('diff') else '>='} {v:g}" for k, v in tol.items()), markup=False)
+    console.print("random weights (no --checkpoint): fp16/int8 top-1 agreement is reported, not judged "
+                  "(near-tie logits); cosine is. See docs/export.md.", markup=False)

@@ -34,6 +34,7 @@ class ReportResult:
     path: Path
     n_records: int
     skipped: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "<file>:<line>: why": lines that are no record (in skipped)
     build_s: float = 0.0
     size_bytes: int = 0
 
@@ -49,7 +50,9 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
     accuracy, export and training records are device-independent and stay).
     ``devices_dir`` is where ``<device>.toml`` peak figures are looked up for
     devices whose records carry none. A missing records folder is a one-line
-    error; bad records are skipped and listed in the result and on the page.
+    error, and so is one whose lines are all unreadable (``CorruptFileError``,
+    nothing is written); bad records are skipped and listed in the result and
+    on the page, corrupt lines (not JSON, not a record) also in ``unreadable``.
     """
     from edgecnn.errors import InvalidOptionError
 
@@ -62,6 +65,11 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
                                  f"profile`/`export`/`train` wrote (default profiles/)")
     dirs = [Path(devices_dir)] if devices_dir else None
     data = collect.load(profiles_dir, device=device, devices_dirs=dirs)
+    if data.unreadable and not data.records:
+        from edgecnn.errors import CorruptFileError
+
+        raise CorruptFileError(f"no readable record under {profiles_dir}: {len(data.unreadable)} corrupt line(s), "
+                               f"the first {data.unreadable[0]}")
     if device is not None and data.records and not any(r.device == device for r in data.records):
         known = sorted({r.device for r in data.records})
         raise InvalidOptionError(f"no records for device {device!r} under {profiles_dir}; "
@@ -85,7 +93,7 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
             size += len(atomic_write_text(folder / f"{name}.csv", table.to_csv()).read_bytes())
         path = folder
     return ReportResult(path=Path(path), n_records=len(data.records), skipped=list(data.skipped),
-                        build_s=time.perf_counter() - t0, size_bytes=size)
+                        unreadable=list(data.unreadable), build_s=time.perf_counter() - t0, size_bytes=size)
 
 
 def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tables.Table] | None = None) -> str:

@@ -59,7 +59,10 @@ def register(app: typer.Typer) -> None:
                                               ".safetensors). Read from $TORCH_HOME/hub/checkpoints/; their "
                                               "preprocessing goes into the metadata, parity and calibration."),
         input_size: Optional[int] = typer.Option(None, "--input-size",
-                                                 help="Input side in pixels (32 = CIFAR variant)."),
+                                                 help="Input side in pixels (32 = CIFAR variant; with --checkpoint: "
+                                                      "the side it was trained at unless --force-input-size)."),
+        force_input_size: bool = typer.Option(False, "--force-input-size", help="Export a checkpoint at another "
+                                              "--input-size than it was trained at (the record notes it)."),
         num_classes: Optional[int] = typer.Option(None, "--num-classes"),
         batch: int = typer.Option(1, "--batch", help="Export batch size."),
         out: Path = typer.Option(Path("export"), "--out", help="Output folder for artifacts and metadata."),
@@ -143,6 +146,9 @@ def register(app: typer.Typer) -> None:
             check_size_and_classes(spec, model, input_size, num_classes)
             if spec.kind == "torchvision":
                 cached_file(spec)  # the file is there, or downloads, or one line naming file and folder
+        if force_input_size and (checkpoint is None or input_size is None):
+            raise InvalidOptionError("--force-input-size goes with --checkpoint and --input-size (a checkpoint run "
+                                     "at another side than it was trained at)")
         if calibration_dir is not None:
             from edgecnn.data.image_source import image_files
 
@@ -184,7 +190,8 @@ def register(app: typer.Typer) -> None:
         common = dict(precision=precision, out_dir=out, checkpoint=checkpoint, input_size=input_size, batch=batch,
                       validate=not no_validate, n_images=n_images, dataset=dataset, data_dir=data_dir,
                       calibration_images=calibration_images, profiles=profiles, num_classes=num_classes,
-                      weights=weights, calibration_dir=calibration_dir, speedup=False if no_speedup else None)
+                      weights=weights, calibration_dir=calibration_dir, speedup=False if no_speedup else None,
+                      force_input_size=force_input_size)
         # Several formats of a model named on the command line are exported `--jobs` at a time (this process and
         # helpers), the slow converters first; not when an INT8 export times itself against its FP32 twin (that
         # timing needs a quiet machine), nor for a file or factory (its module is built here).

@@ -106,7 +106,10 @@ def register(app: typer.Typer) -> None:
                                          "both ways when --mean/--std differ from the weights'."),
         input_size: Optional[int] = typer.Option(None, "--input-size", min=1, help="With a model name: the input "
                                                  "side (default: the weights' crop); for a model file whose input "
-                                                 "is dynamic: its side."),
+                                                 "is dynamic: its side; for a checkpoint: the side it was "
+                                                 "trained at unless --force-input-size)."),
+        force_input_size: bool = typer.Option(False, "--force-input-size", help="Evaluate a checkpoint at another "
+                                              "--input-size than it was trained at (the record notes it)."),
         batch_size: int = typer.Option(256, "--batch-size"),
         subset: Optional[int] = typer.Option(None, "--subset", help="Evaluate on N test images (class-balanced; "
                                              "an image folder decodes only these)."),
@@ -129,7 +132,7 @@ def register(app: typer.Typer) -> None:
         res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
                               weights=weights, mean=parse_triple("--mean", mean),
                               std=parse_triple("--std", std, positive=True), check_images=check_images,
-                              labels=labels, input_size=input_size, warn=warn)
+                              labels=labels, input_size=input_size, warn=warn, force_input_size=force_input_size)
         path = None
         if not no_records:
             path = RecordStore(profiles).append(res.record(device_name))

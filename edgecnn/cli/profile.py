@@ -68,36 +68,27 @@ def register(app: typer.Typer) -> None:
         predictions, marked as predicted."""
         # Options are checked before the pipeline (torch, the zoo, the exporters: seconds) is imported,
         # so a usage error is one quick line.
-        from edgecnn.console import console, err_console, print_json, warn
-        from edgecnn.records import RecordStore
+        from edgecnn.console import err_console, warn
 
         check_options(precision, accel, cuda_graphs, compile_mode)
         spec, rts, names, shapes = resolve_targets(models, device, runtimes, input_size, shape, weights)
-        from edgecnn.profile.pipeline import ProfileOptions, profile, profile_shapes
+        from edgecnn.cli.quiet import third_party_log
 
-        opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
-                              threads=threads, accel=accel, channels_last=channels_last,
-                              cuda_graphs=cuda_graphs, compile=compile_mode, timing=timing_config(runs, min_time,
-                                                                                                 warmup),
-                              layers=layers, separable=separable, shapes=shapes, export_dir=export_dir,
-                              force=force, predict=predict, isolate=isolate, weights=weights)
-        if export_jobs is not None:
-            opts.export_jobs = export_jobs
-        store = RecordStore(out)
-        written = []
-        with _progress(err_console, len(names)) as progress:
-            if names:
-                written += profile(names, spec, opts, store, progress)
-            if shapes and spec.is_local:
-                written += profile_shapes(shapes, spec, opts, store, progress)
-            elif shapes:
-                warn("--shape runs on the local machine only; ignored for a remote device")
-        if json_out:
-            print_json([r.to_dict() for r in written])
-        else:
-            _summary(console, store, spec.name, [record_name(n, input_size) for n in names], rts, opts, written)
-        if report:
-            _rebuild_report(out, warn)
+        with third_party_log("profile") as log:  # TensorFlow's, ExecuTorch's, JAX's lines: to the log file
+            from edgecnn.profile.pipeline import ProfileOptions
+
+            opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
+                                  threads=threads, accel=accel, channels_last=channels_last, cuda_graphs=cuda_graphs,
+                                  compile=compile_mode, timing=timing_config(runs, min_time, warmup), layers=layers,
+                                  separable=separable, shapes=shapes, export_dir=export_dir, force=force,
+                                  predict=predict, isolate=isolate, weights=weights)
+            if export_jobs is not None:
+                opts.export_jobs = export_jobs
+            written = run_profile(spec, names, opts, out, json_out)
+            if report:
+                _rebuild_report(out, warn)
+            if log is not None and log.has_lines() and any(not r.ok for r in written):
+                err_console.print(f"third-party messages of this run: {log.path}", markup=False, highlight=False)
 
     @app.command("runtimes")
     def runtimes_cmd(
@@ -135,6 +126,30 @@ def _print_runtimes(rows: list, probed: bool) -> None:
         console.print("installed: the Python package is there (found without importing it); `edgecnn runtimes "
                       "--probe` loads each runtime to check it works here (a CUDA device for TensorRT).",
                       markup=False, highlight=False)
+
+
+def run_profile(spec, names: list[str], opts, out: str, json_out: bool) -> list:
+    """Profile ``names`` (and ``opts.shapes``) on ``spec`` into the records under ``out``, with a
+    progress bar; print the records written (``json_out``) or the latency table. Returns them."""
+    from edgecnn.console import console, err_console, print_json, warn
+    from edgecnn.profile.pipeline import profile, profile_shapes
+    from edgecnn.records import RecordStore
+
+    store = RecordStore(out)
+    written = []
+    with _progress(err_console, len(names)) as progress:
+        if names:
+            written += profile(names, spec, opts, store, progress)
+        if opts.shapes and spec.is_local:
+            written += profile_shapes(opts.shapes, spec, opts, store, progress)
+        elif opts.shapes:
+            warn("--shape runs on the local machine only; ignored for a remote device")
+    if json_out:
+        print_json([r.to_dict() for r in written])
+    else:
+        _summary(console, store, spec.name, [record_name(n, opts.input_size) for n in names], opts.runtimes, opts,
+                 written)
+    return written
 
 
 def check_options(precision: str, accel: str, cuda_graphs: bool, compile_mode: Optional[str]) -> None:

@@ -30,11 +30,13 @@ def register(app: typer.Typer) -> None:
         that is not a record is named (file:line) on stderr and the exit code is 1; a folder with no
         readable record at all is an error (exit 2).
         """
+        from edgecnn.cli.quiet import third_party_log
         from edgecnn.console import print_json
         from edgecnn.report import build_report
 
         default_out = {"json": "reports/report.json", "csv": "reports/csv"}.get(fmt, "reports/index.html")
-        res = build_report(profiles, out or default_out, device=device, devices_dir=devices_dir, fmt=fmt)
+        with third_party_log("report"):  # the recommendation and roofline code may load chatty packages
+            res = build_report(profiles, out or default_out, device=device, devices_dir=devices_dir, fmt=fmt)
         if json_out:
             print_json({"path": str(res.path), "n_records": res.n_records, "skipped": res.skipped,
                         "unreadable": res.unreadable, "build_s": round(res.build_s, 3),

@@ -129,10 +129,13 @@ def register(app: typer.Typer) -> None:
         from edgecnn.records import RecordStore
         from edgecnn.train.evaluate import evaluate_target
 
-        res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
-                              weights=weights, mean=parse_triple("--mean", mean),
-                              std=parse_triple("--std", std, positive=True), check_images=check_images,
-                              labels=labels, input_size=input_size, warn=warn, force_input_size=force_input_size)
+        from edgecnn.cli.quiet import third_party_log
+
+        mean_std = parse_triple("--mean", mean), parse_triple("--std", std, positive=True)
+        with third_party_log("eval"):  # a runtime's own log lines (LiteRT, ExecuTorch, OpenVINO): to the log file
+            res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
+                                  weights=weights, mean=mean_std[0], std=mean_std[1], check_images=check_images,
+                                  labels=labels, input_size=input_size, warn=warn, force_input_size=force_input_size)
         path = None
         if not no_records:
             path = RecordStore(profiles).append(res.record(device_name))

@@ -34,6 +34,11 @@ STATIC = [
     (["profile", "--models", "lenet5", "--input-size", "abc"], 2),
     (["profile", "--precision", "fp64"], 2),
     (["export", "mobilenet_v1", "--to", "onnxx"], 2),
+    (["export", "mobilenet_v1", "--precision", "fp64"], 2),
+    (["export", "mobilenet_v1", "--to", "ncnn", "--precision", "int8"], 2),
+    (["export", "mobilenet_v1", "--to", "tflite", "--opset", "13"], 2),
+    (["export", "lenet5", "--input-size", "8"], 2),
+    (["export"], 2),  # missing argument
     (["cost", "mobilenet_v9"], 2),
 ]
 HEAVY = ("torch", "torchvision", "onnxruntime", "tensorflow", "openvino", "executorch", "jax")
@@ -114,3 +119,25 @@ def test_installed_runtimes_are_found_without_importing_them():
     assert rows["onnxruntime"]["version"] and rows["onnxruntime"]["available"]  # a core dependency
     version, why = installed("nosuch")
     assert version is None and "nosuch" in why
+
+
+@pytest.mark.parametrize("fmt,precision,options", [
+    ("onnx", "fp64", {}), ("ncnn", "int8", {}), ("tflite", "fp32", {"opset": 13}),
+    ("onnx", "fp32", {"workspace_mib": 8, "opset": None}), ("openvino", "bf16", {}),
+])
+def test_static_export_checks_say_what_the_exporters_say(fmt, precision, options):
+    """`edgecnn export` checks formats, precisions and options from the table before the exporters load;
+    its lines are the exporters' own, word for word (and nothing is refused that they accept)."""
+    from edgecnn.cli.catalog import check_format_options, check_precision
+    from edgecnn.errors import InvalidOptionError
+    from edgecnn.export import EXPORTERS
+
+    def message(check) -> str | None:
+        try:
+            check()
+        except InvalidOptionError as exc:
+            return str(exc)
+        return None
+
+    static = message(lambda: (check_precision([fmt], precision), check_format_options([fmt], options)))
+    assert static == message(lambda: EXPORTERS.get(fmt).check(precision, options))

@@ -77,6 +77,42 @@ def format_names() -> Registry:
     return names
 
 
+def check_precision(formats: list[str], precision: str) -> None:
+    """One line, as ``ExportFormat.check`` words it, when ``precision`` is unknown or
+    one of ``formats`` cannot build it: from the table, before any exporter loads."""
+    from edgecnn.errors import InvalidOptionError
+
+    known: Registry = Registry("precision")
+    for name in precisions():
+        known.add(name, name)
+    if precision not in known:
+        close = known.suggest(precision)
+        hint = f"; did you mean: {', '.join(close)}?" if close else ""
+        raise InvalidOptionError(f"unknown precision {precision!r}{hint} (choose one of {', '.join(known.list())}; "
+                                 "`edgecnn formats` shows which format does which)")
+    rows = {r["format"]: r for r in format_rows()}
+    for name in formats:
+        if precision not in rows[name]["precisions"]:
+            others = [n for n, r in rows.items() if precision in r["precisions"]]
+            hint = f"; {precision} is available with --to {', '.join(others)}" if others else ""
+            raise InvalidOptionError(f"{name} export cannot do precision {precision!r} (it does "
+                                     f"{', '.join(rows[name]['precisions'])}){hint}")
+
+
+def check_format_options(formats: list[str], options: dict[str, Any]) -> None:
+    """One line, as ``ExportFormat.check`` words it, when the one format asked for does not
+    take an option given (not None); from the table. Several formats each take what they have."""
+    from edgecnn.errors import InvalidOptionError
+
+    if len(formats) != 1:
+        return
+    row = next(r for r in format_rows() if r["format"] == formats[0])
+    unknown = sorted(k for k, v in options.items() if k not in row["options"] and v is not None)
+    if unknown:
+        raise InvalidOptionError(f"{row['format']} export does not take option(s) {unknown}; "
+                                 f"it takes: {', '.join(sorted(row['options'])) or 'none'}")
+
+
 def installed(runtime: str) -> tuple[Optional[str], Optional[str]]:
     """(version, None) when ``runtime``'s Python package is installed here ("?" when
     no distribution says its version), else (None, why not). Imports nothing."""

@@ -18,18 +18,22 @@ class ExportNotOk(EdgeCNNError):
 
 def _formats_for(to: str, precision: str) -> list[str]:
     """``all`` (every format that takes the precision), one format, or a comma-separated list of formats
-    (each checked: an unknown name is one line with the closest)."""
-    from edgecnn.export import EXPORTERS
+    (each checked, and the precision with it: an unknown name is one line with the closest). From the
+    generated format table (``cli/catalog.py``): no exporter is imported."""
+    from edgecnn.cli.catalog import check_precision, format_names, format_rows
 
     if to == "all":
-        return [name for name, fmt in EXPORTERS.items() if precision in fmt.precisions]
+        check_precision([], precision)
+        return [r["format"] for r in format_rows() if precision in r["precisions"]]
     names = list(dict.fromkeys(n.strip() for n in to.split(",") if n.strip()))
     if not names:
         raise InvalidOptionError(f"--to {to!r} names no format (see `edgecnn formats`)")
     if "all" in names:
         raise InvalidOptionError("--to all stands alone (or list the formats: --to onnx,tflite)")
+    known = format_names()
     for name in names:
-        EXPORTERS.get(name)
+        known.get(name)
+    check_precision(names, precision)
     return names
 
 
@@ -119,8 +123,13 @@ def register(app: typer.Typer) -> None:
                       weights=weights, calibration_dir=calibration_dir, speedup=False if no_speedup else None,
                       force_input_size=force_input_size)
         # TensorFlow's, ExecuTorch's, OpenVINO's lines (a format's precheck imports its backend): to the log file
+        formats = _formats_for(to, precision)
+        if to != "all":
+            from edgecnn.cli.catalog import check_format_options
+
+            check_format_options(formats, given)
         with third_party_log("export"):
-            plan = export_plan(to, precision, given, Path(out))
+            plan = export_plan(formats, to, precision, given, Path(out))
             timed = precision in ("int8", "int8_dynamic") and not no_validate and not no_speedup
             results = run_plan(target, plan, common, jobs, timed)
             if json_out:
@@ -198,16 +207,15 @@ def check_inputs(model: str, target: object, weights: Optional[str], checkpoint:
         image_files(calibration_dir)  # a missing or empty folder: one line, before any work
 
 
-def export_plan(to: str, precision: str, given: dict, out: Path) -> list[tuple[str, dict]]:
-    """(format, options) for each format `--to` names, every request checked (options a format
-    does not take, its precision, its backend's precheck) before the first export starts."""
+def export_plan(formats: list[str], to: str, precision: str, given: dict, out: Path) -> list[tuple[str, dict]]:
+    """(format, options) for each of ``formats`` (what `--to` names), every request checked (options a
+    format does not take, its precision, its backend's precheck) before the first export starts."""
     from edgecnn.console import warn
     from edgecnn.errors import MissingDependencyError
     from edgecnn.export import EXPORTERS
     from edgecnn.export.tensorrt import tensorrt_available
     from edgecnn.records import check_writable
 
-    formats = _formats_for(to, precision)
     several = len(formats) > 1 or to == "all"
     if not formats:
         EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line

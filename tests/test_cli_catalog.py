@@ -141,3 +141,21 @@ def test_static_export_checks_say_what_the_exporters_say(fmt, precision, options
 
     static = message(lambda: (check_precision([fmt], precision), check_format_options([fmt], options)))
     assert static == message(lambda: EXPORTERS.get(fmt).check(precision, options))
+
+
+def test_runtimes_json_says_what_is_installed(tmp_path):
+    """`edgecnn runtimes --json` from the console script: installed runtimes with their version, the rest with
+    how to install them; nothing imported. `--probe` asks the runners themselves (onnxruntime works here)."""
+    rc, heavy, out, err = run_script(["runtimes", "--json"], tmp_path)
+    assert rc == 0 and not heavy, (err, heavy)
+    rows = {r["runtime"]: r for r in json.loads(out)}
+    assert rows["onnxruntime"]["version"] and rows["onnxruntime"]["available"] and not rows["onnxruntime"]["probed"]
+    for name, row in rows.items():
+        assert row["available"] == (row["version"] is not None) and (row["reason"] is None) == row["available"]
+        if not row["available"]:
+            assert "pip install" in row["reason"], row
+    rc, heavy, out, err = run_script(["runtimes", "--json", "--probe"], tmp_path)
+    assert rc == 0, err
+    probed = {r["runtime"]: r for r in json.loads(out)}
+    assert probed["onnxruntime"]["available"] and probed["onnxruntime"]["probed"]
+    assert all(probed[n]["version"] == rows[n]["version"] for n in rows)

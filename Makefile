@@ -43,6 +43,7 @@ test-all: setup
 
 # Every benchmark: each prints a table (figures quoted in docs/). About 12 min here.
 bench: setup
+	$(PY) benchmarks/bench_cli.py
 	$(PY) benchmarks/bench_cost.py
 	$(PY) benchmarks/bench_profile.py
 	$(PY) benchmarks/bench_export.py

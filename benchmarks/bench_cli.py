@@ -6,9 +6,11 @@ usage errors; 1.5 s for `cost resnet50` (it builds the model on the meta device)
 
 Each command runs --runs times in a new interpreter (`python -m edgecnn.cli`,
 the console script's code path); the table shows the median, the fastest run,
-the exit code and the target. With --compare, the same commands run from
-another checkout's source (PYTHONPATH, same interpreter and packages),
-alternating with this one run by run, so a busy machine slows both alike.
+the exit code and the target (the script fails only on a wrong exit code:
+times depend on the machine and its load, which the header prints). With
+--compare, the same commands run from another checkout's source (PYTHONPATH,
+same interpreter and packages), alternating with this one run by run, so a
+busy machine slows both alike.
 """
 
 from __future__ import annotations
@@ -30,13 +32,18 @@ COMMANDS = [
     ("--help", ["--help"], 0, LISTING),
     ("models", ["models"], 0, LISTING),
     ("info resnet18", ["info", "resnet18"], 0, LISTING),
-    ("devices", ["devices", "--no-probe"], 0, LISTING),
+    ("devices", ["devices"], 0, LISTING),
+    ("devices --no-probe", ["devices", "--no-probe"], 0, LISTING),
     ("formats", ["formats"], 0, LISTING),
     ("runtimes", ["runtimes"], 0, LISTING),
     ("recipes", ["recipes"], 0, LISTING),
     ("error: profile --models", ["profile", "--models", "mobilenet_v9"], 2, LISTING),
     ("error: export --to", ["export", "mobilenet_v1", "--to", "onnxx"], 2, LISTING),
     ("error: profile --input-size", ["profile", "--models", "lenet5", "--input-size", "-5"], 2, LISTING),
+    ("error: profile --runtimes", ["profile", "--runtimes", "onnxrt"], 2, LISTING),
+    ("error: export --precision", ["export", "mobilenet_v1", "--to", "ncnn", "--precision", "int8"], 2, LISTING),
+    ("error: info --input-size", ["info", "lenet5", "--input-size", "8"], 2, LISTING),
+    ("error: missing argument", ["info"], 2, LISTING),
     ("cost resnet50", ["cost", "resnet50", "--no-record"], 0, COUNTING),
 ]
 
@@ -68,7 +75,7 @@ def main() -> int:
     for name, _ in sources:
         head += f" {name + ' s':>10} {'min':>6} {'rc':>3}"
     print(head + "  verdict")
-    slow = 0
+    slow = wrong = 0
     for label, argv, rc_want, target in commands:
         times: dict[str, list[float]] = {name: [] for name, _ in sources}
         rcs: dict[str, int] = {}
@@ -82,10 +89,11 @@ def main() -> int:
         med = statistics.median(times["this"])
         ok = med <= target and rcs["this"] == rc_want
         slow += not ok
+        wrong += rcs["this"] != rc_want
         verdict = "ok" if ok else (f"exit {rcs['this']}, wanted {rc_want}" if rcs["this"] != rc_want else "SLOW")
         print(f"{line}  {verdict}")
     print(f"{len(commands) - slow} of {len(commands)} within target")
-    return 1 if slow else 0
+    return 1 if wrong else 0  # a slow command is a figure to read, not a failure; a wrong exit code is
 
 
 if __name__ == "__main__":

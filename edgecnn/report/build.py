@@ -34,7 +34,7 @@ class ReportResult:
     path: Path
     n_records: int
     skipped: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # "<file>:<line>: why": lines that are no record (in skipped)
+    unreadable: list[str] = field(default_factory=list)  # record lines not read at all: "file:line: why"
     build_s: float = 0.0
     size_bytes: int = 0
 
@@ -50,11 +50,12 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
     accuracy, export and training records are device-independent and stay).
     ``devices_dir`` is where ``<device>.toml`` peak figures are looked up for
     devices whose records carry none. A missing records folder is a one-line
-    error, and so is one whose lines are all unreadable (``CorruptFileError``,
-    nothing is written); bad records are skipped and listed in the result and
-    on the page, corrupt lines (not JSON, not a record) also in ``unreadable``.
+    error; bad records are skipped and listed in the result and on the page
+    (lines that could not be read at all also in ``unreadable``, with file
+    and line). A folder whose record lines are all unreadable is an error
+    (``CorruptFileError``): a page from nothing readable would say nothing.
     """
-    from edgecnn.errors import InvalidOptionError
+    from edgecnn.errors import CorruptFileError, InvalidOptionError
 
     if fmt not in FORMATS:
         raise InvalidOptionError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -66,10 +67,8 @@ def build_report(profiles_dir: str | Path = "profiles", out: str | Path = "repor
     dirs = [Path(devices_dir)] if devices_dir else None
     data = collect.load(profiles_dir, device=device, devices_dirs=dirs)
     if data.unreadable and not data.records:
-        from edgecnn.errors import CorruptFileError
-
-        raise CorruptFileError(f"no readable record under {profiles_dir}: {len(data.unreadable)} corrupt line(s), "
-                               f"the first {data.unreadable[0]}")
+        more = f" (and {len(data.unreadable) - 1} more)" if len(data.unreadable) > 1 else ""
+        raise CorruptFileError(f"no record under {profiles_dir} could be read: {data.unreadable[0]}{more}")
     if device is not None and data.records and not any(r.device == device for r in data.records):
         known = sorted({r.device for r in data.records})
         raise InvalidOptionError(f"no records for device {device!r} under {profiles_dir}; "

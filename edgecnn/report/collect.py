@@ -42,7 +42,7 @@ class ReportData:
     used: list[Record] = field(default_factory=list)  # newest per identity
     superseded: set[int] = field(default_factory=set)  # id(record) of older duplicates
     skipped: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # "<file>:<line>: why" of lines that are no record
+    unreadable: list[str] = field(default_factory=list)  # lines not read at all ("file:line: why"), also in skipped
     # device -> unit -> roof: gmacs_per_s per precision, memory_bandwidth_gb_per_s, kind, where it came from
     roofs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     device: str | None = None
@@ -71,8 +71,7 @@ def load(profiles_dir: str | Path, device: str | None = None,
     report = LoadReport()
     store = RecordStore(profiles_dir)
     records = list(store.iter(report))
-    data = ReportData(records=records, skipped=list(report.skipped), unreadable=list(report.skipped),
-                      device=device)
+    data = ReportData(records=records, skipped=list(report.skipped), unreadable=list(report.skipped), device=device)
     data.rid = {id(r): i for i, r in enumerate(records, 1)}
 
     kept = [r for r in records if device is None or r.device == device or not _device_bound(r)]

@@ -29,11 +29,8 @@ def test_info_prints_card_and_layers(cli):
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info["params"] == info["card"]["reference_params"]
-    # LeCun et al. 1998: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, F5 120, F6 84, output 10
-    convs = [(l["type"], l["output_shape"]) for l in info["layers"] if l["type"] in ("Conv2d", "MaxPool2d")]
-    assert convs == [("Conv2d", [6, 28, 28]), ("MaxPool2d", [6, 14, 14]), ("Conv2d", [16, 10, 10]),
-                     ("MaxPool2d", [16, 5, 5])]
-    assert [l["output_shape"] for l in info["layers"] if l["type"] == "Linear"] == [[120], [84], [10]]
+    assert [l["type"] for l in info["layers"]][:2] == ["Conv2d", "Tanh"]
+    assert info["layers"][-1]["output_shape"] == [10]
 
 
 def test_unknown_model_is_one_line_nonzero(cli):
@@ -59,3 +56,14 @@ def test_info_away_from_the_table_builds_the_model(cli):
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info["config"]["width_mult"] == 0.5 and 1_000_000 < info["params"] < info["card"]["reference_params"]
+
+
+def test_info_layers_are_lenet5s_as_published(cli):
+    """LeCun et al. 1998: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, F5 120, F6 84, output 10."""
+    r = cli("info", "lenet5", "--layers", "--json")
+    assert r.returncode == 0, r.stderr
+    layers = json.loads(r.stdout)["layers"]
+    convs = [(l["type"], l["output_shape"]) for l in layers if l["type"] in ("Conv2d", "MaxPool2d")]
+    assert convs == [("Conv2d", [6, 28, 28]), ("MaxPool2d", [6, 14, 14]), ("Conv2d", [16, 10, 10]),
+                     ("MaxPool2d", [16, 5, 5])]
+    assert [l["output_shape"] for l in layers if l["type"] == "Linear"] == [[120], [84], [10]]

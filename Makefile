@@ -42,7 +42,7 @@ test-all: setup
 	$(PY) -m pytest -q -m "not gpu"
 
 # Every benchmark in benchmarks/ (tests/test_benchmarks_listed.py keeps this list whole): each prints
-# a table, quoted in docs/. About 3 h on a 2-core machine: the five of bench-quick (~12 min), then the
+# a table, quoted in docs/. About 3 h on a 2-core machine: the six of bench-quick (~12 min), then the
 # ones that export and time every runtime (bench_runtimes ~45 min, bench_timing_fidelity ~50 min),
 # validate the predictor (bench_predict ~25 min; it writes prediction_error records to profiles/local,
 # the error bands predictions carry), quantise the reference checkpoint with every method (bench_int8)
@@ -54,8 +54,9 @@ bench: bench-quick
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_int8.py --checkpoint $(REF_CKPT)
 
-# The quick five (~12 min here): cost counting, the profile tables, export parity, training, the report.
+# The quick six (~12 min here): the CLI's start-up, cost counting, the profile tables, export parity, training, the report.
 bench-quick: setup
+	$(PY) benchmarks/bench_cli.py
 	$(PY) benchmarks/bench_cost.py
 	$(PY) benchmarks/bench_profile.py
 	$(PY) benchmarks/bench_export.py

@@ -18,8 +18,21 @@ def _width(stream) -> int | None:
     return 160
 
 
+def _run_console():
+    """The terminal of the run this process helps, when it is a helper process of a
+    command whose standard error goes to a log (``$EDGECNN_CONSOLE``, set by
+    ``edgecnn.cli.quiet.third_party_log``); else None (standard error)."""
+    path = os.environ.get("EDGECNN_CONSOLE")
+    if not path:
+        return None
+    try:
+        return open(path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
+    except OSError:
+        return None
+
+
 console = Console(width=_width(sys.stdout))
-err_console = Console(stderr=True, width=_width(sys.stderr))
+err_console = Console(stderr=True, file=_run_console(), width=_width(sys.stderr))
 
 
 def warn(message: str) -> None:

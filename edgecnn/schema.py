@@ -156,6 +156,12 @@ WEIGHTS = (
     Field("preprocessing", "", DICT, "resize_size and crop_size (px), interpolation, mean and std (RGB on [0, 1]), "
                                      "and the source of these figures"),
 )
+# a checkpoint exported or evaluated at another input size than it was trained at (--force-input-size)
+FORCED_SIZE = (
+    Field("input_size_forced", "", BOOL, "the checkpoint ran at another input side than it was trained at, "
+          "because --force-input-size asked for it (input_shape is the side it ran at)"),
+    Field("trained_input_size", "px", INT, "the input side the checkpoint was trained at", lo=1),
+)
 
 # GPU latency: device time apart from the copies (edgecnn/runtime/device_timing.py)
 LATENCY_MEASURES = ("device_compute", "end_to_end", "host_call")
@@ -273,7 +279,7 @@ KINDS: dict[str, dict[str, Field]] = {
                                                     "pick from (fp32 exports ask for 2)", lo=0),
         Field("feature_quantize_method", "", STR), Field("weight_quantize_method", "", STR),
         *WEIGHTS, Field("calibration_source", "", STR, "the images INT8 calibration used (folder or dataset split, "
-                                                       "count)"),
+                                                       "count)"), *FORCED_SIZE,
     ),
     "accuracy": declare_fields(
         pct("top1", "top-1 accuracy", ok), pct("top5"), Field("loss", "nats", NUM, lo=0.0),
@@ -285,6 +291,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("weights", "", STR, "checkpoint | given | the pretrained weights' name (IMAGENET1K_V2, a timm tag, "
                                   "a file name)"),
         Field("weights_dtype", "", STR, "the dtype of the evaluated weights (fp16 checkpoints)"), *WEIGHTS,
+        *FORCED_SIZE,
         Field("normalization_check", "", DICT, "when the normalisation used differs from the weights' own: "
               "n_images, top1_used and top1_own (%), drop_points = top1_own - top1_used, the two mean/std"),
         count("classes_present", "classes with at least one evaluated image (ImageNet folders hold some of 1000)"),

@@ -9,12 +9,15 @@ subsystem's API; this file assembles them and turns user errors
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
+from edgecnn.cli.quiet import quiet_environment
+
 # The TFLite converter's C++ logging (one "I0000 ... Estimated count of
-# arithmetic ops" line per conversion) reads this once, when it loads.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# arithmetic ops" line per conversion) and glog read their levels once, when
+# they load; what still reaches stderr during a run goes to its log file
+# (edgecnn/cli/quiet.py).
+quiet_environment()
 
 import typer  # noqa: E402
 
@@ -91,6 +94,12 @@ def usage_line(exc: Exception, argv: list[str] | None = None) -> str:
     return f"error: {message} (usage: {usage}; see '{ctx.command_path} --help')"
 
 
+def _log_note(exc: BaseException) -> str:
+    """`` (third-party messages: PATH)`` when the run that failed logged any (``quiet.third_party_log``)."""
+    path = getattr(exc, "log_path", None)
+    return f" (third-party messages: {path})" if path else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. User errors and usage errors (unknown option, missing
     argument or value, value out of range or of the wrong type) become one
@@ -108,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("error: interrupted; results written so far are kept", file=sys.stderr)
             return rv
     except EdgeCNNError as exc:
-        print(f"error: {' '.join(str(exc).split()) if chr(10) in str(exc) else exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split()) if chr(10) in str(exc) else exc}{_log_note(exc)}",
+              file=sys.stderr)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -133,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if (aborts and isinstance(exc, aborts)) or isinstance(exc, typer.Abort):
             print("error: aborted", file=sys.stderr)
             return 130
+        if getattr(exc, "log_path", None):
+            print(f"note: third-party messages of this run are in {exc.log_path}", file=sys.stderr)
         raise
     return 0
 

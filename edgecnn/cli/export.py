@@ -18,18 +18,22 @@ class ExportNotOk(EdgeCNNError):
 
 def _formats_for(to: str, precision: str) -> list[str]:
     """``all`` (every format that takes the precision), one format, or a comma-separated list of formats
-    (each checked: an unknown name is one line with the closest)."""
-    from edgecnn.export import EXPORTERS
+    (each checked, and the precision with it: an unknown name is one line with the closest). From the
+    generated format table (``cli/catalog.py``): no exporter is imported."""
+    from edgecnn.cli.catalog import check_precision, format_names, format_rows
 
     if to == "all":
-        return [name for name, fmt in EXPORTERS.items() if precision in fmt.precisions]
+        check_precision([], precision)
+        return [r["format"] for r in format_rows() if precision in r["precisions"]]
     names = list(dict.fromkeys(n.strip() for n in to.split(",") if n.strip()))
     if not names:
         raise InvalidOptionError(f"--to {to!r} names no format (see `edgecnn formats`)")
     if "all" in names:
         raise InvalidOptionError("--to all stands alone (or list the formats: --to onnx,tflite)")
+    known = format_names()
     for name in names:
-        EXPORTERS.get(name)
+        known.get(name)
+    check_precision(names, precision)
     return names
 
 
@@ -59,7 +63,10 @@ def register(app: typer.Typer) -> None:
                                               ".safetensors). Read from $TORCH_HOME/hub/checkpoints/; their "
                                               "preprocessing goes into the metadata, parity and calibration."),
         input_size: Optional[int] = typer.Option(None, "--input-size",
-                                                 help="Input side in pixels (32 = CIFAR variant)."),
+                                                 help="Input side in pixels (32 = CIFAR variant; with --checkpoint: "
+                                                      "the side it was trained at unless --force-input-size)."),
+        force_input_size: bool = typer.Option(False, "--force-input-size", help="Export a checkpoint at another "
+                                              "--input-size than it was trained at (the record notes it)."),
         num_classes: Optional[int] = typer.Option(None, "--num-classes"),
         batch: int = typer.Option(1, "--batch", help="Export batch size."),
         out: Path = typer.Option(Path("export"), "--out", help="Output folder for artifacts and metadata."),
@@ -99,166 +106,213 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export MODEL to ONNX, TFLite, TensorRT, OpenVINO, ExecuTorch, NCNN or MNN and check it against PyTorch
         on real images."""
-        from rich.table import Table
-
         # The model, formats and options are checked before torch and the exporters load (seconds).
-        from edgecnn.console import console, print_json, warn
-        from edgecnn.errors import MissingDependencyError
-        from edgecnn.export import EXPORTERS
-        from edgecnn.export.tensorrt import tensorrt_available
-        from edgecnn.models.names import model_names
-        from edgecnn.models.sources import FILE_SUFFIXES, LABELS, is_source_spec, resolve_source
-        from edgecnn.records import check_writable
+        from edgecnn.cli.quiet import third_party_log
+        from edgecnn.console import print_json
 
-        target: object = model
-        if is_source_spec(model):  # a file, factory or timm model: export its module
-            kind = FILE_SUFFIXES.get(Path(model).suffix.lower())
-            if kind in ("onnx", "tflite"):  # said before the file is read: its shapes do not matter here
-                raise InvalidOptionError(f"{model} is {'an' if kind == 'onnx' else 'a'} {LABELS[kind]}: export "
-                                         f"converts PyTorch models; run the file as it is (`edgecnn profile "
-                                         f"--models {model}`, `edgecnn eval {model}`)")
-            src = resolve_source(model, input_size=input_size)
-            if not src.is_pytorch:
-                raise InvalidOptionError(f"{model} is {src.article} {src.label}: export converts PyTorch models; "
-                                         f"run the file as it is (`edgecnn profile --models {model}`, "
-                                         f"`edgecnn eval {model}`)")
-            if num_classes is not None:
-                raise InvalidOptionError("--num-classes applies to zoo models; a file or factory has its own "
-                                         "classifier")
-            for w in src.warnings:
-                warn(w)
-            target = src.module()
-        else:
-            model_names().get(model)  # an unknown model name fails here, before any import or work
-        if weights is not None:
-            from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
-
-            if checkpoint is not None:
-                raise InvalidOptionError("give --weights or --checkpoint, not both")
-            if target is not model:
-                raise InvalidOptionError("--weights applies to zoo models here; a file or factory has its own weights")
-            spec = resolve_weights(weights, model)  # a name the architecture has no weights for: one line
-            check_size_and_classes(spec, model, input_size, num_classes)
-            if spec.kind == "torchvision":
-                cached_file(spec)  # the file is there, or downloads, or one line naming file and folder
-        if calibration_dir is not None:
-            from edgecnn.data.image_source import image_files
-
-            if precision != "int8":
-                raise InvalidOptionError(f"--calibration-dir is for --precision int8 (got {precision})")
-            image_files(calibration_dir)  # a missing or empty folder: one line, before any work
-        formats = _formats_for(to, precision)
-        several = len(formats) > 1 or to == "all"
-        if not formats:
-            EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line
+        target = resolve_target(model, input_size, num_classes)
+        check_inputs(model, target, weights, checkpoint, input_size, num_classes, force_input_size,
+                     calibration_dir, precision)
         given = {"opset": opset, "dynamic_batch": dynamic_batch or None, "simplify": False if no_simplify else None,
                  "exporter": exporter, "prepare_only": prepare_only or None, "workspace_mib": workspace_mib,
                  "quant_method": quant_method, "max_drop": max_drop, "search_images": search_images,
                  "keep_float": [k.strip() for k in keep_float.split(",") if k.strip()] if keep_float else None}
-        check_writable(Path(out))  # before a format's precheck imports its (slow, chatty) backend
-        plan = []
-        for fmt in formats:  # check every request before the first export starts
-            options = dict(given)
-            if several:  # each format takes the options it has
-                allowed = EXPORTERS.get(fmt).options
-                options = {k: v for k, v in options.items() if k in allowed}
-                if to == "all" and fmt == "tensorrt" and not tensorrt_available() and not prepare_only:
-                    options["prepare_only"] = True
-                    warn("TensorRT is not installed here: --to all prepares the TensorRT build (--prepare-only)")
-            entry = EXPORTERS.get(fmt)
-            resolved = entry.check(precision, options)
-            if entry.precheck:
-                try:
-                    entry.precheck(precision, resolved)
-                except MissingDependencyError as exc:
-                    if to != "all":
-                        raise
-                    warn(f"--to all skips {fmt}: {exc}")
-                    continue
-            plan.append((fmt, options))
-        from edgecnn.export.artifacts import SLOW_FORMATS
-        from edgecnn.jobs import default_jobs, run_jobs
-
         common = dict(precision=precision, out_dir=out, checkpoint=checkpoint, input_size=input_size, batch=batch,
                       validate=not no_validate, n_images=n_images, dataset=dataset, data_dir=data_dir,
                       calibration_images=calibration_images, profiles=profiles, num_classes=num_classes,
-                      weights=weights, calibration_dir=calibration_dir, speedup=False if no_speedup else None)
-        # Several formats of a model named on the command line are exported `--jobs` at a time (this process and
-        # helpers), the slow converters first; not when an INT8 export times itself against its FP32 twin (that
-        # timing needs a quiet machine), nor for a file or factory (its module is built here).
-        timed = precision in ("int8", "int8_dynamic") and not no_validate and not no_speedup
-        n_jobs = jobs if jobs is not None else default_jobs()
-        order = sorted(range(len(plan)), key=lambda i: plan[i][0] not in SLOW_FORMATS)
-        if len(plan) > 1 and n_jobs > 1 and not timed and isinstance(target, str):
-            done = run_jobs(export_format, [(target, plan[i][0], {**common, **plan[i][1]}) for i in order], n_jobs)
-            results = [done[order.index(i)] for i in range(len(plan))]
-        else:
-            results = [export_format(target, fmt, {**common, **options}) for fmt, options in plan]
-        if json_out:
-            print_json([r.record.to_dict() for r in results])
-        else:
-            table = Table(title=f"edgecnn export {model}")
-            quant = any(r.record.metrics.get("quant_method") or r.record.metrics.get("speedup") for r in results)
-            cols = ("format", "prec", "status", "MB", "s", "max|d|", "cos", "agree", "top-1")
-            cols += ("method", "float", "speed-up") if quant else ()
-            for col in cols:
-                table.add_column(col, justify="left" if col in ("format", "prec", "status") else "right",
-                                 overflow="fold")
-            for r in results:
-                m = r.record.metrics
-                top1 = f"{m['top1']:.1f}/{m['top1_reference']:.1f}%" if m.get("top1") is not None else "-"
-                table.add_row(r.format, r.precision, r.status,
-                              f"{m['file_bytes'] / 1e6:.2f}" if m.get("file_bytes") else "-",
-                              f"{m.get('export_s', 0):.1f}",
-                              f"{m['max_abs_diff']:.1e}" if m.get("max_abs_diff") is not None else "-",
-                              f"{m['cosine']:.5f}" if m.get("cosine") is not None else "-",
-                              f"{m['top1_agreement']:.1f}%" if m.get("top1_agreement") is not None else "-", top1,
-                              *((m.get("quant_method") or "-", str(len(m.get("float_nodes") or [])),
-                                 f"{m['speedup']:.2f}x" if m.get("speedup") else "-") if quant else ()))
-            console.print(table)
-            console.print("max|d|: largest logit difference vs PyTorch; cos: mean cosine similarity; agree: "
-                          "top-1 agreement with PyTorch; top-1: accuracy of the artifact / of PyTorch on the "
-                          "same images" + ("; method: INT8 method; float: layers kept in float; speed-up: FP32 "
-                                           "twin p50 / INT8 p50 on the same runtime (isolated workers)" if quant
-                                           else ""), markup=False, highlight=False)
-            for r in results:
-                for f in r.files:
-                    console.print(f"{r.format} {r.precision}: wrote {f}", markup=False, highlight=False)
-                if r.error:
-                    console.print(f"{r.format} {r.precision} {r.status}: {r.error}", markup=False, highlight=False)
-                for note in r.notes:
-                    console.print(f"{r.format} {r.precision}: {note}", markup=False, highlight=False)
-        bad = [f"{r.format} {r.precision} {r.status}" for r in results if not r.ok]
-        if bad:
-            raise ExportNotOk(f"{len(bad)} of {len(results)} export(s) not ok: {', '.join(bad)} (figures above)")
+                      weights=weights, calibration_dir=calibration_dir, speedup=False if no_speedup else None,
+                      force_input_size=force_input_size)
+        # TensorFlow's, ExecuTorch's, OpenVINO's lines (a format's precheck imports its backend): to the log file
+        formats = _formats_for(to, precision)
+        if to != "all":
+            from edgecnn.cli.catalog import check_format_options
+
+            check_format_options(formats, given)
+        with third_party_log("export"):
+            plan = export_plan(formats, to, precision, given, Path(out))
+            timed = precision in ("int8", "int8_dynamic") and not no_validate and not no_speedup
+            results = run_plan(target, plan, common, jobs, timed)
+            if json_out:
+                print_json([r.record.to_dict() for r in results])
+            else:
+                print_results(model, results)
+            bad = [f"{r.format} {r.precision} {r.status}" for r in results if not r.ok]
+            if bad:
+                raise ExportNotOk(f"{len(bad)} of {len(results)} export(s) not ok: {', '.join(bad)} (figures above)")
 
     @app.command("formats")
     def formats_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
         """List export formats, the precisions each can build, the runtime that checks it and whether it runs here."""
-        from rich.markup import escape
-        from rich.table import Table
+        from edgecnn.cli.catalog import format_status, precisions, tolerances
+        from edgecnn.console import print_json
 
-        from edgecnn.console import console, print_json
-        from edgecnn.export import EXPORTERS, PRECISIONS, TOLERANCES
-        from edgecnn.runtime import RUNNERS
-
-        rows = [{"format": n, "suffix": f.suffix, "precisions": list(f.precisions), "runtime": f.runtime,
-                 "extra": f.extra, "options": f.options, "description": f.description,
-                 "runs_here": RUNNERS.get(f.runtime).unavailable_reason() is None,
-                 "why_not": RUNNERS.get(f.runtime).unavailable_reason()} for n, f in EXPORTERS.items()]
+        rows = format_status()
         if json_out:
-            print_json({"formats": rows, "tolerances": TOLERANCES,
-                        "precisions": {n: d for n, d in PRECISIONS.items()}})
+            print_json({"formats": rows, "tolerances": tolerances(), "precisions": precisions()})
             return
-        table = Table(title="export formats")
-        for col in ("format", "suffix", "precisions", "runtime", "extra", "runs here", "description"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["format"], r["suffix"], ", ".join(r["precisions"]), r["runtime"], r["extra"] or "-",
-                          "yes" if r["runs_here"] else escape(f"no: {r['why_not']}"), escape(r["description"]))
-        console.print(table)
-        for name, tol in TOLERANCES.items():
-            console.print(f"parity tolerance {name}: " + ", ".join(
-                f"{k} {'<=' if k.endswith('diff') else '>='} {v:g}" for k, v in tol.items()), markup=False)
-        console.print("random weights (no --checkpoint): fp16/int8 top-1 agreement is reported, not judged "
-                      "(near-tie logits); cosine is. See docs/export.md.", markup=False)
+        _print_formats(rows, tolerances())
+
+
+def resolve_target(model: str, input_size: Optional[int], num_classes: Optional[int]) -> object:
+    """What `edgecnn export MODEL` exports: a zoo name (checked against its card: no torch) or the
+    module of a file, factory or timm model."""
+    from edgecnn.console import warn
+    from edgecnn.models.info import check_config
+    from edgecnn.models.sources import FILE_SUFFIXES, LABELS, is_source_spec, resolve_source
+
+    if not is_source_spec(model):
+        # an unknown name, a size it cannot take or an option it has not: one line, before any import or work
+        check_config(model, input_size=input_size, num_classes=num_classes)
+        return model
+    kind = FILE_SUFFIXES.get(Path(model).suffix.lower())
+    if kind in ("onnx", "tflite"):  # said before the file is read: its shapes do not matter here
+        raise InvalidOptionError(f"{model} is {'an' if kind == 'onnx' else 'a'} {LABELS[kind]}: export "
+                                 f"converts PyTorch models; run the file as it is (`edgecnn profile "
+                                 f"--models {model}`, `edgecnn eval {model}`)")
+    src = resolve_source(model, input_size=input_size)
+    if not src.is_pytorch:
+        raise InvalidOptionError(f"{model} is {src.article} {src.label}: export converts PyTorch models; "
+                                 f"run the file as it is (`edgecnn profile --models {model}`, "
+                                 f"`edgecnn eval {model}`)")
+    if num_classes is not None:
+        raise InvalidOptionError("--num-classes applies to zoo models; a file or factory has its own classifier")
+    for w in src.warnings:
+        warn(w)
+    return src.module()
+
+
+def check_inputs(model: str, target: object, weights: Optional[str], checkpoint: Optional[Path],
+                 input_size: Optional[int], num_classes: Optional[int], force_input_size: bool,
+                 calibration_dir: Optional[Path], precision: str) -> None:
+    """The weights, checkpoint and calibration options of `edgecnn export`, each one line when wrong."""
+    if weights is not None:
+        from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
+
+        if checkpoint is not None:
+            raise InvalidOptionError("give --weights or --checkpoint, not both")
+        if target is not model:
+            raise InvalidOptionError("--weights applies to zoo models here; a file or factory has its own weights")
+        spec = resolve_weights(weights, model)  # a name the architecture has no weights for: one line
+        check_size_and_classes(spec, model, input_size, num_classes)
+        if spec.kind == "torchvision":
+            cached_file(spec)  # the file is there, or downloads, or one line naming file and folder
+    if force_input_size and (checkpoint is None or input_size is None):
+        raise InvalidOptionError("--force-input-size goes with --checkpoint and --input-size (a checkpoint run "
+                                 "at another side than it was trained at)")
+    if calibration_dir is not None:
+        from edgecnn.data.image_source import image_files
+
+        if precision != "int8":
+            raise InvalidOptionError(f"--calibration-dir is for --precision int8 (got {precision})")
+        image_files(calibration_dir)  # a missing or empty folder: one line, before any work
+
+
+def export_plan(formats: list[str], to: str, precision: str, given: dict, out: Path) -> list[tuple[str, dict]]:
+    """(format, options) for each of ``formats`` (what `--to` names), every request checked (options a
+    format does not take, its precision, its backend's precheck) before the first export starts."""
+    from edgecnn.console import warn
+    from edgecnn.errors import MissingDependencyError
+    from edgecnn.export import EXPORTERS
+    from edgecnn.export.tensorrt import tensorrt_available
+    from edgecnn.records import check_writable
+
+    several = len(formats) > 1 or to == "all"
+    if not formats:
+        EXPORTERS.get("onnx").check(precision, {})  # raises the unknown-precision line
+    check_writable(out)  # before a format's precheck imports its (slow, chatty) backend
+    plan = []
+    for fmt in formats:
+        options = dict(given)
+        if several:  # each format takes the options it has
+            allowed = EXPORTERS.get(fmt).options
+            options = {k: v for k, v in options.items() if k in allowed}
+            if to == "all" and fmt == "tensorrt" and not tensorrt_available() and not given.get("prepare_only"):
+                options["prepare_only"] = True
+                warn("TensorRT is not installed here: --to all prepares the TensorRT build (--prepare-only)")
+        entry = EXPORTERS.get(fmt)
+        resolved = entry.check(precision, options)
+        if entry.precheck:
+            try:
+                entry.precheck(precision, resolved)
+            except MissingDependencyError as exc:
+                if to != "all":
+                    raise
+                warn(f"--to all skips {fmt}: {exc}")
+                continue
+        plan.append((fmt, options))
+    return plan
+
+
+def run_plan(target: object, plan: list[tuple[str, dict]], common: dict, jobs: Optional[int], timed: bool) -> list:
+    """Export each planned format; the results in the plan's order.
+
+    Several formats of a model named on the command line are exported ``jobs`` at a time (this process and
+    helpers), the slow converters first; not when an INT8 export times itself against its FP32 twin
+    (``timed``: that timing needs a quiet machine), nor for a file or factory (its module is built here)."""
+    from edgecnn.export.artifacts import SLOW_FORMATS
+    from edgecnn.jobs import default_jobs, run_jobs
+
+    n_jobs = jobs if jobs is not None else default_jobs()
+    order = sorted(range(len(plan)), key=lambda i: plan[i][0] not in SLOW_FORMATS)
+    if len(plan) > 1 and n_jobs > 1 and not timed and isinstance(target, str):
+        done = run_jobs(export_format, [(target, plan[i][0], {**common, **plan[i][1]}) for i in order], n_jobs)
+        return [done[order.index(i)] for i in range(len(plan))]
+    return [export_format(target, fmt, {**common, **options}) for fmt, options in plan]
+
+
+def print_results(model: str, results: list) -> None:
+    """The export table, its legend, and each result's files, error and notes."""
+    from rich.table import Table
+
+    from edgecnn.console import console
+
+    table = Table(title=f"edgecnn export {model}")
+    quant = any(r.record.metrics.get("quant_method") or r.record.metrics.get("speedup") for r in results)
+    cols = ("format", "prec", "status", "MB", "s", "max|d|", "cos", "agree", "top-1")
+    cols += ("method", "float", "speed-up") if quant else ()
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("format", "prec", "status") else "right", overflow="fold")
+    for r in results:
+        m = r.record.metrics
+        top1 = f"{m['top1']:.1f}/{m['top1_reference']:.1f}%" if m.get("top1") is not None else "-"
+        table.add_row(r.format, r.precision, r.status,
+                      f"{m['file_bytes'] / 1e6:.2f}" if m.get("file_bytes") else "-",
+                      f"{m.get('export_s', 0):.1f}",
+                      f"{m['max_abs_diff']:.1e}" if m.get("max_abs_diff") is not None else "-",
+                      f"{m['cosine']:.5f}" if m.get("cosine") is not None else "-",
+                      f"{m['top1_agreement']:.1f}%" if m.get("top1_agreement") is not None else "-", top1,
+                      *((m.get("quant_method") or "-", str(len(m.get("float_nodes") or [])),
+                         f"{m['speedup']:.2f}x" if m.get("speedup") else "-") if quant else ()))
+    console.print(table)
+    console.print("max|d|: largest logit difference vs PyTorch; cos: mean cosine similarity; agree: "
+                  "top-1 agreement with PyTorch; top-1: accuracy of the artifact / of PyTorch on the "
+                  "same images" + ("; method: INT8 method; float: layers kept in float; speed-up: FP32 "
+                                   "twin p50 / INT8 p50 on the same runtime (isolated workers)" if quant
+                                   else ""), markup=False, highlight=False)
+    for r in results:
+        for f in r.files:
+            console.print(f"{r.format} {r.precision}: wrote {f}", markup=False, highlight=False)
+        if r.error:
+            console.print(f"{r.format} {r.precision} {r.status}: {r.error}", markup=False, highlight=False)
+        for note in r.notes:
+            console.print(f"{r.format} {r.precision}: {note}", markup=False, highlight=False)
+
+
+def _print_formats(rows: list, tolerances: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edgecnn.console import console
+
+    table = Table(title="export formats")
+    for col in ("format", "suffix", "precisions", "runtime", "extra", "runs here", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["format"], r["suffix"], ", ".join(r["precisions"]), r["runtime"], r["extra"] or "-",
+                      "yes" if r["runs_here"] else escape(f"no: {r['why_not']}"), escape(r["description"]))
+    console.print(table)
+    for name, tol in tolerances.items():
+        console.print(f"parity tolerance {name}: " + ", ".join(
+            f"{k} {'<=' if k.endswith('diff') else '>='} {v:g}" for k, v in tol.items()), markup=False)
+    console.print("random weights (no --checkpoint): fp16/int8 top-1 agreement is reported, not judged "
+                  "(near-tie logits); cosine is. See docs/export.md.", markup=False)

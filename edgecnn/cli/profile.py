@@ -68,109 +68,162 @@ def register(app: typer.Typer) -> None:
         predictions, marked as predicted."""
         # Options are checked before the pipeline (torch, the zoo, the exporters: seconds) is imported,
         # so a usage error is one quick line.
-        from edgecnn.console import console, err_console, print_json, warn
-        from edgecnn.devices.spec import load_device
-        from edgecnn.errors import InvalidOptionError
-        from edgecnn.models.names import model_names
-        from edgecnn.profile import DEFAULT_MODELS
-        from edgecnn.profile.separable import parse_shape
-        from edgecnn.records import RecordStore
-        from edgecnn.registry import expand_names
-        from edgecnn.runtime import RUNNERS
-        from edgecnn.runtime.timing import TimingConfig
+        from edgecnn.console import err_console, warn
 
-        if precision not in ("fp32", "fp16", "int8"):
-            raise InvalidOptionError(f"--precision must be fp32, fp16 or int8, got {precision!r}")
-        if accel not in ("cpu", "cuda"):
-            raise InvalidOptionError(f"--accel must be cpu or cuda, got {accel!r}")
-        if cuda_graphs and accel != "cuda":
-            raise InvalidOptionError("--cuda-graphs needs --accel cuda")
-        if compile_mode is not None:
-            from edgecnn.runtime.torch_runner import COMPILE_MODES
+        check_options(precision, accel, cuda_graphs, compile_mode)
+        spec, rts, names, shapes = resolve_targets(models, device, runtimes, input_size, shape, weights)
+        from edgecnn.cli.quiet import third_party_log
 
-            if compile_mode not in COMPILE_MODES:
-                raise InvalidOptionError(f"--compile must be one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
-            if cuda_graphs:
-                raise InvalidOptionError("--compile and --cuda-graphs do not combine (the max-autotune and "
-                                         "reduce-overhead modes capture CUDA graphs themselves)")
-        spec = load_device(device)
-        shapes = [parse_shape(s) for s in shape]
-        rts = expand_names(RUNNERS, runtimes) if runtimes else [r for r in spec.runtimes if r in RUNNERS]
-        if not rts:
-            raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
-        zoo = model_names()
-        names = model_list(models, input_size) if models else (
-            [] if shapes else [m for m in DEFAULT_MODELS if m in zoo])
-        if models is None and not shapes:
-            missing = [m for m in DEFAULT_MODELS if m not in zoo]
-            if missing:
-                warn(f"default models not registered in this edgecnn: {', '.join(missing)}")
-        if weights is not None:  # a name a model has no weights for, or a missing file: one line, before any work
-            from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
+        with third_party_log("profile") as log:  # TensorFlow's, ExecuTorch's, JAX's lines: to the log file
+            from edgecnn.profile.pipeline import ProfileOptions
 
-            for name in names:
-                wspec = resolve_weights(weights, name)
-                check_size_and_classes(wspec, name, input_size, None)
-                if wspec.kind == "torchvision":
-                    cached_file(wspec)
-        from edgecnn.profile.pipeline import DEFAULT_TIMING, ProfileOptions, profile, profile_shapes
-
-        settings = {**DEFAULT_TIMING.to_dict(), **{k: v for k, v in (
-            ("runs", runs), ("min_time_s", min_time), ("warmup", warmup)) if v is not None}}
-        settings["max_time_s"] = max(settings["max_time_s"], settings["min_time_s"] * 2)
-        timing = TimingConfig(**settings)
-        opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
-                              threads=threads, accel=accel, channels_last=channels_last,
-                              cuda_graphs=cuda_graphs, compile=compile_mode, timing=timing, layers=layers, separable=separable,
-                              shapes=shapes, export_dir=export_dir, force=force, predict=predict,
-                              isolate=isolate, weights=weights)
-        if export_jobs is not None:
-            opts.export_jobs = export_jobs
-        store = RecordStore(out)
-        written = []
-        with _progress(err_console, len(names)) as progress:
-            if names:
-                written += profile(names, spec, opts, store, progress)
-            if shapes and spec.is_local:
-                written += profile_shapes(shapes, spec, opts, store, progress)
-            elif shapes:
-                warn("--shape runs on the local machine only; ignored for a remote device")
-        if json_out:
-            print_json([r.to_dict() for r in written])
-        else:
-            _summary(console, store, spec.name, [record_name(n, input_size) for n in names], rts, opts, written)
-        if report:
-            _rebuild_report(out, warn)
+            opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, input_size=input_size,
+                                  threads=threads, accel=accel, channels_last=channels_last, cuda_graphs=cuda_graphs,
+                                  compile=compile_mode, timing=timing_config(runs, min_time, warmup), layers=layers,
+                                  separable=separable, shapes=shapes, export_dir=export_dir, force=force,
+                                  predict=predict, isolate=isolate, weights=weights)
+            if export_jobs is not None:
+                opts.export_jobs = export_jobs
+            written = run_profile(spec, names, opts, out, json_out)
+            if report:
+                _rebuild_report(out, warn)
+            if log is not None and log.has_lines() and any(not r.ok for r in written):
+                err_console.print(f"third-party messages of this run: {log.path}", markup=False, highlight=False)
 
     @app.command("runtimes")
-    def runtimes_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
-        """List runtimes and whether each can run on this machine (and why not)."""
-        from rich.markup import escape
-        from rich.table import Table
+    def runtimes_cmd(
+        probe: bool = typer.Option(False, "--probe", help="Also ask each installed runtime whether it works here "
+                                   "(imports it: seconds)."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """List runtimes and whether each is installed on this machine (and why not), without loading them."""
+        from edgecnn.cli.catalog import runtime_status
+        from edgecnn.console import print_json
 
-        from edgecnn.console import console, print_json
-        from edgecnn.runtime import RUNNERS
-
-        from edgecnn.profile.isolated import ISOLATED_FORMATS
-        from edgecnn.runtime import Runner
-
-        rows = []
-        for name, cls in RUNNERS.items():
-            reason = cls.unavailable_reason()  # each runner defaults to its own device
-            per_layer = cls.layer_times is not Runner.layer_times or name in ISOLATED_FORMATS
-            rows.append({"runtime": name, "format": cls.format, "precisions": list(cls.precisions),
-                         "per_layer": per_layer, "available": reason is None, "reason": reason,
-                         "extra": cls.extra or None})
+        rows = runtime_status(deep=probe)
         if json_out:
             print_json(rows)
             return
-        table = Table(title="edgecnn runtimes (this machine)")
-        for col in ("runtime", "format", "precisions", "per-layer", "extra", "available", "why not"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["runtime"], r["format"], ", ".join(r["precisions"]), "yes" if r["per_layer"] else "no",
-                          r["extra"] or "-", "yes" if r["available"] else "no", escape(r["reason"] or ""))
-        console.print(table)
+        _print_runtimes(rows, probe)
+
+
+def _print_runtimes(rows: list, probed: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edgecnn.console import console
+
+    table = Table(title="edgecnn runtimes (this machine)")
+    for col in ("runtime", "format", "precisions", "per-layer", "extra", "installed",
+                "works here" if probed else "why not"):
+        table.add_column(col)
+    for r in rows:
+        status = ("yes" if r["available"] else escape(f"no: {r['reason']}")) if probed else escape(r["reason"] or "")
+        table.add_row(r["runtime"], r["format"], ", ".join(r["precisions"]), "yes" if r["per_layer"] else "no",
+                      r["extra"] or "-", r["version"] or "no", status)
+    console.print(table)
+    if not probed:
+        console.print("installed: the Python package is there (found without importing it); `edgecnn runtimes "
+                      "--probe` loads each runtime to check it works here (a CUDA device for TensorRT).",
+                      markup=False, highlight=False)
+
+
+def run_profile(spec, names: list[str], opts, out: str, json_out: bool) -> list:
+    """Profile ``names`` (and ``opts.shapes``) on ``spec`` into the records under ``out``, with a
+    progress bar; print the records written (``json_out``) or the latency table. Returns them."""
+    from edgecnn.console import console, err_console, print_json, warn
+    from edgecnn.profile.pipeline import profile, profile_shapes
+    from edgecnn.records import RecordStore
+
+    store = RecordStore(out)
+    written = []
+    with _progress(err_console, len(names)) as progress:
+        if names:
+            written += profile(names, spec, opts, store, progress)
+        if opts.shapes and spec.is_local:
+            written += profile_shapes(opts.shapes, spec, opts, store, progress)
+        elif opts.shapes:
+            warn("--shape runs on the local machine only; ignored for a remote device")
+    if json_out:
+        print_json([r.to_dict() for r in written])
+    else:
+        _summary(console, store, spec.name, [record_name(n, opts.input_size) for n in names], opts.runtimes, opts,
+                 written)
+    return written
+
+
+def check_options(precision: str, accel: str, cuda_graphs: bool, compile_mode: Optional[str]) -> None:
+    """The options of `edgecnn profile` that stand alone: one line each, before anything loads."""
+    from edgecnn.errors import InvalidOptionError
+
+    if precision not in ("fp32", "fp16", "int8"):
+        raise InvalidOptionError(f"--precision must be fp32, fp16 or int8, got {precision!r}")
+    if accel not in ("cpu", "cuda"):
+        raise InvalidOptionError(f"--accel must be cpu or cuda, got {accel!r}")
+    if cuda_graphs and accel != "cuda":
+        raise InvalidOptionError("--cuda-graphs needs --accel cuda")
+    if compile_mode is not None:
+        from edgecnn.runtime.torch_runner import COMPILE_MODES
+
+        if compile_mode not in COMPILE_MODES:
+            raise InvalidOptionError(f"--compile must be one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
+        if cuda_graphs:
+            raise InvalidOptionError("--compile and --cuda-graphs do not combine (the max-autotune and "
+                                     "reduce-overhead modes capture CUDA graphs themselves)")
+
+
+def resolve_targets(models: Optional[str], device: str, runtimes: Optional[str], input_size: Optional[int],
+                    shape: list[str], weights: Optional[str]) -> tuple:
+    """(device spec, runtimes, model names, separable shapes) of `edgecnn profile`, every name and size
+    checked (zoo names and runtimes from the static tables: no torch, no runtime imported)."""
+    from edgecnn.cli.catalog import runtime_names
+    from edgecnn.console import warn
+    from edgecnn.devices.spec import load_device
+    from edgecnn.errors import InvalidOptionError
+    from edgecnn.models.names import model_names
+    from edgecnn.profile import DEFAULT_MODELS
+    from edgecnn.registry import expand_names
+
+    if input_size is not None and input_size < 1:
+        raise InvalidOptionError(f"--input-size must be a positive number of pixels, got {input_size}")
+    shapes = []
+    if shape:
+        from edgecnn.profile.separable import parse_shape
+
+        shapes = [parse_shape(s) for s in shape]
+    known = runtime_names()
+    rts = expand_names(known, runtimes) if runtimes else None
+    zoo = model_names()
+    names = model_list(models, input_size) if models else (
+        [] if shapes else [m for m in DEFAULT_MODELS if m in zoo])
+    if models is None and not shapes:
+        missing = [m for m in DEFAULT_MODELS if m not in zoo]
+        if missing:
+            warn(f"default models not registered in this edgecnn: {', '.join(missing)}")
+    if weights is not None:  # a name a model has no weights for, or a missing file: one line, before any work
+        from edgecnn.models.weights import cached_file, check_size_and_classes, resolve_weights
+
+        for name in names:
+            wspec = resolve_weights(weights, name)
+            check_size_and_classes(wspec, name, input_size, None)
+            if wspec.kind == "torchvision":
+                cached_file(wspec)
+    spec = load_device(device)  # the local machine's peaks: numpy, measured once and cached
+    rts = rts or [r for r in spec.runtimes if r in known]
+    if not rts:
+        raise InvalidOptionError(f"device {spec.name!r} lists no runtime edgecnn knows; give --runtimes")
+    return spec, rts, names, shapes
+
+
+def timing_config(runs: Optional[int], min_time: Optional[float], warmup: Optional[int]):
+    """The timing settings: the pipeline's defaults with the options given."""
+    from edgecnn.profile.pipeline import DEFAULT_TIMING
+    from edgecnn.runtime.timing import TimingConfig
+
+    settings = {**DEFAULT_TIMING.to_dict(), **{k: v for k, v in (
+        ("runs", runs), ("min_time_s", min_time), ("warmup", warmup)) if v is not None}}
+    settings["max_time_s"] = max(settings["max_time_s"], settings["min_time_s"] * 2)
+    return TimingConfig(**settings)
 
 
 def model_list(text: str, input_size) -> list[str]:
@@ -188,6 +241,12 @@ def model_list(text: str, input_size) -> list[str]:
             out.append(item)
         else:
             out += expand_names(model_names(), item)
+    if input_size is not None:  # a size a zoo model cannot take: one line, from its card
+        from edgecnn.models.info import check_config
+
+        for name in out:
+            if not is_source_spec(name):
+                check_config(name, input_size=input_size)
     return list(dict.fromkeys(out))
 
 

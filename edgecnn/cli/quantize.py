@@ -30,9 +30,12 @@ def register(app: typer.Typer) -> None:
             if i % 10 == 0:
                 err_console.print(f"layer {i + 1}/{n}: {layer}", highlight=False, markup=False)
 
-        rep = quantize_report(checkpoint, model, method=method, n_images=n_images,
-                              calibration_images=calibration_images, dataset=dataset, data_dir=data_dir,
-                              progress=progress)
+        from edgecnn.cli.quiet import third_party_log
+
+        with third_party_log("quantize-report"):  # ONNX Runtime's and NNCF's own lines: to the log file
+            rep = quantize_report(checkpoint, model, method=method, n_images=n_images,
+                                  calibration_images=calibration_images, dataset=dataset, data_dir=data_dir,
+                                  progress=progress)
         if json_out:
             print_json(rep.to_dict())
             return

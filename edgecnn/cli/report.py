@@ -26,28 +26,43 @@ def register(app: typer.Typer) -> None:
 
         One self-contained page: Pareto fronts, cost vs time with latency, memory and size, the separable
         check, per-layer rooflines, export quality, training curves and a searchable table of all records;
-        or, with --format json|csv, the same tables and plotted series as data. A record line that cannot
-        be read is named (file:line) and makes the exit status 1; nothing readable at all is an error.
+        or, with --format json|csv, the same tables and plotted series as data. Each line of a records file
+        that is not a record is named (file:line) on stderr and the exit code is 1; a folder with no
+        readable record at all is an error (exit 2).
         """
-        from edgecnn.console import console, print_json, warn
+        from edgecnn.cli.quiet import third_party_log
+        from edgecnn.console import print_json
         from edgecnn.report import build_report
 
         default_out = {"json": "reports/report.json", "csv": "reports/csv"}.get(fmt, "reports/index.html")
-        res = build_report(profiles, out or default_out, device=device, devices_dir=devices_dir, fmt=fmt)
+        with third_party_log("report"):  # the recommendation and roofline code may load chatty packages
+            res = build_report(profiles, out or default_out, device=device, devices_dir=devices_dir, fmt=fmt)
         if json_out:
             print_json({"path": str(res.path), "n_records": res.n_records, "skipped": res.skipped,
-                        "unreadable": res.unreadable, "build_s": round(res.build_s, 3), "size_bytes": res.size_bytes})
+                        "unreadable": res.unreadable, "build_s": round(res.build_s, 3),
+                        "size_bytes": res.size_bytes})
         else:
-            for line in res.skipped[:10]:
-                warn(f"skipped {line}")
-            if len(res.skipped) > 10:
-                warn(f"... and {len(res.skipped) - 10} more skipped (all listed at the top of the page)")
-            console.print(f"wrote {res.path} ({res.size_bytes / 1e6:.1f} MB) from {res.n_records} records "
-                          f"in {res.build_s:.1f} s; {len(res.skipped)} skipped", highlight=False)
+            _print_result(res)
         if open_page and fmt == "html":
             import webbrowser
 
             webbrowser.open(res.path.resolve().as_uri())
-        if res.unreadable:  # the page is written, but records it should hold could not be read
-            warn(f"{len(res.unreadable)} record line(s) could not be read (named above): exit status 1")
-            raise typer.Exit(1)
+        if res.unreadable:
+            raise typer.Exit(1)  # the report is written, but some records could not be read
+
+
+def _print_result(res) -> None:
+    """Each unreadable line (file:line: why), up to 10 other skipped records, then what was written."""
+    from edgecnn.console import console, err_console, warn
+
+    for line in res.unreadable:  # plain text: a JSON error quotes the line's own brackets
+        err_console.print(f"warning: unreadable record line {line}", markup=False, highlight=False, soft_wrap=True)
+    others = [line for line in res.skipped if line not in res.unreadable]
+    for line in others[:10]:
+        warn(f"skipped {line}")
+    if len(others) > 10:
+        warn(f"... and {len(others) - 10} more skipped (all listed at the top of the page)")
+    console.print(f"wrote {res.path} ({res.size_bytes / 1e6:.1f} MB) from {res.n_records} records "
+                  f"in {res.build_s:.1f} s; {len(res.skipped)} skipped"
+                  + (f", {len(res.unreadable)} of them unreadable lines (exit code 1)" if res.unreadable else ""),
+                  highlight=False, soft_wrap=True)

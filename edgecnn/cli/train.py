@@ -106,7 +106,10 @@ def register(app: typer.Typer) -> None:
                                          "both ways when --mean/--std differ from the weights'."),
         input_size: Optional[int] = typer.Option(None, "--input-size", min=1, help="With a model name: the input "
                                                  "side (default: the weights' crop); for a model file whose input "
-                                                 "is dynamic: its side."),
+                                                 "is dynamic: its side; for a checkpoint: the side it was "
+                                                 "trained at unless --force-input-size)."),
+        force_input_size: bool = typer.Option(False, "--force-input-size", help="Evaluate a checkpoint at another "
+                                              "--input-size than it was trained at (the record notes it)."),
         batch_size: int = typer.Option(256, "--batch-size"),
         subset: Optional[int] = typer.Option(None, "--subset", help="Evaluate on N test images (class-balanced; "
                                              "an image folder decodes only these)."),
@@ -119,59 +122,26 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Top-1, top-5, loss, per-class accuracy and confusion matrix; writes an accuracy record."""
-        from rich.table import Table
-
-        from edgecnn.console import console, print_json, warn
+        from edgecnn.cli.quiet import third_party_log
+        from edgecnn.console import print_json, warn
         from edgecnn.data.preprocess import parse_triple
         from edgecnn.records import RecordStore
         from edgecnn.train.evaluate import evaluate_target
 
-        res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
-                              weights=weights, mean=parse_triple("--mean", mean),
-                              std=parse_triple("--std", std, positive=True), check_images=check_images,
-                              labels=labels, input_size=input_size, warn=warn)
+        mean_std = parse_triple("--mean", mean), parse_triple("--std", std, positive=True)
+        with third_party_log("eval"):  # a runtime's own log lines (LiteRT, ExecuTorch, OpenVINO): to the log file
+            res = evaluate_target(target, dataset, data_dir, batch_size, subset, device, model_name=model,
+                                  weights=weights, mean=mean_std[0], std=mean_std[1], check_images=check_images,
+                                  labels=labels, input_size=input_size, warn=warn, force_input_size=force_input_size)
         path = None
         if not no_records:
             path = RecordStore(profiles).append(res.record(device_name))
-        m = res.metrics
         if json_out:
             print_json({"model": res.model, "format": res.format, "precision": res.precision,
-                        "dataset": res.dataset, "classes": res.classes, **m, "record": str(path) if path else None})
+                        "dataset": res.dataset, "classes": res.classes, **res.metrics,
+                        "record": str(path) if path else None})
             return
-        said = f" weights {m['weights']} ({m.get('weights_source')})" if m.get("weights_source") else ""
-        console.print(f"[bold]{res.model}[/bold] {res.format} {res.precision}{said} on {res.dataset} "
-                      f"({m['n_images']} images): top-1 {m['top1']:.2f}%  top-5 {m['top5']:.2f}%  "
-                      f"loss {m['loss']:.4f}  ({res.seconds:.1f} s)", highlight=False)
-        if m.get("preprocessing"):
-            from edgecnn.data.preprocess import Preprocessing
-
-            console.print(f"preprocessing: {Preprocessing.from_dict(m['preprocessing']).describe()}", highlight=False)
-        check = m.get("normalization_check")
-        if check:
-            console.print(f"normalisation check on {check['n_images']} images: top-1 {check['top1_used']:.2f}% as "
-                          f"given, {check['top1_own']:.2f}% with the weights' own "
-                          f"({-check['drop_points']:+.2f} points)", highlight=False)
-        titles = res.extra.get("titles")
-        table = Table(title="per-class top-1" + (f" ({m['classes_present']} classes with images)"
-                                                 if m.get("classes_present") else ""))
-        table.add_column("class")
-        table.add_column("top-1 %", justify="right")
-        for i, (name, acc) in enumerate(zip(res.classes, m["per_class_top1"])):
-            if acc is not None:
-                table.add_row(f"{name} {titles[i]}" if titles else name, f"{acc:.2f}")
-        console.print(table)
-        if confusion and m.get("confusion") is None:
-            console.print(f"no confusion matrix for {len(res.classes)} classes (only up to 100)")
-        elif confusion:
-            ct = Table(title="confusion (rows: true, columns: predicted)")
-            ct.add_column("")
-            for i in range(len(res.classes)):
-                ct.add_column(str(i), justify="right")
-            for name, row in zip(res.classes, m["confusion"]):
-                ct.add_row(name, *map(str, row))
-            console.print(ct)
-        if path:
-            console.print(f"record appended to {path}")
+        print_eval(res, confusion, path)
 
     @app.command("recipes")
     def recipes_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
@@ -194,3 +164,47 @@ def register(app: typer.Typer) -> None:
                           r.schedule, f"{r.label_smoothing:g}", str(r.cutout), f"{r.ema:g}",
                           "flip" if r.tta_flip else "-", r.norm, r.description)
         console.print(table)
+
+
+def print_eval(res, confusion: bool, path) -> None:
+    """The headline figures, preprocessing, normalisation check, per-class table (and the confusion
+    matrix) of an evaluation."""
+    from rich.table import Table
+
+    from edgecnn.console import console
+
+    m = res.metrics
+    said = f" weights {m['weights']} ({m.get('weights_source')})" if m.get("weights_source") else ""
+    console.print(f"[bold]{res.model}[/bold] {res.format} {res.precision}{said} on {res.dataset} "
+                  f"({m['n_images']} images): top-1 {m['top1']:.2f}%  top-5 {m['top5']:.2f}%  "
+                  f"loss {m['loss']:.4f}  ({res.seconds:.1f} s)", highlight=False)
+    if m.get("preprocessing"):
+        from edgecnn.data.preprocess import Preprocessing
+
+        console.print(f"preprocessing: {Preprocessing.from_dict(m['preprocessing']).describe()}", highlight=False)
+    check = m.get("normalization_check")
+    if check:
+        console.print(f"normalisation check on {check['n_images']} images: top-1 {check['top1_used']:.2f}% as "
+                      f"given, {check['top1_own']:.2f}% with the weights' own "
+                      f"({-check['drop_points']:+.2f} points)", highlight=False)
+    titles = res.extra.get("titles")
+    table = Table(title="per-class top-1" + (f" ({m['classes_present']} classes with images)"
+                                             if m.get("classes_present") else ""))
+    table.add_column("class")
+    table.add_column("top-1 %", justify="right")
+    for i, (name, acc) in enumerate(zip(res.classes, m["per_class_top1"])):
+        if acc is not None:
+            table.add_row(f"{name} {titles[i]}" if titles else name, f"{acc:.2f}")
+    console.print(table)
+    if confusion and m.get("confusion") is None:
+        console.print(f"no confusion matrix for {len(res.classes)} classes (only up to 100)")
+    elif confusion:
+        ct = Table(title="confusion (rows: true, columns: predicted)")
+        ct.add_column("")
+        for i in range(len(res.classes)):
+            ct.add_column(str(i), justify="right")
+        for name, row in zip(res.classes, m["confusion"]):
+            ct.add_row(name, *map(str, row))
+        console.print(ct)
+    if path:
+        console.print(f"record appended to {path}")

@@ -349,11 +349,18 @@ def measure_local(force: bool = False) -> dict[str, float]:
     """Measured here (cached per CPU and core count): ``sgemm_gmacs_per_s``
     (numpy float32 1024x1024 matmul, best of 5) and
     ``memory_bandwidth_gb_per_s`` (numpy copy of 64 MiB, read + write bytes,
-    best of 5)."""
-    import numpy as np
+    best of 5). A cache hit imports nothing (numpy's version is read from its
+    distribution): `edgecnn devices` and the option checks stay quick."""
+    from importlib.metadata import PackageNotFoundError, version
 
     det = detect_local()
-    key = f"{det['cpu']}|{det['cores']}|{np.__version__}"
+    try:
+        numpy_version = version("numpy")
+    except PackageNotFoundError:  # numpy from elsewhere (a source tree): ask it
+        import numpy
+
+        numpy_version = numpy.__version__
+    key = f"{det['cpu']}|{det['cores']}|{numpy_version}"
     path = _cache_path()
     if not force and path.exists():
         try:
@@ -362,6 +369,8 @@ def measure_local(force: bool = False) -> dict[str, float]:
                 return cached["figures"]
         except (OSError, ValueError, KeyError):
             pass
+    import numpy as np
+
     n = 1024
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = a.copy()

@@ -26,7 +26,7 @@ import numpy as np
 from edgecnn.errors import EdgeCNNError, InvalidOptionError
 from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
 from edgecnn.export.calibration import calibration_arrays, folder_images, load_images, model_tensors, recalibrate_bn
-from edgecnn.models.checkpoint import load_checkpoint_info, load_into
+from edgecnn.models.checkpoint import forced_size_metrics, load_checkpoint_info, load_into
 from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
 from edgecnn.records import Record, RecordStore, atomic_write_text, check_writable, environment
 
@@ -76,12 +76,15 @@ def check_counts(batch: int, n_images: int, calibration_images: int, validate: b
 
 
 def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, input_size: int | None,
-                  num_classes: int | None = None, weights: Any = None) -> tuple[Any, str, str, dict[str, Any]]:
+                  num_classes: int | None = None, weights: Any = None,
+                  force_input_size: bool = False) -> tuple[Any, str, str, dict[str, Any]]:
     """(model in eval mode, model name, weights, checkpoint info) where weights is
     checkpoint | random | given | the name of the pretrained weights loaded, and
     info holds the checkpoint's ``mean``, ``std``, ``classes`` and ``dataset``
     when it stores them (empty otherwise); with pretrained weights (``weights``:
-    a name, file or ``WeightsSpec``, see ``edgecnn.models.weights``) ``spec``."""
+    a name, file or ``WeightsSpec``, see ``edgecnn.models.weights``) ``spec``.
+    A checkpoint at another ``input_size`` than it was trained at is one line
+    unless ``force_input_size`` (then info's ``trained_input_size`` says which)."""
     from torch import nn
 
     from edgecnn.models import create_model
@@ -95,7 +98,7 @@ def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, inpu
     if isinstance(name_or_model, str):
         if checkpoint:
             model, info = load_checkpoint_info(checkpoint, name_or_model, input_size=input_size,
-                                               num_classes=num_classes)
+                                               num_classes=num_classes, force_input_size=force_input_size)
             return model.eval(), name_or_model, "checkpoint", info
         import torch
 
@@ -110,7 +113,7 @@ def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, inpu
         raise InvalidOptionError("the module has no edgecnn_card (build it with edgecnn.models.create_model)")
     name = getattr(name_or_model, "edgecnn_config", {}).get("name", card.name)
     if checkpoint:
-        info = load_into(name_or_model, checkpoint)
+        info = load_into(name_or_model, checkpoint, force_input_size)
         return name_or_model.eval(), name, "checkpoint", info
     return name_or_model.eval(), name, "given", {}
 
@@ -173,7 +176,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                  profiles: str | os.PathLike | None = "profiles", num_classes: int | None = None,
                  log: Callable[[str], None] = _noop, warn: Callable[[str], None] = _warn,
                  weights: Any = None, calibration_dir: str | os.PathLike | None = None,
-                 speedup: bool | None = None, **options: Any) -> ExportResult:
+                 speedup: bool | None = None, force_input_size: bool = False, **options: Any) -> ExportResult:
     """Export one model to one format and precision, check it, record it.
 
     ``to``: a name in ``EXPORTERS`` (onnx, tflite, tensorrt); ``precision``:
@@ -205,7 +208,8 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     check_writable(out_dir)  # before the format's precheck, which may import a heavy backend
     if fmt.precheck:
         fmt.precheck(precision, opts)
-    model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes, weights)
+    model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes, weights,
+                                               force_input_size)
     size = int(model.edgecnn_config.get("input_size") or input_size or model.edgecnn_card.input_size)
     card = model.edgecnn_card
     norm = {"mean": tuple(info.get("mean") or card.mean), "std": tuple(info.get("std") or card.std)}
@@ -284,6 +288,11 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         rec.metrics.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
     if calib_from and precision == "int8":
         rec.metrics["calibration_source"] = calib_from
+    forced = forced_size_metrics(info.get("trained_input_size"), size)
+    if forced:
+        warn(f"{name}: the checkpoint was trained at {forced['trained_input_size']}x{forced['trained_input_size']} "
+             f"input; exporting it at {size}x{size} as --force-input-size asks (the record notes it)")
+    rec.metrics.update(forced)
     store = RecordStore(profiles) if profiles else None
     def parity_chunks():  # normalised float32 NCHW, PARITY_CHUNK images at a time
         return (t.numpy() for t in model_tensors(parity_set.images, prep, size, PARITY_CHUNK))

@@ -166,25 +166,34 @@ def create_model(name: str, *, num_classes: int | None = None, input_size: int |
     and the resolved configuration as ``model.edgecnn_config``.
     """
     entry = MODELS.get(name)
-    card = entry.card
+    config = resolve_config(entry.card, input_size=input_size, num_classes=num_classes, options=options)
+    kwargs = {k: v for k, v in config.items() if k not in ("name", "num_classes", "input_size")}
+    model = entry.builder(num_classes=config["num_classes"], input_size=config["input_size"], **kwargs)
+    model.edgecnn_card = entry.card  # type: ignore[attr-defined]
+    model.edgecnn_config = config  # type: ignore[attr-defined]
+    return model
+
+
+def resolve_config(card: ModelCard, *, input_size: int | None = None, num_classes: int | None = None,
+                   options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration ``create_model`` builds (``{"name", "num_classes",
+    "input_size", **options}``, the card's defaults filled in), checked against
+    the card: a size below its smallest input, fewer than one class or an
+    option it does not take is one line. Needs no torch."""
+    options = options or {}
     size = int(input_size or card.input_size)
     classes = int(num_classes or card.num_classes)
     if size < card.min_input_size:
         raise InvalidOptionError(
-            f"{name} cannot take {size}x{size} input: its smallest input is "
+            f"{card.name} cannot take {size}x{size} input: its smallest input is "
             f"{card.min_input_size}x{card.min_input_size}")
     if classes < 1:
         raise InvalidOptionError(f"num_classes must be >= 1, got {classes}")
     unknown = set(options) - set(card.options)
     if unknown:
         allowed = ", ".join(sorted(card.options)) or "none"
-        raise InvalidOptionError(f"{name} does not take option(s) {sorted(unknown)}; it takes: {allowed}")
-    kwargs = {**card.options, **options}
-    model = entry.builder(num_classes=classes, input_size=size, **kwargs)
-    model.edgecnn_card = card  # type: ignore[attr-defined]
-    model.edgecnn_config = {"name": name, "num_classes": classes, "input_size": size,  # type: ignore[attr-defined]
-                            **kwargs}
-    return model
+        raise InvalidOptionError(f"{card.name} does not take option(s) {sorted(unknown)}; it takes: {allowed}")
+    return {"name": card.name, "num_classes": classes, "input_size": size, **card.options, **options}
 
 
 def is_cifar_size(input_size: int) -> bool:

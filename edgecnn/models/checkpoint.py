@@ -92,19 +92,52 @@ def check_model_name(ckpt: dict[str, Any], path: str | os.PathLike, name: str | 
         raise InvalidOptionError(f"checkpoint {path} is for {stored}, not {name}")
 
 
+def trained_input_size(ckpt: dict[str, Any]) -> int | None:
+    """The input side a full checkpoint's model was built (and trained) at; None for a bare state dict."""
+    size = (ckpt.get("config") or {}).get("input_size")
+    return int(size) if size else None
+
+
+def check_input_size(ckpt: dict[str, Any], path: str | os.PathLike, input_size: int | None,
+                     force: bool = False) -> bool:
+    """True when ``input_size`` differs from the side the checkpoint was trained at
+    and ``force`` allows it; one line (``InvalidOptionError``) when it differs
+    without ``force``: weights trained at 32 px give chance-level answers at
+    224 px, and nothing else would say so."""
+    trained = trained_input_size(ckpt)
+    if not input_size or not trained or int(input_size) == trained:
+        return False
+    if not force:
+        raise InvalidOptionError(f"checkpoint {path} was trained at {trained}x{trained} input, not "
+                                 f"{input_size}x{input_size}; leave out --input-size, or give --force-input-size "
+                                 f"to run it at {input_size}x{input_size} anyway (the record notes it)")
+    return True
+
+
+def forced_size_metrics(trained: int | None, size: int) -> dict[str, Any]:
+    """The record's ``input_size_forced`` and ``trained_input_size`` when a
+    checkpoint trained at side ``trained`` ran at ``size`` (``--force-input-size``);
+    empty when the sides agree or the training side is unknown."""
+    return {"input_size_forced": True, "trained_input_size": int(trained)} if trained and trained != size else {}
+
+
 def load_checkpoint(path: str | os.PathLike, model_name: str | None = None, *, num_classes: int | None = None,
                     input_size: int | None = None, map_location: str | torch.device = "cpu",
-                    **options: Any) -> tuple[nn.Module, dict[str, Any]]:
+                    force_input_size: bool = False, **options: Any) -> tuple[nn.Module, dict[str, Any]]:
     """Build the checkpoint's model and load its weights (as float32).
 
     ``model_name``: required for a bare state dict; for a full checkpoint it
     must match the stored name (a checkpoint of another architecture raises
-    ``InvalidOptionError`` in one line). Returns ``(model in eval mode, checkpoint dict)``.
+    ``InvalidOptionError`` in one line). An ``input_size`` other than the one
+    the checkpoint was trained at is an ``InvalidOptionError`` unless
+    ``force_input_size`` (``check_input_size``). Returns ``(model in eval mode,
+    checkpoint dict)``.
     """
     from edgecnn.models import create_model
 
     ckpt = read_checkpoint(path, map_location)
     check_model_name(ckpt, path, model_name)
+    check_input_size(ckpt, path, input_size, force_input_size)
     name = model_name or ckpt.get("model")
     if not name:
         raise InvalidOptionError(f"{path} is a bare state dict; say which model it is for")
@@ -146,9 +179,12 @@ INFO_KEYS = ("mean", "std", "classes", "dataset")
 
 def checkpoint_info(ckpt: dict[str, Any]) -> dict[str, Any]:
     """What export takes from a full checkpoint besides the weights: the
-    normalisation it was trained with (``mean``, ``std``), ``classes`` and
-    ``dataset`` (a bare state dict has none of these)."""
-    return {k: ckpt[k] for k in INFO_KEYS if ckpt.get(k) is not None}
+    normalisation it was trained with (``mean``, ``std``), ``classes``,
+    ``dataset`` and ``trained_input_size`` (a bare state dict has none of these)."""
+    info = {k: ckpt[k] for k in INFO_KEYS if ckpt.get(k) is not None}
+    if trained_input_size(ckpt):
+        info["trained_input_size"] = trained_input_size(ckpt)
+    return info
 
 
 def load_checkpoint_info(path: str | os.PathLike, model_name: str | None = None,
@@ -171,11 +207,14 @@ def load_model(path: str | os.PathLike, model_name: str | None = None, **create_
     return load_checkpoint_info(path, model_name, **create_kwargs)[0]
 
 
-def load_into(model: Any, path: str | os.PathLike) -> dict[str, Any]:
+def load_into(model: Any, path: str | os.PathLike, force_input_size: bool = False) -> dict[str, Any]:
     """Load a checkpoint's weights into an existing zoo module (its name must
-    match); returns ``checkpoint_info`` of the file."""
+    match, and its input size be the one the checkpoint was trained at unless
+    ``force_input_size``); returns ``checkpoint_info`` of the file."""
     ckpt = read_checkpoint(path)
-    check_model_name(ckpt, path, getattr(model, "edgecnn_config", {}).get("name"))
+    cfg = getattr(model, "edgecnn_config", {})
+    check_model_name(ckpt, path, cfg.get("name"))
+    check_input_size(ckpt, path, cfg.get("input_size"), force_input_size)
     load_weights(model, ckpt["state_dict"], f"checkpoint {path}")
     model.eval()
     return checkpoint_info(ckpt)

@@ -1,29 +1,32 @@
-"""The zoo's model names without loading the zoo.
+"""The zoo's names and model cards without loading the zoo.
 
 Registering the zoo imports torch and torchvision (7 s on a 2-core machine);
-checking ``--models mobilenet_v9`` should not. ``ZOO_NAMES`` is the list the
-family files register, kept here as text; ``tests/test_model_names.py`` fails
-when the two differ (regenerate with ``python -m edgecnn.models.names``).
+listing it, describing a model or checking ``--models mobilenet_v9`` should
+not. ``cards_table.py`` holds every registered ``ModelCard`` and the parameter
+count of the built model at its default and reference configurations, as
+Python data generated from the registry; ``tests/test_model_names.py`` fails
+when it differs from what the family files register (regenerate it with
+``python -m edgecnn.models.names``).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import MISSING, fields, is_dataclass
+from pathlib import Path
+from typing import Any
 
+from edgecnn.models._registry import ModelCard
+from edgecnn.models.cards_table import CARDS, PARAMS
 from edgecnn.registry import Registry
 
-ZOO_NAMES = (
-    "alexnet", "densenet121", "densenet169", "densenet201", "densenet264", "efficientnet_b0", "efficientnet_b1",
-    "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
-    "efficientnet_b7", "googlenet", "inception_v3", "lenet5", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0",
-    "mnasnet1_3", "mobilenet_v1", "mobilenet_v1_025", "mobilenet_v1_050", "mobilenet_v1_075", "mobilenet_v2",
-    "mobilenet_v2_050", "mobilenet_v2_075", "mobilenet_v2_140", "mobilenet_v3_large", "mobilenet_v3_small", "nin",
-    "preact_resnet18", "pyramidnet110_a48", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
-    "resnext101_32x8d", "resnext50_32x4d", "se_resnet50", "shake_shake26_2x32d", "shake_shake26_2x96d",
-    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0",
-    "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-    "wide_resnet50_2", "wrn_28_10", "xception", "zfnet",
-)
+ZOO_NAMES = tuple(CARDS)
+TABLE = Path(__file__).with_name("cards_table.py")
+
+
+def zoo_loaded() -> bool:
+    """True once this process has registered the zoo (imported the family files)."""
+    return "edgecnn.models._families" in sys.modules
 
 
 def model_names() -> Registry:
@@ -31,7 +34,7 @@ def model_names() -> Registry:
     loaded zoo itself when this process has loaded it already (models registered
     through the API count then), else the name list above (no torch import).
     Lookups, wildcards and "did you mean" behave the same on both."""
-    if "edgecnn.models._families" in sys.modules:
+    if zoo_loaded():
         from edgecnn.models import MODELS
 
         return MODELS
@@ -41,15 +44,105 @@ def model_names() -> Registry:
     return names
 
 
-def _source() -> str:
-    """ZOO_NAMES as it should read, from the loaded zoo."""
-    import textwrap
+def model_card(name: str) -> ModelCard:
+    """The card of model ``name`` (an unknown name is one line with the closest):
+    the loaded registry's when the zoo is loaded, else the generated table's."""
+    if zoo_loaded():
+        from edgecnn.models import get_card
 
-    from edgecnn.models import MODELS
+        return get_card(name)
+    model_names().get(name)
+    return CARDS[name]
 
-    body = ", ".join(f'"{n}"' for n in MODELS)
-    return "ZOO_NAMES = (\n" + textwrap.fill(body, 116, initial_indent="    ", subsequent_indent="    ") + ",\n)\n"
+
+def model_cards(pattern: str | None = None) -> list[ModelCard]:
+    """The cards of the models ``pattern`` (wildcards, comma-separated) matches, sorted by name."""
+    return [model_card(n) for n in model_names().list(pattern)]
 
 
-if __name__ == "__main__":  # print the table to paste above
-    print(_source(), end="")
+def counted_params(name: str, input_size: int, num_classes: int) -> int | None:
+    """Parameters of the zoo model built at (``input_size``, ``num_classes``) with
+    its default options, when the table holds that configuration (its default
+    and the reference ones); else None (build the model to count them)."""
+    return PARAMS.get(name, {}).get((input_size, num_classes))
+
+
+# ---------------------------------------------------------------------------
+# the generator: python -m edgecnn.models.names [--check]
+# ---------------------------------------------------------------------------
+HEADER = '''"""Every zoo model's card, and its parameter count as built, without importing torch.
+
+Generated from the registry by `python -m edgecnn.models.names`; do not edit
+(tests/test_model_names.py regenerates it and fails on any difference).
+PARAMS: name -> {(input_size, num_classes): parameters of the built model}.
+"""
+
+from edgecnn.models._registry import ModelCard, Reference, TorchvisionWeights  # noqa: F401
+
+'''
+
+
+def _literal(value: Any) -> str:
+    """Python source that evaluates to ``value``; dataclass fields left at their default are left out."""
+    if is_dataclass(value) and not isinstance(value, type):
+        args = []
+        for f in fields(value):
+            v = getattr(value, f.name)
+            default = f.default if f.default is not MISSING else (
+                f.default_factory() if f.default_factory is not MISSING else MISSING)  # type: ignore[misc]
+            if default is MISSING or v != default:
+                args.append(f"{f.name}={_literal(v)}")
+        return f"{type(value).__name__}({', '.join(args)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def _card_source(card: ModelCard) -> str:
+    """One card: its fields on one line, each reference figure on a line of its own."""
+    head = _literal(card.__class__(**{**card.__dict__, "references": {}}))
+    refs = "".join(f"        {_literal(k)}: {_literal(r)},\n" for k, r in card.references.items())
+    if not refs:
+        return f"    {card.name!r}: {head},\n"
+    return f"    {card.name!r}: {head[:-1]}, references={{\n{refs}    }}),\n"
+
+
+def _configs(card: ModelCard) -> list[tuple[int, int]]:
+    return sorted({(card.input_size, card.num_classes), *card.references})
+
+
+def table_source() -> str:
+    """cards_table.py as the registry says it should read (builds every model on the meta device)."""
+    import torch
+
+    from edgecnn.models import MODELS, count_params, create_model, get_card
+
+    cards = "".join(_card_source(get_card(n)) for n in MODELS)
+    rows = []
+    for name in MODELS:
+        counts = {}
+        for size, classes in _configs(get_card(name)):
+            with torch.device("meta"):  # shapes only: parameters count the same, nothing is allocated
+                counts[(size, classes)] = count_params(create_model(name, input_size=size, num_classes=classes))
+        rows.append(f"    {name!r}: {_literal(counts)},\n")
+    return (HEADER + "CARDS: dict[str, ModelCard] = {\n" + cards + "}\n\n"
+            "PARAMS: dict[str, dict[tuple[int, int], int]] = {\n" + "".join(rows) + "}\n")
+
+
+def main(argv: list[str]) -> int:
+    text = table_source()
+    if "--check" in argv:
+        same = TABLE.read_text(encoding="utf-8") == text
+        print(f"{TABLE} is {'up to date' if same else 'out of date: run python -m edgecnn.models.names'}")
+        return 0 if same else 1
+    TABLE.write_text(text, encoding="utf-8")
+    print(f"wrote {TABLE} ({text.count('ModelCard(')} cards)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -68,7 +68,7 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
                     seed: int = 0, model_name: str | None = None, *, weights: Any = None,
                     mean: Any = None, std: Any = None, check_images: int = DEFAULT_CHECK_IMAGES,
                     labels: str | None = None, input_size: int | None = None,
-                    warn: Callable[[str], None] | None = None) -> EvalResult:
+                    warn: Callable[[str], None] | None = None, force_input_size: bool = False) -> EvalResult:
     """Evaluate a checkpoint, an artifact, any model source (a timm name, a
     factory, a user's ONNX/TFLite/.pt2/TorchScript file), or a zoo model with
     pretrained ``weights`` (``target`` is then the model name) on the test
@@ -82,7 +82,9 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
     evaluated both ways). A file without edgecnn's metadata beside it takes
     ``input_size`` where its input is dynamic and ``mean``/``std`` (else
     ImageNet's, with a warning). ``model_name`` is needed only for a bare
-    state dict (a checkpoint without its model name)."""
+    state dict (a checkpoint without its model name). A checkpoint runs at
+    the side it was trained at; another ``input_size`` is one line unless
+    ``force_input_size`` (the record then says ``input_size_forced``)."""
     from edgecnn.data.preprocess import check_triple
     from edgecnn.train.options import resolve_device
 
@@ -121,7 +123,8 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
         if not is_checkpoint_file(path) and path.suffix.lower() in (".pt", ".pth") and _is_torchscript(path):
             return _eval_source(spec, dataset, data_dir, batch_size, subset, dev, seed, input_size, over.mean,
                                 over.std, warn)
-        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name, over, labels)
+        return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name, over, labels,
+                                (input_size, force_input_size))
     meta = _metadata_or_source(path, fmt, input_size, over.mean, over.std, warn)
     size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
     layout = str(meta.get("layout", "NCHW")).upper()
@@ -274,16 +277,18 @@ class Override:
 
 
 def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, seed, model_name,
-                     over: Override | None = None, labels: str | None = None) -> EvalResult:
+                     over: Override | None = None, labels: str | None = None,
+                     size_asked: tuple[int | None, bool] = (None, False)) -> EvalResult:
+    """``size_asked``: (--input-size, --force-input-size)."""
     from edgecnn.data import load_dataset
-    from edgecnn.models.checkpoint import load_checkpoint
+    from edgecnn.models.checkpoint import forced_size_metrics, load_checkpoint, trained_input_size
     from edgecnn.train.metrics import evaluate_model
     from edgecnn.train.pipeline import eval_transform, to_device_images, to_device_labels
     from edgecnn.train.recipes import get_recipe
 
     over = over or Override(None, None)
     try:
-        model, ckpt = load_checkpoint(path, model_name)
+        model, ckpt = load_checkpoint(path, model_name, input_size=size_asked[0], force_input_size=size_asked[1])
     except InvalidOptionError as exc:
         if "bare state dict" in str(exc):
             raise InvalidOptionError(f"{path} is a bare state dict; pass --model NAME") from None
@@ -293,9 +298,12 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
     own = (tuple(ckpt.get("mean") or card.mean), tuple(ckpt.get("std") or card.std))
     from edgecnn.train.eval_pretrained import evaluate_checkpoint_stream, streaming_source
 
+    forced = forced_size_metrics(trained_input_size(ckpt), int(cfg["input_size"]))
     stream = streaming_source(dataset, data_dir, labels)
     if stream is not None:
-        return evaluate_checkpoint_stream(path, model, ckpt, stream, own, batch_size, subset, seed, dev, over)
+        res = evaluate_checkpoint_stream(path, model, ckpt, stream, own, batch_size, subset, seed, dev, over)
+        res.metrics.update(forced)
+        return res
     train_cfg = ckpt.get("train_config") or {}
     ds_name = dataset or ckpt.get("dataset") or "cifar10"
     source = train_cfg.get("data_source")
@@ -328,6 +336,7 @@ def _eval_checkpoint(path: Path, dataset, data_dir, batch_size, subset, dev, see
                "the checkpoint's normalisation" if ckpt.get("mean") else "the model card's normalisation")
     if ckpt.get("weights_dtype"):  # e.g. the --save-fp16 file: fp16 weights, run in fp32
         metrics["weights_dtype"] = ckpt["weights_dtype"]
+    metrics.update(forced)
     return EvalResult(cfg["name"], "pytorch", "fp32", ds_name, size, metrics, list(test.classes),
                       time.perf_counter() - t0, str(path), {"batch": batch_size})
 

@@ -144,8 +144,10 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def own_length(fn: ast.AST) -> int:
-    """A function's lines, less those of the functions and classes defined inside it."""
-    n = (fn.end_lineno or fn.lineno) - fn.lineno + 1
+    """A function's body (its docstring included, its signature not: a CLI
+    command's option declarations are data), less the lines of the functions
+    and classes defined inside it."""
+    n = (fn.end_lineno or fn.lineno) - fn.body[0].lineno + 1
     for node in ast.walk(fn):
         if node is not fn and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             n -= (node.end_lineno or node.lineno) - node.lineno + 1
@@ -216,9 +218,7 @@ def test_no_module_is_over_500_lines():
 # fails when one is fixed and not removed here), and nothing else may become one.
 KNOWN_CIRCLES = {"edgecnn.export.onnx <-> edgecnn.export.quantize <-> edgecnn.export.sensitivity",
                  "edgecnn.export.tflite <-> edgecnn.export.tflite_quant"}
-KNOWN_LONG = {"edgecnn/export/api.py export_model", "edgecnn/train/evaluate.py evaluate_target",
-              "edgecnn/cli/export.py export_cmd", "edgecnn/cli/profile.py profile_cmd",
-              "edgecnn/cli/train.py eval_cmd", "edgecnn/cli/cost.py _model_command"}
+KNOWN_LONG = {"edgecnn/export/api.py export_model"}
 KNOWN_PRIVATE = {"edgecnn/export/executorch.py: from edgecnn.runtime.executorch_runner import _quiet_imports",
                  "edgecnn/export/sensitivity.py: from edgecnn.export.quantize import _ort_quantize",
                  "edgecnn/export/tflite_quant.py: from edgecnn.export.tflite import _quantizer_output"}
@@ -240,7 +240,7 @@ def test_no_circle_between_files_of_a_part():
 def test_no_function_is_over_80_lines():
     found = {f"{x.split(':')[0]} {x.split(' ')[1].rstrip(':')}": x for x in long_functions()}
     new = {k for k in found if k not in KNOWN_LONG} if PKG == REAL_PKG else set(found)
-    assert not new, "functions over 80 lines (nested functions counted apart):\n" + "\n".join(found[k] for k in
+    assert not new, "function bodies over 80 lines (nested functions counted apart):\n" + "\n".join(found[k] for k in
                                                                                                sorted(new))
     if PKG == REAL_PKG:
         _ratchet(set(found), KNOWN_LONG, "functions over 80 lines")
@@ -281,7 +281,7 @@ def test_the_file_checks_can_fail(tmp_path, monkeypatch):
     inner = "".join(f"        x{i} = {i}\n" for i in range(70))
     (copy / "cost" / "planted_c.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from edgecnn.cost.planted_d import g\n"
-        f"def long():\n{body}    return x0\n"
+        f"def long(a,\n         b):\n{body}    x79 = 1\n    return x0\n"
         f"def short():\n    def inner():\n{inner}        return 1\n    return inner\n")
     (copy / "cost" / "planted_d.py").write_text("from edgecnn.cost.planted_c import short\nfrom edgecnn.cost.engine "
                                                 "import _private_thing\n")

@@ -174,33 +174,14 @@ def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Opti
     ref = card.reference(cfg["input_size"], cfg["num_classes"]) if card and report.input_shape[1] == \
         report.input_shape[2] else None
     rid = src.id if src else name
-    where = None
-    if record:
-        dataset = card.dataset if card and cfg["input_size"] == card.input_size and src is None else None
-        recs = [report.to_record(rid, dataset=dataset)]
-        recs += [p.to_record(rid, input_shape=report.input_shape) for p in pairs]
-        if src is not None:
-            from edgecnn.cost.sources import source_fields
-
-            for r in recs:
-                r.metrics.update(source_fields(src))
-        where = _store(profiles, recs)
+    where = _write_cost_records(profiles, rid, report, pairs, card, cfg, src) if record else None
     reference = None
     if ref is not None and ref.macs:
         diff = report.totals["conv_linear_macs"] / ref.macs - 1
         reference = {"macs": ref.macs, "params": ref.params, "source": ref.source, "macs_diff": round(diff, 5)}
     if json_out:
-        out: dict[str, Any] = {"model": rid, "config": {k: v for k, v in cfg.items() if k != "count_size"},
-                               **report.to_dict(), "reference": reference, "record": where}
-        if src is not None:
-            out["source"] = {"kind": src.kind, "label": src.label, "spec": src.spec, "id": src.id}
-        if weights_info is not None:
-            out["weights"] = weights_info
-        if separable:
-            out["separable"] = [{**p.to_dict(), "matches": p.matches} for p in pairs]
-        if check is not None:
-            out["cross_check"] = check.to_dict()
-        print_json(out)
+        print_json(_cost_json(rid, cfg, report, reference, where, src, weights_info, pairs if separable else None,
+                              check))
         return
     _print_summary(console, rid if src is None else f"{rid} ({src.label})", report, reference)
     if weights_info is not None:
@@ -216,6 +197,35 @@ def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Opti
              f"{', ...' if len(u.layers) > 3 else ''}): not counted; the totals above leave it out")
     if where:
         console.print(f"records appended to {where}", highlight=False)
+
+
+def _write_cost_records(profiles: str, rid: str, report: Any, pairs: list, card: Any, cfg: dict, src: Any) -> str:
+    """The cost record (and one per separable pair) appended to ``profiles``; returns where."""
+    dataset = card.dataset if card and cfg["input_size"] == card.input_size and src is None else None
+    recs = [report.to_record(rid, dataset=dataset)]
+    recs += [p.to_record(rid, input_shape=report.input_shape) for p in pairs]
+    if src is not None:
+        from edgecnn.cost.sources import source_fields
+
+        for r in recs:
+            r.metrics.update(source_fields(src))
+    return _store(profiles, recs)
+
+
+def _cost_json(rid: str, cfg: dict, report: Any, reference: Any, where: Any, src: Any, weights_info: Any,
+               pairs: Optional[list], check: Any) -> dict[str, Any]:
+    """What ``cost --json`` prints."""
+    out: dict[str, Any] = {"model": rid, "config": {k: v for k, v in cfg.items() if k != "count_size"},
+                           **report.to_dict(), "reference": reference, "record": where}
+    if src is not None:
+        out["source"] = {"kind": src.kind, "label": src.label, "spec": src.spec, "id": src.id}
+    if weights_info is not None:
+        out["weights"] = weights_info
+    if pairs is not None:
+        out["separable"] = [{**p.to_dict(), "matches": p.matches} for p in pairs]
+    if check is not None:
+        out["cross_check"] = check.to_dict()
+    return out
 
 
 def _count_zoo(name, size, side, num_classes, precision, cross):

@@ -125,6 +125,13 @@ def evaluate_target(target: str | Path, dataset: str | None = None, data_dir: st
                                 over.std, warn)
         return _eval_checkpoint(path, dataset, data_dir, batch_size, subset, dev, seed, model_name, over, labels,
                                 (input_size, force_input_size))
+    return _eval_artifact(path, fmt, dataset, data_dir, labels, batch_size, subset, seed, input_size, over, warn)
+
+
+def _eval_artifact(path: Path, fmt: str, dataset: str | None, data_dir: str | None, labels: str | None,
+                   batch_size: int, subset: int | None, seed: int, input_size: int | None, over: "Override",
+                   warn: Callable[[str], None]) -> EvalResult:
+    """An exported artifact (ONNX, TFLite, OpenVINO, ...) on the test split, as its metadata says to feed it."""
     meta = _metadata_or_source(path, fmt, input_size, over.mean, over.std, warn)
     size = int(meta.get("input_size") or meta.get("input_shape", [0, 0, 0, 32])[-1])
     layout = str(meta.get("layout", "NCHW")).upper()

@@ -163,13 +163,16 @@ def write_onnx(ctx: ExportContext, path: Path, *, quantize: bool, symmetric: boo
     ``quant_method`` option, the ``keep_float`` layers in float, or (option
     ``max_drop``) the fewest most sensitive layers in float that keep the
     top-1 drop on ``ctx.search`` images within the budget."""
+    from edgecnn.export.qat import float_of, is_qat, qat_onnx
     from edgecnn.export.quantize import SYMMETRIC, quantize_onnx, resolve_method
 
     opts = ctx.options
     kw = dict(opset=int(opts["opset"]), dynamic_batch=bool(opts["dynamic_batch"]), exporter=opts["exporter"],
               do_simplify=bool(opts["simplify"]))
+    if quantize and is_qat(ctx.model):  # the trained scales, as they are
+        return qat_onnx(ctx.model, ctx.sample, path, ctx.metadata, kw["opset"], kw["dynamic_batch"])
     if not quantize:
-        return export_fp32(ctx.model, ctx.sample, path, ctx.metadata, **kw)
+        return export_fp32(float_of(ctx.model), ctx.sample, path, ctx.metadata, **kw)
     method = SYMMETRIC if symmetric else resolve_method(opts.get("quant_method"))
     model, figures = ctx.model, {}
     if method.equalize:

@@ -79,11 +79,12 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
                                  f"{', '.join(TFLITE_METHODS)}")
 
 
-def convert_fp32(model: Any, sample: Any) -> bytes:
-    """The float32 TFLite flatbuffer of ``model`` traced at ``sample``'s shape."""
+def convert_fp32(model: Any, sample: Any, quant_config: Any = None) -> bytes:
+    """The float32 TFLite flatbuffer of ``model`` traced at ``sample``'s shape
+    (``quant_config``: a PT2E-quantised graph, see ``edgecnn.export.qat``)."""
     _quiet()
     litert_torch = require("litert_torch", "tflite", "TFLite export")
-    edge = litert_torch.convert(model.eval(), (sample,))
+    edge = litert_torch.convert(model.eval(), (sample,), **({"quant_config": quant_config} if quant_config else {}))
     return bytes(edge.model_content())
 
 
@@ -174,11 +175,17 @@ def full_integer(ctx: ExportContext, flat: bytes) -> tuple[bytes, dict[str, Any]
 
 
 def build(ctx: ExportContext) -> ExportOutput:
-    flat = convert_fp32(ctx.model, ctx.sample)
+    from edgecnn.export.qat import float_of, is_qat, qat_tflite
+
     quant: dict[str, Any] = {}
-    if ctx.precision == "int8":
+    if is_qat(ctx.model) and ctx.precision == "int8":  # the trained scales, as they are
+        flat = qat_tflite(ctx.model, ctx.sample)
+        quant = {"quant_method": "qat", "quant_tool": "torchao pt2e (QAT) + litert-torch", "float_nodes": []}
+    else:
+        flat = convert_fp32(float_of(ctx.model), ctx.sample)
+    if ctx.precision == "int8" and not quant:
         flat, quant = full_integer(ctx, flat)
-    elif ctx.precision != "fp32":
+    elif ctx.precision not in ("fp32", "int8"):
         flat = quantize(flat, ctx.precision, None)
     counts = op_counts(flat)
     atomic_write_bytes(ctx.out_path, flat)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from edgecnn.records import Record, environment
+from edgecnn.train.qat import qat_entry
 
 if TYPE_CHECKING:
     from edgecnn.train.trainer import Trainer
@@ -38,15 +39,16 @@ def run_records(t: "Trainer", test: dict[str, Any], summary: dict[str, Any]) -> 
     env = environment({"device_torch": str(t.device), "gpu": torch.cuda.get_device_name(t.device)
                        if t.device.type == "cuda" else None, "threads": torch.get_num_threads(),
                        **(t.opts.record_env or {})})
+    qat = {"qat": qat_entry(t)} if t.opts.qat else {}
     common = dict(model=t.opts.model, device=t.opts.device_name, runtime="torch", format="pytorch",
                   input_shape=[3, t.input_size, t.input_size], dataset=t.opts.dataset, env=env,
-                  variant=t.run_dir.name, precision=precision_of(t.amp_dtype))
+                  variant=t.run_dir.name, precision="int8-qat" if qat else precision_of(t.amp_dtype))
     recs = [Record(kind="train_epoch", batch=t.recipe.batch_size, metrics=dict(row), **common) for row in t.history]
     recs.append(Record(kind="train", batch=t.recipe.batch_size,
                        metrics={**{k: v for k, v in summary.items() if k not in ("model", "dataset")},
                                 "recipe_settings": t.recipe.to_dict(),
-                                "subset": t.opts.subset, "test_subset": t.opts.test_subset}, **common))
+                                "subset": t.opts.subset, "test_subset": t.opts.test_subset, **qat}, **common))
     recs.append(Record(kind="accuracy", batch=t.opts.eval_batch_size,
                        metrics={**test, "checkpoint": str(t.last_path), "ema_decay": t.recipe.ema,
-                                "tta_flip": t.recipe.tta_flip}, **common))
+                                "tta_flip": t.recipe.tta_flip, **qat}, **common))
     return recs

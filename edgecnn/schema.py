@@ -140,6 +140,13 @@ QUANT = (
     ms("latency_ms_p50", "this artifact, batch 1"), ms("latency_ms_p90"), ms("fp32_latency_ms_p50"),
     ms("fp32_latency_ms_p90"), count("speedup_runs"), Field("speedup_noisy", "", BOOL), count("speedup_threads"),
     Field("speedup_isolation", "", STR), Field("fp32_file_bytes", "bytes", INT, "the FP32 twin's size", lo=0),
+    Field("method", "", STR, "how the INT8 model was made: ptq (post-training), mixed (post-training, some "
+          "layers in float), qat (quantisation-aware fine-tune, its trained scales)"),
+    Field("qat_quantizer", "", STR, "the PT2E quantizer of a QAT model"), Field("qat_scheme", "", DICT),
+    count("qat_epochs", "epochs of the QAT fine-tune"), count("qat_steps", "optimizer steps of the fine-tune"),
+    count("qat_images", "training images the fine-tune saw (steps x batch)"),
+    Field("qat_source_checkpoint", "", STR, "the float checkpoint the fine-tune started from"),
+    pct("qat_source_top1", "that checkpoint's recorded test top-1"),
 )
 
 # on a record of any kind: where a scripted run (scripts/gpu_reference.py) failed, and where the model came from
@@ -301,6 +308,8 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("ema_decay", "", NUM, "the weights evaluated were a moving average with this decay per step "
               "(0: the trained weights)", lo=0.0, hi=1.0),
         Field("tta_flip", "", BOOL, "logits averaged over each image and its horizontal mirror"),
+        Field("qat", "", DICT, "the evaluated model was a QAT graph with fake quantisation (train --qat): quantizer, "
+              "scheme, source checkpoint, epochs and images"),
         # the data set's ceiling measured with airbench (edgecnn/reference/ceiling.py)
         Field("seed", "", INT, "torch.manual_seed before the training run"),
         Field("train_s", "s", NUM, "training time of the run, data loading excluded", lo=0.0),
@@ -325,7 +334,8 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("param_checksum", "", STR), Field("recipe_settings", "", DICT), count("subset"),
         Field("fp16_path", "", STR, "the half-precision weights --save-fp16 wrote"),
         Field("ranks_in_sync", "", BOOL, "DDP: every rank ended with the same weights"),
-        count("test_subset"),
+        count("test_subset"), Field("qat", "", DICT, "a quantisation-aware fine-tune (--qat): quantizer, scheme, "
+                                    "source checkpoint and top-1, epochs, steps and images fine-tuned"),
         Field("time_budget_s", "s", NUM, "--time-budget", lo=0.0),
         Field("budget_plan", "", DICT, "the schedule fitted to the budget: epochs, steps, measured images/s, "
                                        "re-plans"),

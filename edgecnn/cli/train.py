@@ -39,7 +39,12 @@ def register(app: typer.Typer) -> None:
                                             "all (every parameter)."),
         recipe_set: Optional[list[str]] = typer.Option(None, "--recipe-set", help="FIELD=VALUE: set any recipe "
                                                        "field (see `edgecnn recipes --json`); repeatable."),
-        recipe: str = typer.Option("default", "--recipe", help="See `edgecnn recipes`."),
+        recipe: str = typer.Option("default", "--recipe", help="See `edgecnn recipes` (--qat: `qat` unless given)."),
+        qat: bool = typer.Option(False, "--qat", help="Quantisation-aware fine-tune of --checkpoint's float weights "
+                                 "(PT2E fake quantisation, the XNNPACK INT8 scheme the exports run); export the "
+                                 "result with `edgecnn export MODEL --checkpoint RUN/best.pt --precision int8`."),
+        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="--qat: the trained float (FP32 or FP16) "
+                                                 "checkpoint to start from."),
         input_size: Optional[int] = typer.Option(None, "--input-size", help="Default: the image side if < 64."),
         num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Checked against the dataset."),
         out: Optional[str] = typer.Option(None, "--out", help="Run folder (default runs/MODEL-DATASET-seedN)."),

@@ -9,6 +9,8 @@ refused up front with one line.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -139,3 +141,14 @@ def artifact_stem(model_name: str, input_size: int, precision: str, batch: int =
 
     name = f"{model_name}.{weights}" if weights else model_name
     return f"{safe_name(name)}-{input_size}-{precision}" + (f"-b{batch}" if batch != 1 else "")
+
+
+def embed_metadata(model_proto: Any, metadata: dict[str, Any]) -> None:
+    """Store ``metadata`` in ``metadata_props`` (strings; non-strings JSON-encoded)."""
+    del model_proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = model_proto.metadata_props.add()
+        entry.key = str(key)
+        entry.value = value if isinstance(value, str) else json.dumps(value)
+    model_proto.producer_name = "edgecnn"
+    model_proto.doc_string = f"{metadata.get('model')} exported by edgecnn {metadata.get('edgecnn_version')}"

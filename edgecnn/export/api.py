@@ -26,7 +26,8 @@ import numpy as np
 from edgecnn.errors import EdgeCNNError, InvalidOptionError
 from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
 from edgecnn.export.calibration import calibration_arrays, folder_images, load_images, model_tensors, recalibrate_bn
-from edgecnn.models.checkpoint import forced_size_metrics, load_checkpoint_info, load_into
+from edgecnn.models.checkpoint import (checkpoint_info, forced_size_metrics, is_qat_checkpoint, load_checkpoint_info,
+                                       load_into)
 from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
 from edgecnn.records import Record, RecordStore, atomic_write_text, check_writable, environment
 
@@ -96,6 +97,11 @@ def resolve_model(name_or_model: Any, checkpoint: str | os.PathLike | None, inpu
     if weights is not None:
         return _with_weights(name_or_model, weights, input_size, num_classes)
     if isinstance(name_or_model, str):
+        if checkpoint and is_qat_checkpoint(checkpoint):  # a `train --qat` run: its fake-quantised graph
+            from edgecnn.export.qat import load_qat_checkpoint
+
+            model, ckpt = load_qat_checkpoint(checkpoint, name_or_model)
+            return model, name_or_model, "checkpoint", checkpoint_info(ckpt)
         if checkpoint:
             model, info = load_checkpoint_info(checkpoint, name_or_model, input_size=input_size,
                                                num_classes=num_classes, force_input_size=force_input_size)
@@ -210,6 +216,11 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         fmt.precheck(precision, opts)
     model, name, weights, info = resolve_model(name_or_model, checkpoint, input_size, num_classes, weights,
                                                force_input_size)
+    qat = getattr(model, "edgecnn_qat", None) is not None
+    if qat:  # its own scales: int8, to a format that takes them (before anything is written)
+        from edgecnn.export.qat import check_qat_export
+
+        check_qat_export(to, precision, options)
     size = int(model.edgecnn_config.get("input_size") or input_size or model.edgecnn_card.input_size)
     card = model.edgecnn_card
     norm = {"mean": tuple(info.get("mean") or card.mean), "std": tuple(info.get("std") or card.std)}
@@ -221,7 +232,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     # real images: calibration / BN statistics from the training split, parity from the test split
     do_recal = bool(recalibrate) or (recalibrate is None and weights == "random")
     calib_images, calib_prep, calib_from = None, prep, None
-    if precision == "int8" or do_recal:
+    if (precision == "int8" and not qat) or do_recal:
         if calibration is None and calibration_dir is not None:
             from edgecnn.data.preprocess import default_preprocessing
 
@@ -293,6 +304,10 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         warn(f"{name}: the checkpoint was trained at {forced['trained_input_size']}x{forced['trained_input_size']} "
              f"input; exporting it at {size}x{size} as --force-input-size asks (the record notes it)")
     rec.metrics.update(forced)
+    if qat:
+        from edgecnn.export.qat import qat_figures
+
+        rec.metrics.update(qat_figures(model))
     store = RecordStore(profiles) if profiles else None
     def parity_chunks():  # normalised float32 NCHW, PARITY_CHUNK images at a time
         return (t.numpy() for t in model_tensors(parity_set.images, prep, size, PARITY_CHUNK))
@@ -330,6 +345,8 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     files = [out.path, *out.extra_files]
     rec.metrics.update({"export_s": export_s, "file_bytes": out.path.stat().st_size, "path": str(out.path),
                         **{k: v for k, v in out.metrics.items()}})
+    if precision == "int8" and not qat:  # how the INT8 model was made: post-training, some layers in float or not
+        rec.metrics["method"] = "mixed" if out.metrics.get("float_nodes") else "ptq"
     log(f"wrote {out.path} ({out.path.stat().st_size / 1e6:.2f} MB) in {export_s:.1f} s")
 
     parity = None

@@ -37,9 +37,9 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
     """The [executorch] extra must import (its import logs a torch deprecation and
     cpuinfo lines, hidden here)."""
     from edgecnn.runtime._native import native_output
-    from edgecnn.runtime.executorch_runner import _quiet_imports
+    from edgecnn.runtime.executorch_runner import quiet_imports
 
-    with _quiet_imports(), native_output():
+    with quiet_imports(), native_output():
         require("executorch.exir", EXTRA, "ExecuTorch export")
         require("executorch.backends.xnnpack.partition.xnnpack_partitioner", EXTRA, "the XNNPACK delegate")
         require("executorch.extension.pybindings.portable_lib", EXTRA, "the ExecuTorch runtime")
@@ -118,10 +118,15 @@ def lower(model: Any, sample: Any) -> tuple[bytes, dict[str, Any]]:
 def build(ctx: ExportContext) -> ExportOutput:
     from edgecnn.runtime.layer_names import compute_modules
 
-    modules = compute_modules(ctx.model, ctx.sample)
-    model = ctx.model
+    from edgecnn.export.qat import float_of, is_qat
+
+    qat = is_qat(ctx.model)
+    model = float_of(ctx.model)
+    modules = compute_modules(model, ctx.sample)
     if ctx.precision == "fp16":
         model = _half(model)
+    elif ctx.precision == "int8" and qat:  # the trained scales, as they are
+        model = ctx.model.converted()
     elif ctx.precision == "int8":
         model = quantize_pt2e(model, ctx.sample, ctx.calibration_batches())
     data, figures = lower(model, ctx.sample)
@@ -130,7 +135,7 @@ def build(ctx: ExportContext) -> ExportOutput:
     ctx.metadata["layer_modules"] = modules
     ctx.metadata["runtime_settings"] = {"runtime": "executorch", "delegate": "xnnpack"}
     figures["inference_precision"] = precision_ran
-    if ctx.precision == "int8":
+    if ctx.precision == "int8" and not qat:
         figures["calibration_images"] = sum(len(b) for b in ctx.calibration_batches())
     return ExportOutput(ctx.out_path, "executorch", metrics=figures)
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from edgecnn.errors import InvalidOptionError
-from edgecnn.export._base import ExportContext, ExportFormat, ExportOutput, register_format
+from edgecnn.export._base import embed_metadata, ExportContext, ExportFormat, ExportOutput, register_format
 from edgecnn.records import atomic_write_bytes
 
 INPUT_NAME = "input"
@@ -64,17 +64,6 @@ def simplify(model_proto: Any) -> Any:
     import onnxscript.optimizer
 
     return onnxscript.optimizer.optimize(model_proto)
-
-
-def embed_metadata(model_proto: Any, metadata: dict[str, Any]) -> None:
-    """Store ``metadata`` in ``metadata_props`` (strings; non-strings JSON-encoded)."""
-    del model_proto.metadata_props[:]
-    for key, value in metadata.items():
-        entry = model_proto.metadata_props.add()
-        entry.key = str(key)
-        entry.value = value if isinstance(value, str) else json.dumps(value)
-    model_proto.producer_name = "edgecnn"
-    model_proto.doc_string = f"{metadata.get('model')} exported by edgecnn {metadata.get('edgecnn_version')}"
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -163,13 +152,16 @@ def write_onnx(ctx: ExportContext, path: Path, *, quantize: bool, symmetric: boo
     ``quant_method`` option, the ``keep_float`` layers in float, or (option
     ``max_drop``) the fewest most sensitive layers in float that keep the
     top-1 drop on ``ctx.search`` images within the budget."""
+    from edgecnn.export.qat import float_of, is_qat
     from edgecnn.export.quantize import SYMMETRIC, quantize_onnx, resolve_method
 
     opts = ctx.options
     kw = dict(opset=int(opts["opset"]), dynamic_batch=bool(opts["dynamic_batch"]), exporter=opts["exporter"],
               do_simplify=bool(opts["simplify"]))
+    if quantize and is_qat(ctx.model):  # the trained scales, as they are
+        return qat_onnx(ctx.model, ctx.sample, path, ctx.metadata, kw["opset"], kw["dynamic_batch"])
     if not quantize:
-        return export_fp32(ctx.model, ctx.sample, path, ctx.metadata, **kw)
+        return export_fp32(float_of(ctx.model), ctx.sample, path, ctx.metadata, **kw)
     method = SYMMETRIC if symmetric else resolve_method(opts.get("quant_method"))
     model, figures = ctx.model, {}
     if method.equalize:
@@ -209,3 +201,17 @@ register_format(ExportFormat(
     options={**ONNX_OPTIONS, **QUANT_OPTIONS, "symmetric": False}, builder=build, precheck=precheck,
     description="ONNX (torch.onnx TorchScript exporter; INT8 = onnxruntime static Q/DQ, per-channel)",
 ))
+
+
+def qat_onnx(model: Any, sample: Any, path: Any, metadata: dict[str, Any], opset: int,
+             dynamic_batch: bool) -> dict[str, Any]:
+    """The converted QAT graph as a Q/DQ ONNX file (the dynamo exporter, which
+    translates PT2E's quantize/dequantize ops; opset >= 18), written atomically."""
+    import onnx
+
+    figures = export_fp32(model.converted(), sample, path, metadata, opset=max(18, opset),
+                          dynamic_batch=dynamic_batch, exporter="dynamo")
+    proto = onnx.load(str(path), load_external_data=False)
+    qdq = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node)
+    return {**figures, "qdq_nodes": int(qdq), "quant_tool": "torchao pt2e (QAT)", "quant_method": "qat",
+            "activation_type": "int8 asymmetric", "float_nodes": []}

@@ -179,7 +179,7 @@ def prepare(fp32_path: Path, out: Path) -> Any:
     return proto
 
 
-def _ort_quantize(pre: Path, out: Path, batches: list[np.ndarray], method: QuantMethod, keep_float: Sequence[str],
+def ort_quantize(pre: Path, out: Path, batches: list[np.ndarray], method: QuantMethod, keep_float: Sequence[str],
                   cache: Path | None, quantize_only: Sequence[str] | None = None) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -240,7 +240,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, batches: list[np.ndarray], me
     ``float_nodes``, ``calibration_images``, ``qdq_nodes``, ``activation_type``)."""
     import onnx
 
-    from edgecnn.export.onnx import embed_metadata
+    from edgecnn.export._base import embed_metadata
     from edgecnn.records import atomic_write_bytes
 
     m = resolve_method(method)
@@ -257,7 +257,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, batches: list[np.ndarray], me
         if m.tool == "nncf":
             _nncf_quantize(pre, q, batches, m, keep_float)
         else:
-            _ort_quantize(pre, q, batches, m, keep_float, calibration_cache)
+            ort_quantize(pre, q, batches, m, keep_float, calibration_cache)
         proto = onnx.load(str(q))
     if metadata is not None:
         embed_metadata(proto, {**metadata, "quant_method": m.name, "float_nodes": list(keep_float)})

@@ -117,14 +117,14 @@ def layer_sensitivity(fp32_path: Path, batches: list[np.ndarray], x: np.ndarray,
         full = tmp_p / "all.onnx"
         quantize_onnx(pre, full, batches, proxy, calibration_cache=cache)
         all_int8 = compare(ref, onnx_logits(full, x), labels)
-        from edgecnn.export.quantize import _ort_quantize
+        from edgecnn.export.quantize import ort_quantize
 
         rows = []
         for i, node in enumerate(todo):
             if progress:
                 progress(i, len(todo), node)
             one = tmp_p / "one.onnx"
-            _ort_quantize(pre, one, batches, proxy, (), cache, quantize_only=[node])
+            ort_quantize(pre, one, batches, proxy, (), cache, quantize_only=[node])
             rows.append({"layer": node, "op": _op_of(pre, node), **compare(ref, onnx_logits(one, x), labels)})
     rows.sort(key=lambda r: -r["logit_error"])
     ref_top1 = 100.0 * float((ref.argmax(1) == labels).mean()) if labels is not None else None

@@ -21,16 +21,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from edgecnn.errors import InvalidOptionError, require
+from edgecnn.export.tflite_quant import quantizer_output
 from edgecnn.export._base import ExportContext, ExportFormat, ExportOutput, register_format
 from edgecnn.records import atomic_write_bytes
 
@@ -42,15 +40,6 @@ def _quiet() -> None:
     """Converter progress off (set before litert_torch is imported; a user's own setting wins)."""
     os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def _quantizer_output() -> Iterator[None]:
-    """Hide ai-edge-quantizer's tqdm bars (written to sys.stderr) and the interpreter's
-    debugging warning (``experimental_preserve_all_tensors``) it triggers while calibrating."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
-        yield
 
 
 def precheck(precision: str, options: dict[str, Any]) -> None:
@@ -79,11 +68,12 @@ def precheck(precision: str, options: dict[str, Any]) -> None:
                                  f"{', '.join(TFLITE_METHODS)}")
 
 
-def convert_fp32(model: Any, sample: Any) -> bytes:
-    """The float32 TFLite flatbuffer of ``model`` traced at ``sample``'s shape."""
+def convert_fp32(model: Any, sample: Any, quant_config: Any = None) -> bytes:
+    """The float32 TFLite flatbuffer of ``model`` traced at ``sample``'s shape
+    (``quant_config``: a PT2E-quantised graph, see ``edgecnn.export.qat``)."""
     _quiet()
     litert_torch = require("litert_torch", "tflite", "TFLite export")
-    edge = litert_torch.convert(model.eval(), (sample,))
+    edge = litert_torch.convert(model.eval(), (sample,), **({"quant_config": quant_config} if quant_config else {}))
     return bytes(edge.model_content())
 
 
@@ -121,9 +111,9 @@ def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] |
         samples = [{arg: np.ascontiguousarray(b, dtype=np.float32)} for b in (calibration or [])]
         if not samples:
             raise InvalidOptionError("full-integer INT8 needs calibration images; none were given")
-        with _quantizer_output():
+        with quantizer_output():
             result = qt.calibrate({key: samples}, num_threads=1)
-    with _quantizer_output():
+    with quantizer_output():
         return bytes(qt.quantize(result, enable_progress_report=False).quantized_model)
 
 
@@ -174,11 +164,17 @@ def full_integer(ctx: ExportContext, flat: bytes) -> tuple[bytes, dict[str, Any]
 
 
 def build(ctx: ExportContext) -> ExportOutput:
-    flat = convert_fp32(ctx.model, ctx.sample)
+    from edgecnn.export.qat import float_of, is_qat, qat_tflite
+
     quant: dict[str, Any] = {}
-    if ctx.precision == "int8":
+    if is_qat(ctx.model) and ctx.precision == "int8":  # the trained scales, as they are
+        flat = qat_tflite(ctx.model, ctx.sample)
+        quant = {"quant_method": "qat", "quant_tool": "torchao pt2e (QAT) + litert-torch", "float_nodes": []}
+    else:
+        flat = convert_fp32(float_of(ctx.model), ctx.sample)
+    if ctx.precision == "int8" and not quant:
         flat, quant = full_integer(ctx, flat)
-    elif ctx.precision != "fp32":
+    elif ctx.precision not in ("fp32", "int8"):
         flat = quantize(flat, ctx.precision, None)
     counts = op_counts(flat)
     atomic_write_bytes(ctx.out_path, flat)

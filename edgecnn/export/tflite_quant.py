@@ -22,10 +22,13 @@ ONNX (``sensitivity.py``).
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -106,6 +109,15 @@ def recipe(method: str, float_scopes: Sequence[str] = (), only: Sequence[str] | 
     return rm.get_quantization_recipe()
 
 
+@contextlib.contextmanager
+def quantizer_output() -> Iterator[None]:
+    """Hide ai-edge-quantizer's tqdm bars (written to sys.stderr) and the interpreter's
+    debugging warning (``experimental_preserve_all_tensors``) it triggers while calibrating."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+        yield
+
+
 class Calibrated:
     """A float flatbuffer with its calibration statistics, quantised with any recipe."""
 
@@ -113,8 +125,6 @@ class Calibrated:
         require("ai_edge_quantizer", "tflite", "TFLite quantization")
         from ai_edge_litert.interpreter import Interpreter
         from ai_edge_quantizer import quantizer
-
-        from edgecnn.export.tflite import _quantizer_output
 
         if not batches:
             raise InvalidOptionError("full-integer INT8 needs calibration images; none were given")
@@ -124,7 +134,7 @@ class Calibrated:
         key = next(iter(sig))
         arg = sig[key]["inputs"][0]
         qt = quantizer.Quantizer(bytearray(flat), recipe(method))
-        with _quantizer_output():
+        with quantizer_output():
             self.stats = qt.calibrate({key: [{arg: np.ascontiguousarray(b, np.float32)} for b in batches]},
                                       num_threads=1)
 
@@ -141,11 +151,9 @@ class Calibrated:
     def quantize(self, keep_float: Sequence[str] = (), only: Sequence[str] | None = None) -> bytes:
         from ai_edge_quantizer import quantizer
 
-        from edgecnn.export.tflite import _quantizer_output
-
         rec = recipe(self.method, self.scopes(keep_float), None if only is None else self.scopes(only))
         qt = quantizer.Quantizer(bytearray(self.flat), rec)
-        with _quantizer_output():
+        with quantizer_output():
             return bytes(qt.quantize(self.stats, enable_progress_report=False).quantized_model)
 
     def candidate_layers(self) -> list[str]:

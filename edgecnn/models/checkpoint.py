@@ -33,6 +33,9 @@ from edgecnn.errors import CorruptFileError, InvalidOptionError
 from edgecnn.records import atomic_output
 
 FORMAT = "edgecnn-checkpoint-v1"
+# a quantisation-aware-training checkpoint (`edgecnn train --qat`) holds this entry (quantizer, scheme, source
+# checkpoint, epochs, images): its state_dict is a PT2E graph's, with fake quantisers (edgecnn/export/qat.py)
+QAT_KEY = "qat"
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -83,6 +86,19 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return {"state_dict": data}
     raise CorruptFileError(f"{p} is not an edgecnn checkpoint or a state dict")
+
+
+def is_qat_checkpoint(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a QAT checkpoint (``QAT_KEY``); unreadable -> CorruptFileError."""
+    return bool(read_checkpoint(path).get(QAT_KEY))
+
+
+def refuse_qat(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
+    """One line for a QAT checkpoint where float weights are expected."""
+    if ckpt.get(QAT_KEY):
+        raise InvalidOptionError(f"{path} is a quantisation-aware-training checkpoint (fake-quantised INT8 "
+                                 f"graph), not float weights: export it with `edgecnn export {ckpt.get('model')} "
+                                 f"--checkpoint {path} --precision int8 --to onnx|tflite|executorch`")
 
 
 def check_model_name(ckpt: dict[str, Any], path: str | os.PathLike, name: str | None) -> None:
@@ -138,6 +154,7 @@ def load_checkpoint(path: str | os.PathLike, model_name: str | None = None, *, n
     ckpt = read_checkpoint(path, map_location)
     check_model_name(ckpt, path, model_name)
     check_input_size(ckpt, path, input_size, force_input_size)
+    refuse_qat(ckpt, path)
     name = model_name or ckpt.get("model")
     if not name:
         raise InvalidOptionError(f"{path} is a bare state dict; say which model it is for")
@@ -215,6 +232,7 @@ def load_into(model: Any, path: str | os.PathLike, force_input_size: bool = Fals
     cfg = getattr(model, "edgecnn_config", {})
     check_model_name(ckpt, path, cfg.get("name"))
     check_input_size(ckpt, path, cfg.get("input_size"), force_input_size)
+    refuse_qat(ckpt, path)
     load_weights(model, ckpt["state_dict"], f"checkpoint {path}")
     model.eval()
     return checkpoint_info(ckpt)

@@ -26,7 +26,7 @@ _COMPUTE = ("Convolution", "Fully Connected", "Deconvolution")
 
 
 @contextlib.contextmanager
-def _quiet_imports() -> Iterator[None]:
+def quiet_imports() -> Iterator[None]:
     """torchao registers an enum with torch's pytree at import, which logs a deprecation warning."""
     log = logging.getLogger("torch.utils._pytree")
     level = log.level
@@ -41,7 +41,7 @@ def _runtime_module():
     from edgecnn.runtime._native import native_output
 
     try:
-        with _quiet_imports(), native_output():  # cpuinfo lines on x86 (no midr_el1 file)
+        with quiet_imports(), native_output():  # cpuinfo lines on x86 (no midr_el1 file)
             from executorch import runtime
             from executorch.extension.pybindings import portable_lib
     except ImportError:
@@ -149,7 +149,7 @@ class ExecuTorchRunner(Runner):
         import torch
 
         try:
-            with _quiet_imports():
+            with quiet_imports():
                 from executorch.devtools import Inspector
         except ImportError as exc:
             raise RunnerUnsupported(f"executorch.devtools (ETDump parsing) does not import here: {exc}") from None
@@ -163,7 +163,7 @@ class ExecuTorchRunner(Runner):
             program.write_etdump_result_to_file(dump, os.path.join(tmp, "debug.bin"))
             if not os.path.exists(dump) or os.path.getsize(dump) == 0:
                 raise RunnerUnsupported("this executorch build wrote no ETDump (built without the event tracer)")
-            with _quiet_imports(), warnings.catch_warnings():
+            with quiet_imports(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Output Buffer not found")  # no tensor dumps: none asked
                 inspector = Inspector(etdump_path=dump)
         ops = []

@@ -19,7 +19,7 @@ from edgecnn.train.recipes import Recipe, check_recipe, get_recipe
 
 # options that must match when resuming (anything else may change, e.g. the device)
 RESUME_KEYS = ("model", "dataset", "seed", "subset", "test_subset", "input_size", "num_classes", "recipe",
-               "world_size")
+               "world_size", "qat")
 
 
 @dataclass
@@ -64,6 +64,8 @@ class TrainOptions:
     device_name: str = "local"
     time_budget: str | float | None = None  # "90s", "3m", "1h" or seconds: the run's wall-clock budget
     record_env: dict[str, Any] | None = None  # extra fields for the env of every record written
+    qat: bool = False  # quantisation-aware fine-tune of --checkpoint's float weights (edgecnn/train/qat.py)
+    checkpoint: str | None = None  # the float weights a --qat run starts from
 
 
 # the recipe fields that have their own command-line option

@@ -112,6 +112,9 @@ for _r in (
            "(cifar10-fast utils.py, airbench utils.py)",
            epochs=24, batch_size=512, lr=0.4, warmup_frac=5 / 24, label_smoothing=0.2, cutout=8, ema=0.998,
            tta_flip=True, norm="cifar", wd_on="all"),
+    Recipe("qat", "quantisation-aware fine-tune (--qat): 1 epoch, batch 128, cosine from lr 0.005 without warm-up, "
+           "pad-crop-flip, no cutout", epochs=1, batch_size=128, lr=0.005, schedule="cosine", warmup_frac=0.0,
+           cutout=0),
 ):
     RECIPES.add(_r.name, _r)
 

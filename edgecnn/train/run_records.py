@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from edgecnn.records import Record, environment
+from edgecnn.train.qat import qat_entry
 
 if TYPE_CHECKING:
     from edgecnn.train.trainer import Trainer
@@ -25,6 +26,22 @@ def run_summary(t: "Trainer", test: dict[str, Any], wall_s: float) -> dict[str, 
             "images_per_s": (float(np.mean([x["images_per_s"] for x in h])) if h else None),
             "seed": t.opts.seed, "recipe": t.opts.recipe, "world_size": t.dist.world_size,
             "last": str(t.last_path), "best": str(t.best_path)}
+
+
+def run_config(t: "Trainer") -> dict[str, Any]:
+    """The run's ``config.json``: what it was asked, what it resolved, where it ran."""
+    o = t.opts
+    return {"model": o.model, "dataset": o.dataset, "data_dir": o.data_dir, "data_source": t.data_source,
+            "image_size": t.image_size, "seed": o.seed, "subset": o.subset,
+            "test_subset": o.test_subset, "input_size": t.input_size, "num_classes": t.num_classes,
+            "recipe": t.recipe.to_dict(), "world_size": t.dist.world_size,
+            "device": str(t.device), "amp": str(t.amp_dtype).replace("torch.", "") if t.amp_dtype
+            else "off", "channels_last": t.channels_last, "compile": t.use_compile,
+            "checkpoint_every": o.checkpoint_every, "steps_per_epoch": t.steps_per_epoch,
+            "threads": torch.get_num_threads(), "time_budget_s": t.budget_s, "budget_plan": None,
+            "classes": t.classes, "mean": list(t.mean), "std": list(t.std),
+            "run_id": t.run_dir.name, "env": environment(),
+            "qat": {"checkpoint": t.qat_source["source_checkpoint"]} if o.qat else None}
 
 
 def param_checksum(model: torch.nn.Module) -> str:
@@ -48,15 +65,16 @@ def run_records(t: "Trainer", test: dict[str, Any], summary: dict[str, Any]) -> 
     env = environment({"device_torch": str(t.device), "gpu": torch.cuda.get_device_name(t.device)
                        if t.device.type == "cuda" else None, "threads": torch.get_num_threads(),
                        **(t.opts.record_env or {})})
+    qat = {"qat": qat_entry(t)} if t.opts.qat else {}
     common = dict(model=t.opts.model, device=t.opts.device_name, runtime="torch", format="pytorch",
                   input_shape=[3, t.input_size, t.input_size], dataset=t.opts.dataset, env=env,
-                  variant=t.run_dir.name, precision=precision_of(t.amp_dtype))
+                  variant=t.run_dir.name, precision="int8-qat" if qat else precision_of(t.amp_dtype))
     recs = [Record(kind="train_epoch", batch=t.recipe.batch_size, metrics=dict(row), **common) for row in t.history]
     recs.append(Record(kind="train", batch=t.recipe.batch_size,
                        metrics={**{k: v for k, v in summary.items() if k not in ("model", "dataset")},
                                 "recipe_settings": t.recipe.to_dict(),
-                                "subset": t.opts.subset, "test_subset": t.opts.test_subset}, **common))
+                                "subset": t.opts.subset, "test_subset": t.opts.test_subset, **qat}, **common))
     recs.append(Record(kind="accuracy", batch=t.opts.eval_batch_size,
                        metrics={**test, "checkpoint": str(t.last_path), "ema_decay": t.recipe.ema,
-                                "tta_flip": t.recipe.tta_flip}, **common))
+                                "tta_flip": t.recipe.tta_flip, **qat}, **common))
     return recs

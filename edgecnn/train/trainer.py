@@ -45,7 +45,8 @@ from edgecnn.train.metrics import ClassificationMeter, evaluate_model
 from edgecnn.train.options import (RESUME_KEYS, TrainOptions, amp_dtype, check_writable, norm_stats, options_from,
                                    param_groups, resolve_device, resolve_recipe, time_budget_s)
 from edgecnn.train.recipes import LrSchedule, Recipe
-from edgecnn.train.run_records import param_checksum, run_summary
+from edgecnn.train.qat import qat_entry, qat_options
+from edgecnn.train.run_records import param_checksum, run_config, run_summary
 
 __all__ = ["Trainer", "TrainOptions", "options_from", "resolve_device", "resolve_recipe", "train"]
 
@@ -56,6 +57,7 @@ class Trainer:
     def __init__(self, opts: TrainOptions, log: Callable[[str], None] = print) -> None:
         from edgecnn.models import get_card
 
+        opts = qat_options(opts)  # --qat: checked, and its recipe and float32 settings resolved
         self.opts, self.log = opts, log
         self.recipe = resolve_recipe(opts)
         self.budget_s = time_budget_s(opts)  # a bad --time-budget fails before any data loads
@@ -110,7 +112,7 @@ class Trainer:
                                                                                                  self.device)
         self.n_train = len(train)
         self.train_tf, self.eval_tf = transforms(r, self.input_size, self.mean, self.std, self.channels_last)
-        self.config = self._config()
+        self.config = run_config(self)
         self.position = {"epoch": 0, "step_in_epoch": 0}
         self.global_step, self.history, self.best_top1 = 0, [], -1.0
         self.partial: dict[str, float] = {}
@@ -131,6 +133,10 @@ class Trainer:
         torch.manual_seed(opts.seed)  # weight initialisation
         model = create_model(opts.model, num_classes=self.num_classes, input_size=self.input_size)
         self._apply_regularizers(model)
+        if opts.qat:  # --checkpoint's weights, as a fake-quantised graph
+            from edgecnn.train.qat import qat_model
+
+            model = qat_model(self, model)
         self.model = model.to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -186,21 +192,6 @@ class Trainer:
         if self.opts.shake_shake:
             apply_shake_shake(model)
 
-    def _config(self) -> dict[str, Any]:
-        from edgecnn.records import environment
-
-        o = self.opts
-        return {"model": o.model, "dataset": o.dataset, "data_dir": o.data_dir, "data_source": self.data_source,
-                "image_size": self.image_size, "seed": o.seed, "subset": o.subset,
-                "test_subset": o.test_subset, "input_size": self.input_size, "num_classes": self.num_classes,
-                "recipe": self.recipe.to_dict(), "world_size": self.dist.world_size,
-                "device": str(self.device), "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype
-                else "off", "channels_last": self.channels_last, "compile": self.use_compile,
-                "checkpoint_every": o.checkpoint_every, "steps_per_epoch": self.steps_per_epoch,
-                "threads": torch.get_num_threads(), "time_budget_s": self.budget_s, "budget_plan": None,
-                "classes": self.classes, "mean": list(self.mean), "std": list(self.std),
-                "run_id": self.run_dir.name, "env": environment()}
-
     def _restore(self) -> None:
         ckpt = read_checkpoint(self.last_path, map_location=self.device)
         stored = ckpt.get("train_config") or {}
@@ -219,7 +210,12 @@ class Trainer:
                          f"match an uninterrupted run within float noise, not bit for bit")
         if ckpt.get("model") != self.opts.model:
             raise InvalidOptionError(f"{self.last_path} is a {ckpt.get('model')} checkpoint, not {self.opts.model}")
-        load_weights(self.model, ckpt.get("train_state_dict") or ckpt["state_dict"], str(self.last_path))
+        if self.opts.qat:
+            from edgecnn.train.qat import load_state
+
+            load_state(self, ckpt["state_dict"], str(self.last_path))
+        else:
+            load_weights(self.model, ckpt.get("train_state_dict") or ckpt["state_dict"], str(self.last_path))
         if self.ema is not None:  # the checkpoint's state_dict is the average (what eval and export load)
             self.ema.restore(ckpt["state_dict"], ckpt.get("ema"), str(self.last_path))
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -276,7 +272,8 @@ class Trainer:
                 "history": list(self.history), "best_top1": self.best_top1, "dataset": self.opts.dataset,
                 "budget": self.budget.state() if self.budget else None,
                 "classes": self.classes, "mean": list(self.mean), "std": list(self.std),
-                "train_config": {k: v for k, v in self.config.items() if k != "env"}}
+                "train_config": {k: v for k, v in self.config.items() if k != "env"},
+                **({"qat": qat_entry(self)} if self.opts.qat else {})}
 
     # -- the loop -----------------------------------------------------------------
     @property

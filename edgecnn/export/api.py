@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +22,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgecnn.errors import EdgeCNNError, InvalidOptionError
+from edgecnn.errors import InvalidOptionError
 from edgecnn.export._base import EXPORTERS, ExportContext, artifact_stem
-from edgecnn.export.calibration import calibration_arrays, folder_images, load_images, model_tensors, recalibrate_bn
+from edgecnn.export.calibration import calibration_arrays, load_images, model_tensors
+from edgecnn.export.steps import (PARITY_CHUNK, Images, Request, Setup, build_artifact, check_parity,  # noqa: F401
+                                  name_classes, real_images, reference_logits, write_metadata)
 from edgecnn.models.checkpoint import (checkpoint_info, forced_size_metrics, is_qat_checkpoint, load_checkpoint_info,
                                        load_into)
-from edgecnn.export.parity import RANDOM_WEIGHTS_CRITERIA, ParityResult, check_artifact, torch_logits
-from edgecnn.records import Record, RecordStore, atomic_write_text, check_writable, environment
+from edgecnn.export.parity import ParityResult
+from edgecnn.records import Record, RecordStore, check_writable, environment
 
 DEFAULT_PARITY_IMAGES = 100
 DEFAULT_CALIBRATION_IMAGES = 128
-PARITY_CHUNK = 64  # test images normalised at a time for the parity check (bounds memory at 224x224)
 RANDOM_WEIGHTS_SEED = 0  # without a checkpoint, weights are drawn with this seed
 
 
@@ -221,71 +221,84 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         from edgecnn.export.qat import check_qat_export
 
         check_qat_export(to, precision, options)
-    size = int(model.edgecnn_config.get("input_size") or input_size or model.edgecnn_card.input_size)
-    card = model.edgecnn_card
-    norm = {"mean": tuple(info.get("mean") or card.mean), "std": tuple(info.get("std") or card.std)}
-    n_classes = int(model.edgecnn_config.get("num_classes", card.num_classes))
-    spec = info.get("spec")
-    pre = spec.preprocessing if spec is not None else None  # the weights' own resize, crop and normalisation
-    prep: Any = pre if pre is not None else norm
-
-    # real images: calibration / BN statistics from the training split, parity from the test split
-    do_recal = bool(recalibrate) or (recalibrate is None and weights == "random")
-    calib_images, calib_prep, calib_from = None, prep, None
-    if (precision == "int8" and not qat) or do_recal:
-        if calibration is None and calibration_dir is not None:
-            from edgecnn.data.preprocess import default_preprocessing
-
-            geometry = pre or default_preprocessing(size, norm["mean"], norm["std"], "model card")
-            calib_images, calib_prep = folder_images(str(calibration_dir), calibration_images, geometry)
-            calib_from = f"{calibration_dir} ({len(calib_images)} images)"
-        elif calibration is None:
-            calib_images = load_images(dataset, "train", calibration_images, data_dir=data_dir).images
-            calib_from = f"{dataset} train ({len(calib_images)} images)"
-        else:
-            calib_images = np.asarray(getattr(calibration, "images", calibration))
-            if calib_images.ndim != 4 or calib_images.shape[-1] != 3 or len(calib_images) == 0:
-                raise InvalidOptionError(f"calibration images must be uint8 N x H x W x 3, got shape "
-                                         f"{list(calib_images.shape)}")
-    n_bn = recalibrate_bn(model, calib_images, calib_prep, size) if do_recal else 0
+    setup = Setup.of(model, info, input_size)
+    imgs = real_images(model, setup, Request(precision, batch, validate, dataset, data_dir, n_images,
+                                             calibration_images), qat, recalibrate, weights, calibration,
+                       calibration_dir)
+    name_classes(imgs, info, setup.n_classes)
     if weights == "random":
         warn(f"{name} has random weights (no --checkpoint): accuracy figures are chance level"
-             + (f"; BatchNorm statistics re-estimated on {len(calib_images)} real training images "
-                "so parity figures are meaningful" if n_bn else ""))
-    parity_set = load_images(dataset, "test", n_images, data_dir=data_dir) if validate else None
-    sample_images = parity_set.images[:batch] if parity_set is not None else \
-        load_images(dataset, "test", batch, data_dir=data_dir).images
-    classes = info.get("classes") or None
-    if classes is None and parity_set is not None and parity_set.num_classes == n_classes:
-        classes = list(parity_set.classes)
-    labels_known = parity_set is not None and parity_set.num_classes == n_classes and \
-        (not info.get("classes") or list(info["classes"]) == list(parity_set.classes))
+             + (f"; BatchNorm statistics re-estimated on {len(imgs.calib)} real training images "
+                "so parity figures are meaningful" if imgs.n_bn else ""))
+    stem = artifact_stem(name, setup.size, precision, batch, setup.spec.tag if setup.spec is not None else None)
+    ctx, metadata = _context(model, name, to, precision, batch, weights, info, setup, imgs, opts, dataset,
+                             data_dir, out_dir / f"{stem}{fmt.suffix}")
+    rec = _record(model, name, fmt, to, precision, batch, weights, checkpoint, info, setup, imgs, validate,
+                  dataset, qat, warn)
+    store = RecordStore(profiles) if profiles else None
+    ref = reference_logits(model, imgs, setup)  # before the converter touches the model
+    log(f"exporting {name} ({setup.size}x{setup.size}, batch {batch}) to {to} {precision} ...")
+    built = build_artifact(fmt, ctx, out_dir, stem, rec, store, log)
+    if isinstance(built, str):
+        return ExportResult(None, to, precision, "export_failed", rec, error=built)
+    out, guard = built
+    if precision == "int8" and not qat:  # how the INT8 model was made: post-training, some layers in float or not
+        rec.metrics["method"] = "mixed" if out.metrics.get("float_nodes") else "ptq"
+    failures = list(out.failures)
+    parity = None
+    if imgs.parity is not None:
+        parity = check_parity(out, imgs, setup, ref, rec, failures, precision, batch, opts, weights, dataset,
+                              guard, log)
+    if (precision in ("int8", "int8_dynamic") and validate if speedup is None else speedup) and not out.prepared:
+        _time_speedup(fmt, ctx, out, rec, log)
+    if failures:
+        rec.status, rec.error = "validation_failed", "; ".join(failures)
+    elif out.prepared:
+        rec.status = "prepared"
+    meta_path = write_metadata(out.path, metadata, rec, parity)
+    if store:
+        store.append(rec)
+    return ExportResult(out.path, to, precision, rec.status, rec, meta_path, [out.path, *out.extra_files, meta_path],
+                        parity, rec.error, out.notes)
 
-    stem = artifact_stem(name, size, precision, batch, spec.tag if spec is not None else None)
-    out_path = out_dir / f"{stem}{fmt.suffix}"
-    import torch
 
-    sample = next(iter(model_tensors(sample_images, prep, size, batch)))
+def _context(model: Any, name: str, to: str, precision: str, batch: int, weights: str, info: dict[str, Any],
+             setup: "Setup", imgs: "Images", opts: dict[str, Any], dataset: str, data_dir: str | None,
+             out_path: Path) -> tuple[ExportContext, dict[str, Any]]:
+    """What the format's builder gets (the sample batch, calibration, the
+    ``--max-drop`` search images) and the artifact's metadata."""
+    sample = next(iter(model_tensors(imgs.sample, setup.prep, setup.size, batch)))
     if sample.shape[0] < batch:
         sample = sample.repeat(batch, 1, 1, 1)[:batch]
-    metadata = build_metadata(model, name, size, batch, precision, to, "NCHW", classes, weights,
-                              bool(opts.get("dynamic_batch")), norm)
+    metadata = build_metadata(model, name, setup.size, batch, precision, to, "NCHW", imgs.classes, weights,
+                              bool(opts.get("dynamic_batch")), setup.norm)
     # what the weights were trained on (the checkpoint says), so `edgecnn eval ARTIFACT` picks it by default
     metadata["dataset"] = info.get("dataset") or (dataset if weights != "random" else None)
-    if n_bn:  # random weights: which real images their BatchNorm statistics came from
-        metadata["batchnorm_statistics"] = f"re-estimated on {calib_from}"
-    if spec is not None:
-        metadata.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
+    if imgs.n_bn:  # random weights: which real images their BatchNorm statistics came from
+        metadata["batchnorm_statistics"] = f"re-estimated on {imgs.calib_from}"
+    if setup.spec is not None:
+        metadata.update(weights_source=setup.spec.source, preprocessing=setup.pre.to_dict() if setup.pre else None)
     search = None
     if opts.get("max_drop") is not None:
-        if parity_set is not None and parity_set.num_classes != n_classes:
-            raise InvalidOptionError(f"--max-drop needs labels of the model's {n_classes} classes; {dataset} has "
-                                     f"{parity_set.num_classes}")
-        search = lambda: search_images(dataset, data_dir, int(opts["search_images"]), calib_images, prep, size)  # noqa: E731
-    ctx = ExportContext(model=model, model_name=name, input_size=size, batch=batch, precision=precision,
+        if imgs.parity is not None and imgs.parity.num_classes != setup.n_classes:
+            raise InvalidOptionError(f"--max-drop needs labels of the model's {setup.n_classes} classes; {dataset} "
+                                     f"has {imgs.parity.num_classes}")
+        search = lambda: search_images(dataset, data_dir, int(opts["search_images"]), imgs.calib,  # noqa: E731
+                                       setup.prep, setup.size)
+    ctx = ExportContext(model=model, model_name=name, input_size=setup.size, batch=batch, precision=precision,
                         out_path=out_path, sample=sample.contiguous(),
-                        calibration=lambda: calibration_arrays(calib_images, calib_prep, size, batch=1),
+                        calibration=lambda: calibration_arrays(imgs.calib, imgs.calib_prep, setup.size, batch=1),
                         metadata=metadata, options=opts, search=search)
+    return ctx, metadata
+
+
+def _record(model: Any, name: str, fmt: Any, to: str, precision: str, batch: int, weights: str, checkpoint: Any,
+            info: dict[str, Any], setup: "Setup", imgs: "Images", validate: bool, dataset: str, qat: bool,
+            warn: Callable[[str], None]) -> Record:
+    """The export record before the build: what was asked and from which weights and images."""
+    import torch
+
+    spec, pre, size = setup.spec, setup.pre, setup.size
     rec = Record(kind="export", model=name, status="ok", runtime=fmt.runtime, format=to, precision=precision,
                  batch=batch, input_shape=[3, size, size], dataset=dataset if validate else None,
                  variant="random-weights" if weights == "random" else (f"weights:{spec.tag}" if spec else None),
@@ -293,12 +306,12 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     cfg = getattr(model, "edgecnn_config", {})
     rec.metrics.update({k: cfg[k] for k in ("model_source", "model_spec") if cfg.get(k)})
     rec.metrics.update({"weights": weights, "checkpoint": str(checkpoint) if checkpoint else None,
-                        "num_classes": n_classes, "bn_recalibrated_layers": n_bn,
+                        "num_classes": setup.n_classes, "bn_recalibrated_layers": imgs.n_bn,
                         "threads": torch.get_num_threads()})
     if spec is not None:
         rec.metrics.update(weights_source=spec.source, preprocessing=pre.to_dict() if pre else None)
-    if calib_from and precision == "int8":
-        rec.metrics["calibration_source"] = calib_from
+    if imgs.calib_from and precision == "int8":
+        rec.metrics["calibration_source"] = imgs.calib_from
     forced = forced_size_metrics(info.get("trained_input_size"), size)
     if forced:
         warn(f"{name}: the checkpoint was trained at {forced['trained_input_size']}x{forced['trained_input_size']} "
@@ -308,100 +321,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
         from edgecnn.export.qat import qat_figures
 
         rec.metrics.update(qat_figures(model))
-    store = RecordStore(profiles) if profiles else None
-    def parity_chunks():  # normalised float32 NCHW, PARITY_CHUNK images at a time
-        return (t.numpy() for t in model_tensors(parity_set.images, prep, size, PARITY_CHUNK))
-
-    ref = None
-    if parity_set is not None:  # reference logits before the converter touches the model
-        ref = np.concatenate([torch_logits(model, torch.from_numpy(c)) for c in parity_chunks()])
-
-    log(f"exporting {name} ({size}x{size}, batch {batch}) to {to} {precision} ...")
-    created = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidOptionError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
-    before = {p.name for p in out_dir.iterdir()}
-    t0 = time.perf_counter()
-    try:
-        out = fmt.builder(ctx)
-    except EdgeCNNError:
-        _remove_new(out_dir, before, stem, created)
-        raise
-    except Exception as exc:  # the converter failed: a record, not a traceback
-        _remove_new(out_dir, before, stem, created)
-        err = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
-        rec.status, rec.error = "export_failed", err
-        rec.metrics["export_s"] = time.perf_counter() - t0
-        if store:
-            store.append(rec)
-        log(f"export failed: {err}")
-        return ExportResult(None, to, precision, "export_failed", rec, error=err)
-    except BaseException:  # Ctrl-C: leave nothing half-made behind
-        _remove_new(out_dir, before, stem, created)
-        raise
-    export_s = time.perf_counter() - t0
-    files = [out.path, *out.extra_files]
-    rec.metrics.update({"export_s": export_s, "file_bytes": out.path.stat().st_size, "path": str(out.path),
-                        **{k: v for k, v in out.metrics.items()}})
-    if precision == "int8" and not qat:  # how the INT8 model was made: post-training, some layers in float or not
-        rec.metrics["method"] = "mixed" if out.metrics.get("float_nodes") else "ptq"
-    log(f"wrote {out.path} ({out.path.stat().st_size / 1e6:.2f} MB) in {export_s:.1f} s")
-
-    parity = None
-    failures = list(out.failures)
-    if parity_set is not None:
-        t1 = time.perf_counter()
-        checked_as = out.validate_as or precision
-        try:
-            run_batch = None if opts.get("dynamic_batch") else batch
-            criteria = RANDOM_WEIGHTS_CRITERIA if weights == "random" else None
-            parity = check_artifact(out.runtime, out.run_path or out.path, parity_chunks(), ref,
-                                    parity_set.labels if labels_known else None, checked_as, run_batch, criteria,
-                                    out.runner_options)
-            failures += parity.failures
-            rec.metrics.update(parity.metrics)
-        except KeyboardInterrupt:
-            _remove_new(out_dir, before, stem, created)
-            raise
-        except Exception as exc:  # the runtime could not run what was written: the export is not usable
-            failures.append(f"could not run the artifact on {out.runtime}: {type(exc).__name__}: {exc}"[:500])
-        rec.metrics["parity_s"] = time.perf_counter() - t1
-        rec.metrics["parity_precision"] = checked_as
-        rec.metrics["parity_runtime"] = out.runtime
-        log(f"parity on {len(parity_set)} {dataset} test images ({out.runtime}): "
-            f"{parity.summary if parity else 'not run'}")
-        judged = parity.metrics.get("judged_by", ()) if parity is not None else ()
-        if parity is not None and "top1_agreement" not in judged and checked_as != "fp32":
-            out.notes.append("random weights: top-1 agreement is reported, not judged (a random network's "
-                             "logits are near ties); judged by cosine")
-        if not labels_known:
-            out.notes.append(f"top-1 accuracy not reported: the model has {n_classes} classes, "
-                             f"{dataset} has {parity_set.num_classes}")
-    if speedup is None:
-        speedup = precision in ("int8", "int8_dynamic") and validate
-    if speedup and not out.prepared:
-        try:
-            rec.metrics.update(fp32_speedup(fmt, ctx, out, log))
-        except Exception as exc:  # noqa: BLE001 - timing is a figure of the export, not its verdict
-            out.notes.append(f"speed-up not measured: {type(exc).__name__}: {exc}"[:300])
-    if failures:
-        rec.status, rec.error = "validation_failed", "; ".join(failures)
-    elif out.prepared:
-        rec.status = "prepared"
-    metadata["parity"] = {k: rec.metrics.get(k) for k in ("n_images", "max_abs_diff", "mean_abs_diff", "cosine",
-                                                          "top1_agreement", "top1", "top1_reference",
-                                                          "parity_precision", "parity_runtime", "judged_by")} if parity else None
-    metadata["status"] = rec.status
-    meta_path = out.path.with_name(out.path.name + ".json")
-    import json
-
-    atomic_write_text(meta_path, json.dumps(metadata, indent=2, default=str) + "\n")
-    files.append(meta_path)
-    if store:
-        store.append(rec)
-    return ExportResult(out.path, to, precision, rec.status, rec, meta_path, files, parity, rec.error, out.notes)
+    return rec
 
 
 def search_images(dataset: str, data_dir: str | None, n: int, calibration: np.ndarray | None, norm: Any,
@@ -415,6 +335,14 @@ def search_images(dataset: str, data_dir: str | None, n: int, calibration: np.nd
     keep = np.array([hashlib.sha1(img.tobytes()).digest() not in seen for img in ds.images], dtype=bool)
     x = np.concatenate([t.numpy() for t in model_tensors(ds.images[keep], norm, size, PARITY_CHUNK)])
     return x, np.asarray(ds.labels)[keep]
+
+
+def _time_speedup(fmt: Any, ctx: ExportContext, out: Any, rec: Record, log: Callable[[str], None]) -> None:
+    """The INT8 artifact's speed-up over its FP32 twin into ``rec`` (a failure is a note, not the verdict)."""
+    try:
+        rec.metrics.update(fp32_speedup(fmt, ctx, out, log))
+    except Exception as exc:  # noqa: BLE001 - timing is a figure of the export, not its verdict
+        out.notes.append(f"speed-up not measured: {type(exc).__name__}: {exc}"[:300])
 
 
 def fp32_speedup(fmt: Any, ctx: ExportContext, out: Any, log: Callable[[str], None]) -> dict[str, Any]:
@@ -437,13 +365,3 @@ def fp32_speedup(fmt: Any, ctx: ExportContext, out: Any, log: Callable[[str], No
     log(f"speed-up vs FP32 on {out.runtime}: {figures['speedup']:.2f}x ({figures['fp32_latency_ms_p50']:.3f} ms -> "
         f"{figures['latency_ms_p50']:.3f} ms p50)")
     return figures
-
-
-def _remove_new(out_dir: Path, before: set[str], stem: str, created: bool = False) -> None:
-    """Delete files this export created (same stem), and the folder if it made it
-    and it is empty, so a failure leaves nothing behind."""
-    for p in out_dir.iterdir():
-        if p.name not in before and (p.name.startswith(stem) or p.name.startswith(f".{stem}")) and p.is_file():
-            p.unlink(missing_ok=True)
-    if created and not any(out_dir.iterdir()):
-        out_dir.rmdir()

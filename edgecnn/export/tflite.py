@@ -164,7 +164,7 @@ def full_integer(ctx: ExportContext, flat: bytes) -> tuple[bytes, dict[str, Any]
 
 
 def build(ctx: ExportContext) -> ExportOutput:
-    from edgecnn.export.qat import float_of, is_qat, qat_tflite
+    from edgecnn.export.qat import float_of, is_qat
 
     quant: dict[str, Any] = {}
     if is_qat(ctx.model) and ctx.precision == "int8":  # the trained scales, as they are
@@ -204,3 +204,15 @@ register_format(ExportFormat(
     builder=build, precheck=precheck,
     description="TFLite via litert-torch (NCHW input); FP16 / INT8 with ai-edge-quantizer",
 ))
+
+
+def qat_tflite(model: Any, sample: Any) -> bytes:
+    """The converted QAT graph as a full-integer TFLite flatbuffer (litert-torch
+    translates the quantize/dequantize pairs: its STATIC Q/DQ mode)."""
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    # the quantizer only tells the converter the mode (static int8); the scales are the graph's own
+    config = QuantConfig(pt2e_quantizer=PT2EQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=True)))
+    return convert_fp32(model.converted(fold_quantize=False), sample, quant_config=config)

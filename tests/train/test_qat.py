@@ -147,3 +147,24 @@ def test_wrong_option_through_the_console_script(fp32_lenet, tmp_path):
               check=False, timeout=120)
     assert res.returncode == 2 and "--qat-epochs" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_model_the_capture_cannot_take_is_one_line():
+    from torch import nn
+
+    from edgecnn.errors import InvalidOptionError
+    from edgecnn.export.qat import prepare_qat
+
+    class DataDependent(nn.Module):  # control flow on a value: torch.export cannot capture it
+        edgecnn_config = {"name": "data_dependent"}
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y.mean((2, 3)) if y.sum() > 0 else -y.mean((2, 3))
+
+    with pytest.raises(InvalidOptionError, match="data_dependent cannot be prepared for quantisation-aware"):
+        prepare_qat(DataDependent(), 8)

@@ -56,8 +56,9 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option("fp32", "--precision", help="fp32 | fp16 | bf16 (OpenVINO) | int8 | "
                                       "int8_dynamic (TFLite)."),
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
-                                                  "or a state dict. Without it or --weights: random weights (a "
-                                                  "warning)."),
+                                                  "or a state dict (a `train --qat` checkpoint: --precision int8 "
+                                                  "with its trained scales, onnx/tflite/executorch). Without it "
+                                                  "or --weights: random weights (a warning)."),
         weights: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights: a torchvision name "
                                               "(DEFAULT, IMAGENET1K_V1, ...), a timm tag or a file (.pth, .pt, "
                                               ".safetensors). Read from $TORCH_HOME/hub/checkpoints/; their "
@@ -124,6 +125,13 @@ def register(app: typer.Typer) -> None:
                       force_input_size=force_input_size)
         # TensorFlow's, ExecuTorch's, OpenVINO's lines (a format's precheck imports its backend): to the log file
         formats = _formats_for(to, precision)
+        if to == "all" and checkpoint is not None and precision == "int8":
+            from edgecnn.models.checkpoint import is_qat_checkpoint
+
+            if is_qat_checkpoint(checkpoint):  # a `train --qat` checkpoint: only the formats that take its scales
+                from edgecnn.export.qat import QAT_FORMATS
+
+                formats = [f for f in formats if f in QAT_FORMATS]
         if to != "all":
             from edgecnn.cli.catalog import check_format_options
 

@@ -135,6 +135,8 @@ def build(ctx: ExportContext) -> ExportOutput:
     ctx.metadata["layer_modules"] = modules
     ctx.metadata["runtime_settings"] = {"runtime": "executorch", "delegate": "xnnpack"}
     figures["inference_precision"] = precision_ran
+    if qat and ctx.precision == "int8":
+        figures["quant_method"] = "qat"
     if ctx.precision == "int8" and not qat:
         figures["calibration_images"] = sum(len(b) for b in ctx.calibration_batches())
     return ExportOutput(ctx.out_path, "executorch", metrics=figures)

@@ -216,9 +216,16 @@ NOT_WRITTEN_HERE = {
                "within_budget",
                # OpenVINO (NNCF) and MNN INT8: the fixture exports INT8 to ONNX, TFLite and TensorRT only; written and
                # checked in tests/export/test_export_runtimes.py
-               "fake_quantize_ops", "feature_quantize_method", "weight_quantize_method"},
+               "fake_quantize_ops", "feature_quantize_method", "weight_quantize_method",
+               # --force-input-size: written and checked in tests/test_cli_input_size.py
+               "input_size_forced", "trained_input_size",
+               # a `train --qat` checkpoint's export: written and checked in tests/train/test_qat.py
+               "qat_epochs", "qat_images", "qat_quantizer", "qat_scheme", "qat_source_checkpoint", "qat_source_top1",
+               "qat_steps"},
     "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint",
                  "weights_dtype",  # eval of a --save-fp16 state dict: profiles/local/accuracy.jsonl holds one
+                 "input_size_forced", "trained_input_size",  # --force-input-size: tests/test_cli_input_size.py
+                 "qat",  # a `train --qat` run's accuracy and train records: tests/train/test_qat.py
                  # pretrained weights, ImageNet folders, --mean/--std: written and checked in tests/weights
                  "weights_source", "preprocessing", "normalization_check", "classes_present", "data_source",
                  "data_layout",
@@ -226,7 +233,7 @@ NOT_WRITTEN_HERE = {
                  "handicap_points", "measured_runs", "measured_top1_mean", "measured_top1_std", "published_train_s",
                  "seed", "skipped_runs", "train_s", "tta_level", "warmup_s"},
     "layer_latency": {"op_types", "timing_method"},
-    "train": {"rank",
+    "train": {"rank", "qat",
               # --time-budget runs: tests/train/test_train_budget.py; --save-fp16: tests/train/test_train_run.py;
               # DDP: tests/train/test_train_ddp.py
               "budget_plan", "budget_replans", "budget_wall_s", "time_budget_s", "within_budget", "fp16_path",

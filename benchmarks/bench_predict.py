@@ -121,7 +121,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS), help="the zoo models this machine measures")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES))
-    ap.add_argument("--records", default="docs/records,profiles",
+    ap.add_argument("--records", default="docs/records,profiles,benchmarks/data",
                     help="records folders whose measurements join the validation (comma-separated)")
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "results" / "predict"),
                     help="where this machine's measurements go (one records folder per thread count)")

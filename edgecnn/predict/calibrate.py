@@ -15,12 +15,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from edgecnn.predict.dataset import Situation, features, group, measurements
 from edgecnn.predict.latency_model import LatencyParams, fit_params
 from edgecnn.predict.validate import own_fits, prior_for
 from edgecnn.records import Record, environment
+
+# measured latencies that ship with a checkout (quiet machines, each under its own fingerprint): the prior of every
+# prediction learns from them beside the records folder's own
+_CHECKOUT = Path(__file__).resolve().parents[2]
+REFERENCE_RECORDS = (_CHECKOUT / "docs" / "records", _CHECKOUT / "benchmarks" / "data")
 
 METHOD = ("leave-one-device-out (benchmarks/bench_predict.py): prior from the other devices' fits, refitted on at "
           "most 10 of the held-out device's models chosen to spread over op mixes, the rest predicted")
@@ -46,6 +52,16 @@ class Knowledge:
         if self._fits is None:
             self._fits = own_fits(self.by)
         return self._fits
+
+    @classmethod
+    def with_reference(cls, records: Iterable[Record]) -> "Knowledge":
+        """``records`` plus the measured latencies of ``REFERENCE_RECORDS``
+        (where this is a checkout that has them)."""
+        from edgecnn.records import RecordStore
+
+        extra = [r for root in REFERENCE_RECORDS if root.is_dir() for r in RecordStore(root).load(kind="latency")
+                 if r.source == "measured"]
+        return cls([*records, *extra])
 
     def calibrations(self, s: Situation) -> list[Record]:
         return [r for r in self.records if r.kind == "calibration" and r.ok and r.device == s.device

@@ -40,7 +40,7 @@ def predict_records(models: Sequence[str], device: Any, opts: Any, store: Record
                            f"figure ([peak.cpu] / [peak.gpu] in {device.path})")
     progress(f"{device.name}: {reason}; writing PREDICTED records (latency model per compute unit)")
     written: list[Record] = []
-    known = Knowledge(store.load())
+    known = Knowledge.with_reference(store.load())
 
     def keep(rec: Record) -> None:
         store.append(rec)

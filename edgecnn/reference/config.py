@@ -114,7 +114,7 @@ class ReferenceConfig:
                                                 ("fp16", 64), ("bf16", 64))
     predict_cpu: tuple[tuple[str, int], ...] = (("fp32", 1),)
     # the records whose other devices make the latency model's prior (this run's device is left out)
-    prior_records: tuple[Path, ...] = (REPO / "docs" / "records", REPO / "profiles")
+    prior_records: tuple[Path, ...] = (REPO / "docs" / "records", REPO / "profiles", REPO / "benchmarks" / "data")
     gpu_configs: tuple[LatencyConfig, ...] = GPU_CONFIGS
     gpu_batches: tuple[int, ...] = (1, 64)
     layer_configs: tuple[tuple[LatencyConfig, int], ...] = ((LatencyConfig("fp32"), 1), (LatencyConfig("fp32"), 64),

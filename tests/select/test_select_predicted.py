@@ -52,9 +52,11 @@ def test_calibrate_writes_a_calibration_the_predictions_then_use(with_prediction
     by_rt = {r.runtime: r for r in preds}
     assert by_rt["onnxruntime"].metrics["calibrated_on"] == 1
     assert "calibration of local" in by_rt["onnxruntime"].metrics["params_source"]
-    # torch was not calibrated: its own measurement refits the prior instead
-    assert by_rt["torch"].metrics["calibrated_on"] == 1 and "measured models of local" in \
-        by_rt["torch"].metrics["params_source"]
+    # torch was not calibrated: this machine's own measurements refit the prior instead (lenet5's, and on the
+    # machine that measured benchmarks/data/ its zoo models too)
+    torch_m = by_rt["torch"].metrics
+    assert torch_m["calibrated_on"] >= 1 and "measured models of local" in torch_m["params_source"]
+    assert "lenet5" in torch_m["latency_params"]["fitted_on"]
 
 
 def test_a_prediction_never_outranks_a_measurement_of_the_same_configuration(with_predictions):

@@ -16,7 +16,7 @@ REAL_PKG = PKG
 # bottom to top; a part may import its own layer (without a cycle) and the layers below
 LAYERS = [
     {"version", "errors", "registry", "schema", "schema_fields", "schema_upgrade", "records", "join", "console",
-     "jobs", "machine"},  # core
+     "jobs", "machine", "generated"},  # core
     {"models", "data"},
     {"cost", "export", "runtime", "devices"},
     {"train", "profile", "remote", "predict"},

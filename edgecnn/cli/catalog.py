@@ -200,14 +200,10 @@ def table_source() -> str:
 
 
 def main(argv: list[str]) -> int:
+    from edgecnn.generated import write_or_check
+
     text = table_source()
-    if "--check" in argv:
-        same = TABLE.read_text(encoding="utf-8") == text
-        print(f"{TABLE} is {'up to date' if same else 'out of date: run python -m edgecnn.cli.catalog'}")
-        return 0 if same else 1
-    TABLE.write_text(text, encoding="utf-8")
-    print(f"wrote {TABLE}")
-    return 0
+    return write_or_check(TABLE, text, argv, "python -m edgecnn.cli.catalog")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,11 @@ report: setup
 	$(VENV)/bin/edgecnn eval $(REF_CKPT) --profiles profiles
 	$(VENV)/bin/edgecnn report
 
+# Two pytest-xdist workers (TEST_WORKERS=1 for one process): the tests that share a costly session fixture stay
+# on one worker (tests/conftest.py, SHARED_BY_ONE_WORKER); the slowest 25 are printed.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q --durations=25 $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 test-all: setup
 	$(PY) -m pytest -q -m "not gpu"

@@ -15,6 +15,19 @@ from real_records import RealRecords, real_records  # noqa: F401  (the session f
 
 REPO = Path(__file__).resolve().parents[1]
 
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). A session fixture runs once
+# per worker that asks for it, so the tests of the costliest ones (real_records: ~90 s of real commands;
+# trained_lenet5: a 4-epoch training) are kept on one worker each instead of being built twice.
+SHARED_BY_ONE_WORKER = ("real_records", "trained_lenet5")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in SHARED_BY_ONE_WORKER:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
+
 
 @pytest.fixture(scope="session")
 def cifar10_archive() -> Path:

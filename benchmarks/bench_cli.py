@@ -1,6 +1,6 @@
 """How long the `edgecnn` commands that answer from static data take, each in a
 fresh process (what a user waits for). Targets: 0.5 s for help, listings and
-usage errors; 1.5 s for `cost resnet50` (it builds the model on the meta device).
+usage errors; 1.5 s for `cost resnet50` (the zoo's cost table counted ahead, edgecnn/cost/zoo_table.py).
 
     .venv/bin/python benchmarks/bench_cli.py [--runs 5] [--only models,info] [--compare /path/to/other/checkout]
 

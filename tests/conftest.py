@@ -11,22 +11,29 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist gives its workers COLUMNS=80 / LINES=24: the commands the tests run would wrap their tables at 80
+    # columns, unlike a single-process run (160 when piped, edgecnn/console.py). Tests that want a width set it.
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 from real_records import RealRecords, real_records  # noqa: F401  (the session fixture: tests/real_records.py)
 
 REPO = Path(__file__).resolve().parents[1]
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). A session fixture runs once
-# per worker that asks for it, so the tests of the costliest ones (real_records: ~90 s of real commands;
-# trained_lenet5: a 4-epoch training) are kept on one worker each instead of being built twice.
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`), one group of tests per worker
+# at a time. A session or module fixture runs once per worker that asks for it, so the tests of the costliest
+# session fixtures (real_records: ~90 s of real commands; trained_lenet5: a 4-epoch training) form one group
+# each, and every other test goes with its module (its module fixtures are built once).
 SHARED_BY_ONE_WORKER = ("real_records", "trained_lenet5")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist names the group in the test ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        for name in SHARED_BY_ONE_WORKER:
-            if name in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(name))
-                break
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((name for name in SHARED_BY_ONE_WORKER if name in fixtures), None)
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")

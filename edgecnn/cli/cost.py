@@ -160,7 +160,8 @@ def _model_command(name: str, size: Optional[tuple[int, ...]], num_classes: Opti
         for w in src.warnings:
             warn(w)
     else:
-        report, cfg, card, model = _count_zoo(name, size, side, num_classes, precision, cross)
+        report, cfg, card, model = _count_zoo(name, size, side, num_classes, precision, cross,
+                                              need_model=wspec is not None)
         src = None
         if wspec is not None:
             weights_info = _weights_info(model, wspec, name)
@@ -228,9 +229,20 @@ def _cost_json(rid: str, cfg: dict, report: Any, reference: Any, where: Any, src
     return out
 
 
-def _count_zoo(name, size, side, num_classes, precision, cross):
-    """A zoo model, counted on the meta device (shapes only: the same table, faster)
-    unless fvcore needs real tensors."""
+def _count_zoo(name, size, side, num_classes, precision, cross, need_model=False):
+    """A zoo model: at its card's size and classes from the table counted ahead
+    (``edgecnn.cost.zoo_table``: no torch), else counted on the meta device
+    (shapes only: the same table, faster) unless fvcore needs real tensors.
+    The model is None where the table answered."""
+    square = size is None or (len(size) <= 2 and len(set(size)) == 1)
+    if square and not (cross or need_model or num_classes is not None):
+        from edgecnn.cost.zoo_table import lookup
+        from edgecnn.models.names import model_card
+
+        found = lookup(name, precision)
+        if found is not None and side in (None, found[1]["input_size"]):
+            report, cfg = found
+            return report, {**cfg, "count_size": cfg["input_size"]}, model_card(name), None
     import torch
 
     from edgecnn.cost.engine import count_cost

@@ -16,7 +16,7 @@ __all__ = ["BYTES_PER_ELEMENT", "CostReport", "CrossCheck", "FORMULAS", "LayerCo
            "separable_layer_check", "separable_pairs", "separable_pairs_file"]
 # where each name lives; loaded on first use (the engine imports torch, which the CLI's
 # start-up should not pay for)
-_HOME = {"BYTES_PER_ELEMENT": "engine", "CostReport": "engine", "LayerCost": "engine", "UnsupportedOp": "engine",
+_HOME = {"BYTES_PER_ELEMENT": "rows", "CostReport": "rows", "LayerCost": "rows", "UnsupportedOp": "rows",
          "count_cost": "engine", "FORMULAS": "formulas", "SeparablePair": "separable",
          "separable_layer_check": "separable", "separable_pairs": "separable", "CrossCheck": "crosscheck",
          "cross_check": "crosscheck", "count_file": "files", "count_onnx": "onnx_graph",

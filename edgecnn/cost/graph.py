@@ -170,7 +170,7 @@ def price_graph(ops: list[GraphOp], table: dict[str, Optional[GraphHandler]], *,
             row.name = f"{row.name}#{seen[row.name]}"
         rows.append(row)
     listed = [UnsupportedOp(op, sorted(set(where)), len(where)) for op, where in sorted(unsupported.items())]
-    report = CostReport(layers=rows, totals=cost_totals(rows, weights_seen, bpe), unsupported=listed,
+    report = CostReport(layers=rows, totals=cost_totals(rows, sum(weights_seen.values()), bpe), unsupported=listed,
                         input_shape=input_shape, precision=precision, batch=batch)
     if conventions:
         report.conventions = conventions

@@ -20,13 +20,14 @@ and output map). ``analytic_ratio`` = ``1/N + 1/Dk^2``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from edgecnn.cost.layer_class import layer_class
-from edgecnn.cost.engine import CostReport, InputSize, LayerCost, count_cost
+from edgecnn.cost.rows import CostReport, InputSize, LayerCost
 from edgecnn.errors import InvalidOptionError
+
+if TYPE_CHECKING:  # torch loads where a model is counted, not where a cost table's pairs are read
+    from torch import nn
 
 
 @dataclass
@@ -129,6 +130,8 @@ def _pair(dw: LayerCost, pw: LayerCost, batch: int) -> SeparablePair:
 
 def separable_pairs(model: nn.Module, input_size: InputSize) -> list[SeparablePair]:
     """Count ``model`` at ``input_size`` and return its depthwise-separable pairs."""
+    from edgecnn.cost.engine import count_cost
+
     return pairs_from_report(count_cost(model, input_size))
 
 
@@ -150,6 +153,10 @@ def separable_layer_check(m: int, n: int, dk: int, df: int, stride: int = 1) -> 
     for label, v in (("M", m), ("N", n), ("Dk", dk), ("Df", df), ("stride", stride)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InvalidOptionError(f"{label} must be a positive integer, got {v!r}")
+    from torch import nn
+
+    from edgecnn.cost.engine import count_cost
+
     pad = dk // 2
     sep = nn.Sequential(nn.Conv2d(m, m, dk, stride, pad, groups=m, bias=False, device="meta"),
                         nn.Conv2d(m, n, 1, bias=False, device="meta"))

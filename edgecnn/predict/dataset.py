@@ -184,9 +184,9 @@ def cost_rows(model: str, input_size: int) -> tuple[Any, ...]:
     source): from a ``cost`` record seen by ``remember_costs``, else counted."""
     key = (model, int(input_size))
     if key not in _KNOWN_ROWS:
-        from edgecnn.cost.engine import count_model
+        from edgecnn.cost.zoo_table import count_zoo
 
-        _KNOWN_ROWS[key] = tuple(count_model(model, input_size, "fp32").layers)
+        _KNOWN_ROWS[key] = tuple(count_zoo(model, input_size, "fp32").layers)
     return _KNOWN_ROWS[key]
 
 

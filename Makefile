@@ -35,11 +35,12 @@ report: setup
 	$(VENV)/bin/edgecnn eval $(REF_CKPT) --profiles profiles
 	$(VENV)/bin/edgecnn report
 
-# Two pytest-xdist workers (TEST_WORKERS=1 for one process): the tests that share a costly session fixture stay
-# on one worker (tests/conftest.py, SHARED_BY_ONE_WORKER); the slowest 25 are printed.
+# Two pytest-xdist workers (TEST_WORKERS=1 for one process), each taking whole test files (--dist loadfile: a
+# module's fixtures are built once); the costliest session fixtures are built once per run, not per worker
+# (tests/shared_fixtures.py). The slowest 25 are printed.
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q --durations=25 $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest -q --durations=25 $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 test-all: setup
 	$(PY) -m pytest -q -m "not gpu"

@@ -136,6 +136,16 @@ QUANT = (
     pct("search_top1"), Field("search_drop", "points", NUM, "top-1 drop on the search images", lo=-100.0, hi=100.0),
     count("sensitivity_images"), Field("sensitivity_ranked_with", "", STR, "method of the single-layer models"),
     Field("mixed_steps", "", LIST, "search steps: float_layers, top1, drop"), Field("within_budget", "", BOOL),
+    count("quantisable_layers", "layers the mixed-precision search ranked"),
+    Field("max_drop_met", "", BOOL, "--max-drop: this export lost at most max_drop points with at most a quarter "
+                                    "of its layers in float (edgecnn/export/max_drop.py)"),
+    Field("max_drop_measured_on", "", STR, "the images the drop was measured on"),
+    Field("max_drop_float_share", "", NUM, "layers kept in float / quantisable layers", lo=0.0, hi=1.0),
+    Field("max_drop_missed", "", STR, "why --max-drop was not met"),
+    pct("max_drop_reference_top1", "the FP32 model's top-1 a QAT step is judged against (same test images)"),
+    Field("max_drop_attempts", "", LIST, "the paths tried before this one: method, drop, measured_on, "
+                                         "float_nodes, met, seconds"),
+    Field("qat_seconds", "s", NUM, "wall time of the QAT fine-tune a --max-drop chain ran", lo=0.0),
     Field("speedup", "ratio", NUM, "FP32 twin p50 / this artifact's p50, same runtime, isolated workers", lo=0.0),
     ms("latency_ms_p50", "this artifact, batch 1"), ms("latency_ms_p90"), ms("fp32_latency_ms_p50"),
     ms("fp32_latency_ms_p90"), count("speedup_runs"), Field("speedup_noisy", "", BOOL), count("speedup_threads"),

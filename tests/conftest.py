@@ -21,20 +21,6 @@ from real_records import RealRecords, real_records  # noqa: F401  (the session f
 
 REPO = Path(__file__).resolve().parents[1]
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`), one group of tests per worker
-# at a time. A session or module fixture runs once per worker that asks for it, so the tests of the costliest
-# session fixtures (real_records: ~90 s of real commands; trained_lenet5: a 4-epoch training) form one group
-# each, and every other test goes with its module (its module fixtures are built once).
-SHARED_BY_ONE_WORKER = ("real_records", "trained_lenet5")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist names the group in the test ids
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        group = next((name for name in SHARED_BY_ONE_WORKER if name in fixtures), None)
-        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
-
 
 @pytest.fixture(scope="session")
 def cifar10_archive() -> Path:
@@ -92,12 +78,19 @@ def main_cli(capsys):
 @pytest.fixture(scope="session")
 def trained_lenet5(tmp_path_factory, cifar10_archive) -> tuple[Path, float]:
     """(checkpoint, test top-1 %) of a 4-epoch LeNet-5 run on real CIFAR-10 (~50 % in seconds), trained once per
-    session for the INT8 export tests (tests/export) and the weights tests (tests/weights)."""
-    root = tmp_path_factory.mktemp("trained")
+    test run (tests/shared_fixtures.py) for the INT8 export tests (tests/export) and the weights tests
+    (tests/weights)."""
+    from shared_fixtures import built_once
+
+    ckpt, top1 = built_once(tmp_path_factory, "trained", lambda root: _train_lenet5(root, cifar10_archive))
+    return Path(ckpt), top1
+
+
+def _train_lenet5(root: Path, cifar10_archive: Path) -> list:
     res = subprocess.run([sys.executable, "-m", "edgecnn.cli", "train", "lenet5", "--subset", "10000",
                           "--test-subset", "500", "--batch-size", "64", "--epochs", "4", "--recipe", "plain",
                           "--data-dir", str(cifar10_archive), "--out", str(root / "run"), "--no-records", "--json"],
                          capture_output=True, text=True, cwd=root, timeout=900,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr
-    return root / "run" / "best.pt", json.loads(res.stdout)["test_top1"]
+    return [str(root / "run" / "best.pt"), json.loads(res.stdout)["test_top1"]]

@@ -58,9 +58,16 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="session")
 def real_records(tmp_path_factory, cifar10_archive) -> RealRecords:
+    from shared_fixtures import built_once
+
+    done = built_once(tmp_path_factory, "real-records", lambda root: _build(root, cifar10_archive))
+    return RealRecords(*(Path(done[k]) for k in ("root", "profiles", "export", "devices", "checkpoint")),
+                       done["remote"])
+
+
+def _build(root: Path, cifar10_archive: Path) -> dict:
     from edgecnn.devices.spec import REPO_DEVICES
 
-    root = tmp_path_factory.mktemp("real-records")
     prof, exp, devs = root / "profiles", root / "export", root / "devices"
     devs.mkdir()
     env = {"EDGECNN_DEVICES": str(devs), "EDGECNN_CIFAR10": str(cifar10_archive)}
@@ -98,7 +105,8 @@ def real_records(tmp_path_factory, cifar10_archive) -> RealRecords:
 
     remote = _remote_profile(root, prof, exp, devs, run)
     _adb_profile(root, prof, exp, devs, run)
-    return RealRecords(root, prof, exp, devs, ckpt, remote)
+    return {"root": str(root), "profiles": str(prof), "export": str(exp), "devices": str(devs),
+            "checkpoint": str(ckpt), "remote": remote}
 
 
 def _remote_profile(root, prof, exp, devs, run) -> str | None:

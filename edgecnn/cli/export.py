@@ -97,6 +97,12 @@ def register(app: typer.Typer) -> None:
                                                  "to leave in float (onnx, tflite; see `edgecnn quantize-report`)."),
         search_images: Optional[int] = typer.Option(None, "--search-images", help="Training images the "
                                                     "--max-drop search measures on (default 2000)."),
+        qat_epochs: Optional[int] = typer.Option(None, "--qat-epochs", min=0, help="--max-drop: where PTQ and mixed "
+                                                 "precision miss the budget, fine-tune --checkpoint with fake "
+                                                 "quantisation for this many epochs and export that (default 1; "
+                                                 "0: never)."),
+        qat_images: Optional[int] = typer.Option(None, "--qat-images", min=1, help="--max-drop: training images "
+                                                 "of that fine-tune (default: the whole training set)."),
         no_speedup: bool = typer.Option(False, "--no-speedup", help="INT8: skip timing against the FP32 twin."),
         no_validate: bool = typer.Option(False, "--no-validate", help="Skip the parity check."),
         jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Several formats: export this many at a "
@@ -114,6 +120,7 @@ def register(app: typer.Typer) -> None:
         target = resolve_target(model, input_size, num_classes)
         check_inputs(model, target, weights, checkpoint, input_size, num_classes, force_input_size,
                      calibration_dir, precision)
+        check_qat_fallback(max_drop, qat_epochs, qat_images)
         given = {"opset": opset, "dynamic_batch": dynamic_batch or None, "simplify": False if no_simplify else None,
                  "exporter": exporter, "prepare_only": prepare_only or None, "workspace_mib": workspace_mib,
                  "quant_method": quant_method, "max_drop": max_drop, "search_images": search_images,
@@ -140,6 +147,8 @@ def register(app: typer.Typer) -> None:
             plan = export_plan(formats, to, precision, given, Path(out))
             timed = precision in ("int8", "int8_dynamic") and not no_validate and not no_speedup
             results = run_plan(target, plan, common, jobs, timed)
+            if max_drop is not None and precision == "int8":
+                results = qat_fallback(target, results, common, plan, max_drop, qat_epochs, qat_images)
             if json_out:
                 print_json([r.record.to_dict() for r in results])
             else:
@@ -213,6 +222,24 @@ def check_inputs(model: str, target: object, weights: Optional[str], checkpoint:
         if precision != "int8":
             raise InvalidOptionError(f"--calibration-dir is for --precision int8 (got {precision})")
         image_files(calibration_dir)  # a missing or empty folder: one line, before any work
+
+
+def check_qat_fallback(max_drop: Optional[float], qat_epochs: Optional[int], qat_images: Optional[int]) -> None:
+    if max_drop is None and (qat_epochs is not None or qat_images is not None):
+        raise InvalidOptionError("--qat-epochs and --qat-images belong to --max-drop (the QAT step it takes where "
+                                 "PTQ and mixed precision miss the budget); for a QAT run of its own use "
+                                 "`edgecnn train MODEL --qat --checkpoint FP32.pt`")
+
+
+def qat_fallback(target: object, results: list, common: dict, plan: list, max_drop: float,
+                 qat_epochs: Optional[int], qat_images: Optional[int]) -> list:
+    """The INT8 exports that missed --max-drop, replaced by their QAT exports (edgecnn/train/max_drop.py)."""
+    from edgecnn.console import err_console, warn
+    from edgecnn.train.max_drop import QAT_EPOCHS, escalate
+
+    return escalate(target, results, common, plan, max_drop, qat_epochs=QAT_EPOCHS if qat_epochs is None
+                    else qat_epochs, qat_images=qat_images, export=export_format, warn=warn,
+                    log=lambda m: err_console.print(m, highlight=False, markup=False))
 
 
 def export_plan(formats: list[str], to: str, precision: str, given: dict, out: Path) -> list[tuple[str, dict]]:
@@ -304,6 +331,22 @@ def print_results(model: str, results: list) -> None:
             console.print(f"{r.format} {r.precision} {r.status}: {r.error}", markup=False, highlight=False)
         for note in r.notes:
             console.print(f"{r.format} {r.precision}: {note}", markup=False, highlight=False)
+        if r.record.metrics.get("max_drop_met") is not None:
+            console.print(f"{r.format} {r.precision}: {max_drop_line(r.record.metrics)}", markup=False,
+                          highlight=False)
+
+
+def max_drop_line(m: dict) -> str:
+    """What --max-drop came to: the path that met it (or did not), its drop, and the paths tried before."""
+    drop = m.get("top1_drop") if m.get("max_drop_reference_top1") is None else \
+        m["max_drop_reference_top1"] - (m.get("top1") or 0.0)
+    head = (f"--max-drop {m.get('max_drop'):g} {'met' if m['max_drop_met'] else 'NOT met'} by {m.get('method')}"
+            + (f" ({drop:.2f} points on {m.get('max_drop_measured_on')})" if drop is not None else "")
+            + (f": {m['max_drop_missed']}" if m.get("max_drop_missed") else ""))
+    tried = [f"{a.get('method')} {a['drop']:.2f} points" if a.get("drop") is not None else str(a.get("method"))
+             for a in m.get("max_drop_attempts") or []]
+    qat = f"; QAT fine-tune {m['qat_seconds']:.0f} s" if m.get("qat_seconds") is not None else ""
+    return head + (f"; tried before: {', '.join(tried)}" if tried else "") + qat
 
 
 def _print_formats(rows: list, tolerances: dict) -> None:

@@ -30,6 +30,7 @@ from edgecnn.export.steps import (PARITY_CHUNK, Images, Request, Setup, build_ar
 from edgecnn.models.checkpoint import (checkpoint_info, forced_size_metrics, is_qat_checkpoint, load_checkpoint_info,
                                        load_into)
 from edgecnn.export.parity import ParityResult
+from edgecnn.export.max_drop import judge
 from edgecnn.records import Record, RecordStore, check_writable, environment
 
 DEFAULT_PARITY_IMAGES = 100
@@ -182,7 +183,8 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                  profiles: str | os.PathLike | None = "profiles", num_classes: int | None = None,
                  log: Callable[[str], None] = _noop, warn: Callable[[str], None] = _warn,
                  weights: Any = None, calibration_dir: str | os.PathLike | None = None,
-                 speedup: bool | None = None, force_input_size: bool = False, **options: Any) -> ExportResult:
+                 speedup: bool | None = None, force_input_size: bool = False,
+                 max_drop_chain: dict[str, Any] | None = None, **options: Any) -> ExportResult:
     """Export one model to one format and precision, check it, record it.
 
     ``to``: a name in ``EXPORTERS`` (onnx, tflite, tensorrt); ``precision``:
@@ -205,7 +207,9 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
     crop, interpolation, mean, std) then prepares the parity and calibration
     images and goes into the metadata. ``calibration_dir``: INT8 calibration
     (and BatchNorm) images from any image folder instead of ``dataset``'s
-    training split.
+    training split. ``max_drop_chain``: this export is the QAT step of a
+    ``--max-drop`` chain (``edgecnn.train.max_drop``), judged against the
+    FP32 model's top-1 it carries.
     """
     fmt = EXPORTERS.get(to)
     opts = fmt.check(precision, options)
@@ -251,6 +255,7 @@ def export_model(name_or_model: Any, to: str = "onnx", precision: str = "fp32", 
                               guard, log)
     if (precision in ("int8", "int8_dynamic") and validate if speedup is None else speedup) and not out.prepared:
         _time_speedup(fmt, ctx, out, rec, log)
+    rec.metrics.update(judge(rec.metrics, precision, opts, max_drop_chain, not failures))
     if failures:
         rec.status, rec.error = "validation_failed", "; ".join(failures)
     elif out.prepared:

@@ -239,4 +239,5 @@ def mixed_figures(found: SearchResult, ranking: Sequence[str], keep: Sequence[st
             "search_images": int(n_search), "search_top1_reference": found.reference_top1,
             "search_top1": found.top1, "search_drop": found.search_drop,
             "sensitivity_images": int(min(n_search, SENSITIVITY_IMAGES)), "sensitivity_ranked_with": ranked_with,
-            "mixed_steps": found.steps, "within_budget": found.search_drop <= max_drop}
+            "mixed_steps": found.steps, "within_budget": found.search_drop <= max_drop,
+            "quantisable_layers": len(ranking)}

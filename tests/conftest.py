@@ -17,9 +17,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for _name in ("COLUMNS", "LINES"):
         os.environ.pop(_name, None)
 
-from real_records import RealRecords, real_records  # noqa: F401  (the session fixture: tests/real_records.py)
+from real_records import RealRecords, real_records, start_early  # noqa: F401  (the session fixture: tests/real_records.py)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_finish(session):
+    start_early(session)
 
 
 @pytest.fixture(scope="session")

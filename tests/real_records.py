@@ -65,6 +65,22 @@ def real_records(tmp_path_factory, cifar10_archive) -> RealRecords:
                        done["remote"])
 
 
+def start_early(session) -> None:
+    """Under xdist, the first worker starts building the records as soon as it has collected a test that
+    needs them (tests/shared_fixtures.py: the fixture then waits for that build, or reads it)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") != "gw0":
+        return
+    if not any("real_records" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    from shared_fixtures import build_in_background
+
+    from edgecnn.data import default_cifar10_source
+
+    archive = default_cifar10_source()
+    if archive is not None and Path(archive).exists():
+        build_in_background(session.config._tmp_path_factory, "real-records", lambda root: _build(root, Path(archive)))
+
+
 def _build(root: Path, cifar10_archive: Path) -> dict:
     from edgecnn.devices.spec import REPO_DEVICES
 

@@ -221,7 +221,10 @@ NOT_WRITTEN_HERE = {
                "input_size_forced", "trained_input_size",
                # a `train --qat` checkpoint's export: written and checked in tests/train/test_qat.py
                "qat_epochs", "qat_images", "qat_quantizer", "qat_scheme", "qat_source_checkpoint", "qat_source_top1",
-               "qat_steps"},
+               "qat_steps",
+               # --max-drop's verdict and its QAT step: written and checked in tests/export/test_max_drop_qat.py
+               "quantisable_layers", "max_drop_met", "max_drop_measured_on", "max_drop_float_share",
+               "max_drop_missed", "max_drop_reference_top1", "max_drop_attempts", "qat_seconds"},
     "accuracy": {"reference", "split", "num_classes", "weights", "checkpoint",
                  "weights_dtype",  # eval of a --save-fp16 state dict: profiles/local/accuracy.jsonl holds one
                  "input_size_forced", "trained_input_size",  # --force-input-size: tests/test_cli_input_size.py

@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from edgecnn.cost.rows import CostReport, LayerCost, UnsupportedOp, bytes_per_element, cost_totals
+from edgecnn.cost.rows import (BYTES_PER_ELEMENT, CostReport, LayerCost, UnsupportedOp, bytes_per_element,
+                               cost_totals)
 
 TABLE = Path(__file__).with_name("zoo_costs.json.gz")
 _PKG = Path(__file__).resolve().parents[1]
@@ -69,10 +70,10 @@ def _table() -> Optional[dict[str, Any]]:
 
 
 def table_state() -> str:
-    """'current'; 'stale: ...' (the sources or torch changed since it was written); or 'missing'."""
+    """'current'; 'stale: ...' (the sources or torch changed since it was written); 'missing'; or 'unreadable'."""
     data = _read()
     if data is None:
-        return "missing"
+        return "unreadable: not gzip JSON (python -m edgecnn.cost.zoo_table)" if TABLE.exists() else "missing"
     if data.get("sources") != sources_digest():
         return "stale: the cost engine or the zoo changed (python -m edgecnn.cost.zoo_table)"
     if data.get("torch") != torch_version():
@@ -107,7 +108,7 @@ def count_zoo(name: str, input_size: Optional[int] = None, precision: str = "fp3
     """``engine.count_model`` (same arguments, same report), from the table
     where it holds the answer: the card's input size and classes, batch 1."""
     if batch == 1 and num_classes is None:
-        found = lookup(name, precision if precision in ("fp32", "fp16", "bf16", "int8") else "fp32")
+        found = lookup(name, precision if precision in BYTES_PER_ELEMENT else "fp32")
         if found is not None and input_size in (None, found[1]["input_size"]):
             return found[0]
     from edgecnn.cost.engine import count_model

@@ -56,6 +56,21 @@ def test_a_stale_table_is_not_used(monkeypatch):
         zoo_table._table.cache_clear()
 
 
+def test_a_corrupt_table_is_not_used(monkeypatch, tmp_path):
+    bad = tmp_path / "zoo_costs.json.gz"
+    bad.write_bytes(b"not gzip at all")
+    monkeypatch.setattr(zoo_table, "TABLE", bad)
+    zoo_table._table.cache_clear()
+    try:
+        assert zoo_table.lookup("resnet18") is None
+        assert zoo_table.table_state().startswith("unreadable")
+        assert zoo_table.count_zoo("resnet18").totals["conv_linear_macs"] == \
+            count_model("resnet18").totals["conv_linear_macs"]  # counted live
+    finally:
+        monkeypatch.undo()
+        zoo_table._table.cache_clear()
+
+
 def test_cost_of_a_zoo_model_does_not_import_torch(tmp_path):
     """What `edgecnn cost resnet50` runs, in a fresh interpreter: the table answers; torch never loads."""
     if zoo_table.table_state() != "current":

@@ -63,6 +63,13 @@ def test_a_miss_is_fine_tuned_with_qat_and_exported_again(trained_lenet5, tmp_pa
     assert m["max_drop_reference_top1"] == first.record.metrics["top1_reference"]  # the FP32 model, same images
     assert m["max_drop_met"] == (m["max_drop_reference_top1"] - m["top1"] <= 0.5) and m["qat_seconds"] > 0
     assert any("QAT fine-tune" in line for line in logged)
+    from edgecnn.cli.export import max_drop_line  # what the console prints of this real record
+
+    printed = max_drop_line(m)
+    assert printed.startswith(f"--max-drop 0.5 {'met' if m['max_drop_met'] else 'NOT met'} by qat (")
+    drop = m["max_drop_reference_top1"] - m["top1"]
+    assert f"({drop:.2f} points on parity test images (300))" in printed
+    assert f"tried before: {first.record.metrics['method']} " in printed and "QAT fine-tune" in printed
     latest = [r for r in RecordStore(tmp_path / "p").load(kind="export") if r.format == "onnx"]
     assert [r.metrics["method"] for r in latest][-1] == "qat"  # both records kept; the newest is the QAT one
 

@@ -235,11 +235,10 @@ def qat_fallback(target: object, results: list, common: dict, plan: list, max_dr
                  qat_epochs: Optional[int], qat_images: Optional[int]) -> list:
     """The INT8 exports that missed --max-drop, replaced by their QAT exports (edgecnn/train/max_drop.py)."""
     from edgecnn.console import err_console, warn
-    from edgecnn.train.max_drop import QAT_EPOCHS, escalate
+    from edgecnn.train.max_drop import escalate
 
-    return escalate(target, results, common, plan, max_drop, qat_epochs=QAT_EPOCHS if qat_epochs is None
-                    else qat_epochs, qat_images=qat_images, export=export_format, warn=warn,
-                    log=lambda m: err_console.print(m, highlight=False, markup=False))
+    return escalate(target, results, common, plan, max_drop, qat_epochs=qat_epochs, qat_images=qat_images,
+                    export=export_format, warn=warn, log=lambda m: err_console.print(m, highlight=False, markup=False))
 
 
 def export_plan(formats: list[str], to: str, precision: str, given: dict, out: Path) -> list[tuple[str, dict]]:
@@ -338,8 +337,9 @@ def print_results(model: str, results: list) -> None:
 
 def max_drop_line(m: dict) -> str:
     """What --max-drop came to: the path that met it (or did not), its drop, and the paths tried before."""
-    drop = m.get("top1_drop") if m.get("max_drop_reference_top1") is None else \
-        m["max_drop_reference_top1"] - (m.get("top1") or 0.0)
+    from edgecnn.export.max_drop import judged_drop
+
+    drop = judged_drop(m)
     head = (f"--max-drop {m.get('max_drop'):g} {'met' if m['max_drop_met'] else 'NOT met'} by {m.get('method')}"
             + (f" ({drop:.2f} points on {m.get('max_drop_measured_on')})" if drop is not None else "")
             + (f": {m['max_drop_missed']}" if m.get("max_drop_missed") else ""))

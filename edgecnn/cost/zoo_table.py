@@ -9,9 +9,10 @@ count by their bytes per element (the engine prices weights and
 activations at one width). It also holds a digest of the sources that
 decide those rows (the cost engine and formulas, the zoo's model files) and
 the torch version that traced them: where either differs from this
-installation's, the table is not used and the model is counted live. ``python -m edgecnn.cost.zoo_table`` writes the table,
-``--check`` compares it with a fresh count; ``tests/cost/test_zoo_table.py``
-keeps it equal to the engine's.
+installation's, the table is not used and the model is counted live.
+``python -m edgecnn.cost.zoo_table`` writes the table, ``--check`` compares it
+with a fresh count; ``tests/cost/test_zoo_table.py`` keeps it equal to the
+engine's.
 """
 
 from __future__ import annotations

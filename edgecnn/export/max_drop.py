@@ -46,11 +46,20 @@ def budget_verdict(metrics: dict[str, Any], max_drop: float, ok: bool) -> dict[s
             "max_drop_float_share": share, **({"max_drop_missed": why} if why else {})}
 
 
-def attempt_of(metrics: dict[str, Any], seconds: Optional[float] = None) -> dict[str, Any]:
+def judged_drop(metrics: dict[str, Any]) -> Optional[float]:
+    """The drop a record's ``--max-drop`` verdict weighed: against the FP32 model for a QAT step of a chain
+    (``max_drop_reference_top1``), else ``drop_of``."""
+    if metrics.get("max_drop_reference_top1") is not None and metrics.get("top1") is not None:
+        return float(metrics["max_drop_reference_top1"]) - float(metrics["top1"])
+    return drop_of(metrics)[0]
+
+
+def attempt_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    """One path tried before a chain's QAT step, as its record says."""
     drop, where = drop_of(metrics)
     return {"method": metrics.get("method"), "drop": drop, "measured_on": where,
             "float_nodes": len(metrics.get("float_nodes") or []), "met": metrics.get("max_drop_met"),
-            "seconds": seconds if seconds is not None else metrics.get("export_s")}
+            "seconds": metrics.get("export_s")}
 
 
 def chain_verdict(metrics: dict[str, Any], chain: dict[str, Any], ok: bool) -> dict[str, Any]:

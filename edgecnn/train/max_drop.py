@@ -49,8 +49,8 @@ def qat_fine_tune(model: str, checkpoint: str | Path, out: Path, *, epochs: int,
 
 
 def escalate(model: Any, results: list, common: dict[str, Any], plan: list[tuple[str, dict]], max_drop: float, *,
-             qat_epochs: int, qat_images: Optional[int], export: Callable[..., Any], log: Callable[[str], None],
-             warn: Callable[[str], None]) -> list:
+             qat_epochs: Optional[int], qat_images: Optional[int], export: Callable[..., Any],
+             log: Callable[[str], None], warn: Callable[[str], None]) -> list:
     """``results`` with every INT8 export that missed ``max_drop`` replaced by
     its QAT export where one can be made (see the module doc); the others kept,
     each miss said in one warning."""
@@ -66,7 +66,7 @@ def escalate(model: Any, results: list, common: dict[str, Any], plan: list[tuple
                else "the checkpoint is already QAT" if is_qat_checkpoint(checkpoint)
                else f"QAT trains on CIFAR data; --dataset is {common.get('dataset')}"
                if common.get("dataset") not in ("cifar10", "cifar100")
-               else "--qat-epochs 0" if qat_epochs <= 0 else None)
+               else "--qat-epochs 0" if qat_epochs == 0 else None)
     tried = [r for r in missed if r.format in QAT_FORMATS] if why_not is None else []
     for r in missed:
         if r not in tried:
@@ -76,9 +76,11 @@ def escalate(model: Any, results: list, common: dict[str, Any], plan: list[tuple
     if not tried:
         return results
     out = Path(common.get("out_dir") or "export") / f"qat-{model}"
-    qat_ckpt, qat_s = qat_fine_tune(model, checkpoint, out, epochs=qat_epochs, images=qat_images,
-                                    dataset=common.get("dataset", "cifar10"), data_dir=common.get("data_dir"),
-                                    input_size=common.get("input_size"), profiles=_profiles(common), log=log)
+    profiles = common.get("profiles")
+    qat_ckpt, qat_s = qat_fine_tune(model, checkpoint, out, epochs=QAT_EPOCHS if qat_epochs is None else qat_epochs,
+                                    images=qat_images, dataset=common.get("dataset", "cifar10"),
+                                    data_dir=common.get("data_dir"), input_size=common.get("input_size"),
+                                    profiles=str(profiles) if profiles else None, log=log)
     replaced = {}
     for r in tried:
         before = [attempt_of(r.record.metrics)]
@@ -93,10 +95,3 @@ def escalate(model: Any, results: list, common: dict[str, Any], plan: list[tuple
         if not m.get("max_drop_met"):
             warn(f"{r.format} int8 missed --max-drop {max_drop:g} after QAT too ({m.get('max_drop_missed')})")
     return [replaced.get(id(r), r) for r in results]
-
-
-def _profiles(common: dict[str, Any]) -> Optional[str]:
-    p = common.get("profiles")
-    return str(p) if p else None
-
-

@@ -144,6 +144,20 @@ def test_efficientnet_scales_resolution_width_and_depth_together():
     assert sum(math.ceil(n * 3.1) for *_, n in B0) == 55
 
 
+@pytest.mark.parametrize("classes", [10, 1000])
+def test_efficientnet_starts_at_chance_level_loss_for_any_class_count(classes):
+    """torchvision's classifier init, U(+-1/sqrt(classes)), made CIFAR-10's first loss ~3.9 and SGD from scratch
+    diverged; the zoo draws it from U(+-1/sqrt(in_features)), so a fresh model starts near ln(classes)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = create_model("efficientnet_b0", input_size=32, num_classes=classes).train()
+    fc = model.classifier[-1]
+    assert fc.weight.abs().max() <= fc.in_features ** -0.5 and not fc.bias.any()
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(64, 3, 32, 32)), torch.randint(0, classes, (64,)))
+    assert abs(loss.item() - math.log(classes)) < 0.3
+
+
 # -- MNASNet -------------------------------------------------------------------
 
 def test_mnasnet_stacks_follow_the_table():

@@ -57,8 +57,8 @@ def register(app: typer.Typer) -> None:
                                       "int8_dynamic (TFLite)."),
         checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained weights: a full checkpoint "
                                                   "or a state dict (a `train --qat` checkpoint: --precision int8 "
-                                                  "with its trained scales, onnx/tflite/executorch). Without it "
-                                                  "or --weights: random weights (a warning)."),
+                                                  "with its trained scales, onnx/tflite/openvino/executorch). "
+                                                  "Without it or --weights: random weights (a warning)."),
         weights: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights: a torchvision name "
                                               "(DEFAULT, IMAGENET1K_V1, ...), a timm tag or a file (.pth, .pt, "
                                               ".safetensors). Read from $TORCH_HOME/hub/checkpoints/; their "

@@ -355,6 +355,7 @@ def fp32_speedup(fmt: Any, ctx: ExportContext, out: Any, log: Callable[[str], No
     (``export/speedup.py``); returns the record's figures."""
     import dataclasses
 
+    from edgecnn.export.int8_pays import call_macs, verdict
     from edgecnn.export.speedup import measure_speedup
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-fp32-twin-") as tmp:
@@ -369,4 +370,8 @@ def fp32_speedup(fmt: Any, ctx: ExportContext, out: Any, log: Callable[[str], No
                                   fp32_runner_options=twin_out.runner_options)
     log(f"speed-up vs FP32 on {out.runtime}: {figures['speedup']:.2f}x ({figures['fp32_latency_ms_p50']:.3f} ms -> "
         f"{figures['latency_ms_p50']:.3f} ms p50)")
-    return figures
+    macs = call_macs(ctx.model, ctx.input_size, ctx.batch)
+    said = verdict(figures["speedup"], macs, out.runtime, ctx.batch, ctx.input_size, bool(figures.get("speedup_noisy")))
+    if not said["int8_pays"]:
+        log(said["int8_verdict"])
+    return {**figures, **({"speedup_macs": macs} if macs else {}), **said}

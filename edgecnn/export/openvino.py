@@ -13,7 +13,9 @@
   ``bf16`` -> bf16; ``fp16`` -> weights stored as f16 in the IR and hint f16;
   ``int8`` -> NNCF post-training quantization (``nncf.quantize``, min/max
   statistics on real training images, symmetric int8 weights per channel),
-  float parts at f32. The hint is stored in the IR (``rt_info`` section
+  float parts at f32; a ``train --qat`` checkpoint instead goes through its
+  Q/DQ ONNX (``onnx.qat_onnx``), whose pairs OpenVINO's frontend turns into
+  FakeQuantize ops with the trained scales (no calibration, no NNCF). The hint is stored in the IR (``rt_info`` section
   ``edgecnn``) and in the metadata (``runtime_settings``), and the runner
   applies it. A CPU without bf16/f16 units runs f32 instead: the exporter
   compiles the IR here and reads ``INFERENCE_PRECISION_HINT`` back
@@ -99,14 +101,21 @@ def build(ctx: ExportContext) -> ExportOutput:
 
     from edgecnn.runtime.layer_names import onnx_layer_labels
 
+    from edgecnn.export.qat import float_of, is_qat
+
     hint = HINTS[ctx.precision]
+    qat = ctx.precision == "int8" and is_qat(ctx.model)
     with tempfile.TemporaryDirectory(prefix="edgecnn-ov-") as tmp:
         onnx_path = Path(tmp) / "fp32.onnx"
-        figures = onnx_export.export_fp32(ctx.model, ctx.sample, onnx_path, {**ctx.metadata, "precision": "fp32"},
-                                          opset=17)
+        if qat:  # the trained scales, as they are: the Q/DQ ONNX, whose pairs OpenVINO reads as FakeQuantize
+            figures = onnx_export.qat_onnx(ctx.model, ctx.sample, onnx_path, {**ctx.metadata, "precision": "int8"},
+                                           opset=18, dynamic_batch=False)
+        else:
+            figures = onnx_export.export_fp32(float_of(ctx.model), ctx.sample, onnx_path,
+                                              {**ctx.metadata, "precision": "fp32"}, opset=17)
         ov_model = ov.convert_model(str(onnx_path))
         restore_module_names(ov_model, onnx_layer_labels(onnx_path))
-    if ctx.precision == "int8":
+    if ctx.precision == "int8" and not qat:
         ov_model = quantize(ov_model, ctx.calibration_batches())
     ran = ran_precision(ov_model, hint)
     settings = {"runtime": "openvino", "INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
@@ -123,7 +132,10 @@ def build(ctx: ExportContext) -> ExportOutput:
     metrics = {"onnx_nodes": figures["nodes"], "ov_ops": len(ov_model.get_ops()), "inference_precision_hint": hint,
                "inference_precision": ran, "bin_bytes": bin_path.stat().st_size,
                "file_bytes": ctx.out_path.stat().st_size + bin_path.stat().st_size}  # .xml + .bin
-    if ctx.precision == "int8":
+    if qat:
+        metrics.update(fake_quantize_ops=fq, quant_tool="torchao pt2e (QAT) -> OpenVINO ONNX frontend",
+                       quant_method="qat", qdq_nodes=figures.get("qdq_nodes"))
+    elif ctx.precision == "int8":
         metrics.update(fake_quantize_ops=fq, calibration_images=sum(len(b) for b in ctx.calibration_batches()))
     out = ExportOutput(ctx.out_path, "openvino", extra_files=[bin_path], metrics=metrics,
                        runner_options={"inference_precision": hint})

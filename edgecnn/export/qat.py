@@ -39,7 +39,7 @@ QUANTIZER = "executorch XNNPACKQuantizer (QAT config)"
 SCHEME = {"weights": "int8 symmetric, per output channel", "activations": "int8 asymmetric, per tensor",
           "fused": "conv-bn, conv-bn-relu, conv-relu, linear-relu, add-relu (XNNPACK patterns)",
           "observers": "moving-average min/max fake quantisers (FusedMovingAvgObsFakeQuantize)"}
-QAT_FORMATS = ("onnx", "tflite", "executorch")  # formats that take the trained scales as they are
+QAT_FORMATS = ("onnx", "tflite", "openvino", "executorch")  # formats that take the trained scales as they are
 
 
 def _quantizer() -> Any:
@@ -70,6 +70,7 @@ def prepare_qat(model: Any, input_size: int) -> Any:
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
     name = getattr(model, "edgecnn_config", {}).get("name", type(model).__name__)
+    dropped = without_stochastic_depth(model)
     device = next(model.parameters()).device
     sample = torch.randn(2, 3, input_size, input_size, device=device)  # 2: a batch of 1 would be specialised
     try:
@@ -83,7 +84,28 @@ def prepare_qat(model: Any, input_size: int) -> Any:
                                  f"XNNPACKQuantizer): {type(exc).__name__}: {first}"[:400]) from None
     finally:
         log.setLevel(level)
-    return QatModel(prepared, model)
+    qat = QatModel(prepared, model)
+    if dropped:
+        qat.edgecnn_qat["stochastic_depth_off"] = dropped  # layers whose stochastic depth the fine-tune went without
+    return qat
+
+
+def without_stochastic_depth(model: Any) -> int:
+    """Turn off ``model``'s stochastic depth (torchvision ``StochasticDepth``,
+    timm ``DropPath``) before the training-mode capture; returns how many
+    layers had it. Those layers draw a random mask with ``bernoulli`` in
+    training mode, and a captured graph keeps the draw in evaluation and
+    export (``move_exported_model_to_eval`` swaps dropout and BatchNorm, not
+    these): EfficientNet-B0's QAT model then dropped blocks at random in its own
+    evaluation, ONNX kept the draw, and TFLite and ExecuTorch refused
+    ``aten.bernoulli.p``. A short fine-tune loses nothing by going without it."""
+    n = 0
+    for m in model.modules():
+        attr = {"StochasticDepth": "p", "DropPath": "drop_prob"}.get(type(m).__name__)
+        if attr and getattr(m, attr, 0):
+            setattr(m, attr, 0.0)
+            n += 1
+    return n
 
 
 class QatModel(nn.Module):

@@ -6,7 +6,7 @@ three differences set here:
 * the model starts from the float weights of ``--checkpoint`` (a checkpoint
   of the same architecture; a QAT checkpoint is refused) and is trained as a
   PT2E fake-quantised graph (``edgecnn.export.qat.prepare_qat``: the XNNPACK
-  INT8 scheme the ONNX, TFLite and ExecuTorch exports run);
+  INT8 scheme the ONNX, TFLite, OpenVINO and ExecuTorch exports run);
 * the images are normalised with the checkpoint's mean/std (what its export
   will use), whatever the recipe's ``norm`` says;
 * the recipe is ``qat`` (a short, low learning-rate fine-tune) unless

@@ -69,13 +69,13 @@ def test_qat_run_writes_a_qat_checkpoint_and_records(qat_run, fp32_lenet):
     assert acc[-1]["precision"] == "int8-qat" and acc[-1]["qat"]["epochs"] == 2
 
 
-def test_qat_checkpoint_exports_to_onnx_and_tflite_with_its_scales(qat_run, cifar10_archive, tmp_path):
+def test_qat_checkpoint_exports_to_onnx_tflite_and_openvino_with_its_scales(qat_run, cifar10_archive, tmp_path):
     run, _ = qat_run
-    res = cli("export", "lenet5", "--checkpoint", run / "last.pt", "--to", "onnx,tflite", "--precision", "int8",
+    res = cli("export", "lenet5", "--checkpoint", run / "last.pt", "--to", "onnx,tflite,openvino", "--precision", "int8",
               "--n-images", "100", "--no-speedup", "--data-dir", cifar10_archive, "--out", tmp_path / "x",
               "--profiles", tmp_path / "p", "--json")
     recs = {r["format"]: r for r in json.loads(res.stdout)}
-    assert set(recs) == {"onnx", "tflite"}
+    assert set(recs) == {"onnx", "tflite", "openvino"}
     for fmt, r in recs.items():
         m = r  # a record as JSON: its figures beside its identity
         assert r["status"] == "ok", (fmt, r.get("error"))
@@ -84,6 +84,8 @@ def test_qat_checkpoint_exports_to_onnx_and_tflite_with_its_scales(qat_run, cifa
         assert m["top1"] is not None and m["n_images"] == 100
         assert "calibration_images" not in m  # the trained scales, no calibration
     assert recs["onnx"]["qdq_nodes"] > 0
+    # OpenVINO reads the same Q/DQ graph: its pairs become FakeQuantize ops with the trained scales
+    assert recs["openvino"]["qdq_nodes"] == recs["onnx"]["qdq_nodes"] and recs["openvino"]["fake_quantize_ops"] > 0
     assert recs["tflite"]["op_counts"].get("CONV_2D", 0) >= 2
     meta = json.loads((tmp_path / "x" / "lenet5-32-int8.tflite.json").read_text())
     assert meta["input_quantization"]["scale"] > 0  # full integer: int8 input, as PTQ's
@@ -136,7 +138,7 @@ def test_bad_qat_requests_are_one_line(qat_run, fp32_lenet, cifar10_archive, mai
     exp = ("--checkpoint", run / "best.pt", "--n-images", "10", "--data-dir", cifar10_archive,
            "--out", tmp_path / "x", "--profiles", tmp_path / "p")
     one_line_error(main_cli("export", "lenet5", *exp, "--precision", "fp32"), "int8")
-    one_line_error(main_cli("export", "lenet5", *exp, "--precision", "int8", "--to", "openvino"), "openvino")
+    one_line_error(main_cli("export", "lenet5", *exp, "--precision", "int8", "--to", "ncnn"), "ncnn")
     one_line_error(main_cli("export", "lenet5", *exp, "--precision", "int8", "--max-drop", "0.5"), "own scales")
     one_line_error(main_cli("eval", run / "best.pt", "--no-records", "--data-dir", cifar10_archive), "quantisation-aware")
     assert not (tmp_path / "x").exists()
@@ -168,3 +170,24 @@ def test_a_model_the_capture_cannot_take_is_one_line():
 
     with pytest.raises(InvalidOptionError, match="data_dependent cannot be prepared for quantisation-aware"):
         prepare_qat(DataDependent(), 8)
+
+
+def test_stochastic_depth_is_off_in_the_captured_qat_graph():
+    """EfficientNet's StochasticDepth draws a bernoulli mask in training mode; a graph captured in training mode
+    kept that draw in evaluation and export (TFLite and ExecuTorch refused aten.bernoulli.p, ONNX kept it).
+    prepare_qat turns it off before the capture: no random op left, evaluation repeatable, convert clean."""
+    import torch
+
+    from edgecnn.export.qat import prepare_qat
+    from edgecnn.models import create_model
+
+    torch.manual_seed(0)
+    qat = prepare_qat(create_model("efficientnet_b0", input_size=32, num_classes=10), 32)
+    assert qat.edgecnn_qat["stochastic_depth_off"] == 15  # one per MBConv block after the first
+    with torch.no_grad():
+        qat.train()(torch.randn(8, 3, 32, 32))  # the observers see a batch
+        qat.eval()
+        x = torch.randn(4, 3, 32, 32)
+        assert torch.equal(qat(x), qat(x))
+    targets = {str(n.target) for n in qat.converted().graph.nodes if n.op == "call_function"}
+    assert not [t for t in targets if "bernoulli" in t]

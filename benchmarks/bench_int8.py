@@ -4,6 +4,7 @@
         [--model mobilenet_v3_small] [--runtimes onnx,tflite,openvino,executorch,mnn]
         [--onnx-methods per-tensor,per-channel,...] [--tflite-methods min-max,mse] [--max-drop 0.5]
         [--n-images 10000] [--calibration-images 128] [--out DIR] [--profiles DIR] [--json rows.json]
+        [--no-speedup]
 
 Per runtime: the FP32 export (its top-1 on ``--n-images`` CIFAR-10 test
 images: the 10,000 of the test set by default), then one INT8 export per
@@ -79,6 +80,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--profiles", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-speedup", action="store_true",
+                    help="accuracy only: no timing against the FP32 twin (the speed table is bench_int8_speed.py's)")
     args = ap.parse_args()
     if args.max_drop is not None and args.max_drop < 0:
         args.max_drop = None
@@ -94,8 +97,10 @@ def main() -> None:
     common = dict(checkpoint=args.checkpoint, out_dir=out, profiles=profiles, n_images=args.n_images,
                   calibration_images=args.calibration_images, data_dir=args.data_dir)
     t0 = time.perf_counter()
+    speed = ("no speed-up timed (--no-speedup)" if args.no_speedup else
+             "speed-up = FP32 p50 / INT8 p50 on the same runtime (isolated workers, interleaved, batch 1)")
     print(f"edgecnn INT8 benchmark: {model} ({args.checkpoint}), top-1 on {args.n_images} CIFAR-10 test images, "
-          f"speed-up = FP32 p50 / INT8 p50 on the same runtime (isolated workers, interleaved, batch 1)", flush=True)
+          f"{speed}", flush=True)
     print(HEADER, flush=True)
     fp32: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
@@ -112,7 +117,8 @@ def main() -> None:
             res = export_model(model, to=fmt, precision="fp32", speedup=False, **common)
             m = res.record.metrics
             fp32[rt] = {"top1": m.get("top1"), "mb": (m.get("file_bytes") or 0) / 1e6}
-        res = export_model(model, to=fmt, precision="int8", **common, **opts)
+        res = export_model(model, to=fmt, precision="int8", **common, **opts,
+                           **({"speedup": False} if args.no_speedup else {}))
         m = res.record.metrics
         ref = fp32[rt]["top1"]
         r = {"runtime": rt, "method": label, "status": res.status, "float_layers": len(m.get("float_nodes") or []),

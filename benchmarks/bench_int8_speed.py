@@ -36,20 +36,6 @@ DEFAULT_CKPT = REPO / "profiles" / "checkpoints" / "mobilenet_v3_small-cifar10.p
 FORMATS = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino", "executorch": "executorch"}
 
 
-def break_even(rows: list[dict[str, Any]]) -> float | None:
-    """The smallest MACs per call from which every measured call of that size or more had a speed-up above 1
-    (None when the largest call was not faster)."""
-    done = sorted((r for r in rows if r.get("speedup")), key=lambda r: r["macs"])
-    if not done or done[-1]["speedup"] <= 1.0:
-        return None
-    even = done[-1]["macs"]
-    for r in reversed(done):
-        if r["speedup"] <= 1.0:
-            break
-        even = r["macs"]
-    return even
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=str(DEFAULT_CKPT))
@@ -66,6 +52,7 @@ def main() -> None:
     from edgecnn.cost.zoo_table import count_zoo
     from edgecnn.errors import MissingDependencyError
     from edgecnn.export import EXPORTERS, export_model
+    from edgecnn.export.int8_pays import break_even
     from edgecnn.machine import this_machine
     from edgecnn.models.checkpoint import read_checkpoint, trained_input_size
 
@@ -113,7 +100,7 @@ def main() -> None:
     print(f"speed-up = FP32 p50 / INT8 p50, isolated workers, interleaved; * = a noisy series; "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     for rt in dict.fromkeys(r["runtime"] for r in rows):
-        even = break_even([r for r in rows if r["runtime"] == rt])
+        even = break_even([(r["macs"], r["speedup"]) for r in rows if r["runtime"] == rt])
         print(f"{rt}: " + (f"INT8 faster from {even / 1e6:.0f} MMACs per call on (every larger call measured)"
                            if even else "INT8 not faster at the largest call measured"), flush=True)
     if args.json:

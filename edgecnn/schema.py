@@ -150,6 +150,9 @@ QUANT = (
     ms("latency_ms_p50", "this artifact, batch 1"), ms("latency_ms_p90"), ms("fp32_latency_ms_p50"),
     ms("fp32_latency_ms_p90"), count("speedup_runs"), Field("speedup_noisy", "", BOOL), count("speedup_threads"),
     Field("speedup_isolation", "", STR), Field("fp32_file_bytes", "bytes", INT, "the FP32 twin's size", lo=0),
+    Field("speedup_macs", "MACs", INT, "conv + linear MACs of one timed call (batch x one image), counted", lo=0),
+    Field("int8_pays", "", BOOL, "INT8 ran faster than its FP32 twin by more than 5 % (edgecnn/export/int8_pays.py)"),
+    Field("int8_verdict", "", STR, "where INT8 stands against FP32 on this device, in words"),
     Field("method", "", STR, "how the INT8 model was made: ptq (post-training), mixed (post-training, some "
           "layers in float), qat (quantisation-aware fine-tune, its trained scales)"),
     Field("qat_quantizer", "", STR, "the PT2E quantizer of a QAT model"), Field("qat_scheme", "", DICT),

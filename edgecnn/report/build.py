@@ -126,6 +126,7 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
         "layers": html_of(figures_detail.layer_figure(layers), "fig-layers"),
         "training": html_of(figures_detail.training_figure(runs), "fig-training"),
         "int8": html_of(figures_detail.int8_figure(tabs["export"].rows), "fig-int8"),
+        "int8_speed": html_of(figures_detail.int8_speed_figure(tabs["export"].rows), "fig-int8-speed"),
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
@@ -139,7 +140,17 @@ def render(data: ReportData, profiles_dir: str = "profiles", tabs: dict[str, tab
         lat_missing_acc=sorted({p["model"] for p in lat if p["top1"] is None}),
         costed_models=sorted({p["model"] for p in lat + models}),
         predicted=any(p["source"] == "predicted" for p in lat),
+        int8_pays=_int8_pays(data),
     )
+
+
+def _int8_pays(data: ReportData) -> list[str]:
+    """Per device and runtime, where INT8 paid against FP32 (export records
+    with a measured speed-up; ``edgecnn.export.int8_pays``)."""
+    from edgecnn.export.int8_pays import summaries
+
+    devices = sorted({r.device for r in data.used if r.kind == "export"})
+    return [f"{dev}: {text}" for dev in devices for text in summaries(data.used, dev).values()]
 
 
 def recommendation_groups(tabs: dict[str, tables.Table]) -> list[dict[str, Any]]:

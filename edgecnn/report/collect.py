@@ -372,7 +372,8 @@ def export_rows(data: ReportData, look: Lookup | None = None) -> list[dict[str, 
                          top1=top1, top1_reference=ref,
                          drop=(ref - top1) if (ref is not None and top1 is not None) else None,
                          method=rec.metric("quant_method") or "", float_layers=_count(rec.metric("float_nodes")),
-                         speedup=num(rec.metric("speedup")), prov=provenance(data, rec)))
+                         speedup=num(rec.metric("speedup")), speedup_macs=num(rec.metric("speedup_macs")),
+                         device=rec.device, batch=rec.batch, prov=provenance(data, rec)))
     return rows
 
 

@@ -4,7 +4,7 @@ rooflines and training curves (see ``figures`` for the Pareto and cost views).""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from edgecnn.report.figures import PALETTE, page_layout, fmt_ms, fmt_si, below, menu_buttons
 
@@ -236,6 +236,20 @@ def training_figure(runs: list[dict[str, Any]]):
 # ---------------------------------------------------------------------------
 # 5. INT8: accuracy lost against speed gained
 # ---------------------------------------------------------------------------
+def _marker_traces(fig: Any, pts: list[dict[str, Any]], group: Callable[[dict], str], x: Callable[[dict], float],
+                   y: Callable[[dict], float], hover: Callable[[str, dict], str]) -> None:
+    """One marker trace per group of ``pts`` (sorted by name), a palette colour each."""
+    import plotly.graph_objects as go
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in pts:
+        groups.setdefault(group(r), []).append(r)
+    for i, (name, grp) in enumerate(sorted(groups.items())):
+        fig.add_trace(go.Scatter(x=[x(r) for r in grp], y=[y(r) for r in grp], mode="markers", name=name,
+                                 marker=dict(size=10, color=PALETTE[i % len(PALETTE)]),
+                                 hovertext=[hover(name, r) for r in grp], hoverinfo="text"))
+
+
 def int8_figure(rows: list[dict[str, Any]]):
     """Top-1 drop (points) against speed-up over the FP32 twin, one point per
     quantised export that has both; one trace per model x format."""
@@ -245,21 +259,36 @@ def int8_figure(rows: list[dict[str, Any]]):
     if not pts:
         return None
     fig = go.Figure()
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in pts:
-        groups.setdefault(f"{r['model']} {r['format']}", []).append(r)
-    for i, (name, grp) in enumerate(sorted(groups.items())):
-        fig.add_trace(go.Scatter(
-            x=[r["speedup"] for r in grp], y=[r["drop"] for r in grp], mode="markers", name=name,
-            marker=dict(size=10, color=PALETTE[i % len(PALETTE)]),
-            hovertext=[f"{name} {r['precision']} {r['method'] or ''}<br>drop {r['drop']:+.2f} points, "
-                       f"speed-up {r['speedup']:.2f}x<br>layers in float: {_i(r.get('float_layers'))}"
-                       f"<br>record #{r['rec_n']}" for r in grp], hoverinfo="text"))
+    _marker_traces(fig, pts, lambda r: f"{r['model']} {r['format']}", lambda r: r["speedup"], lambda r: r["drop"],
+                   lambda name, r: f"{name} {r['precision']} {r['method'] or ''}<br>drop {r['drop']:+.2f} points, "
+                                   f"speed-up {r['speedup']:.2f}x<br>layers in float: {_i(r.get('float_layers'))}"
+                                   f"<br>record #{r['rec_n']}")
     fig.add_hline(y=0, line=dict(color="#999", dash="dot"))
     fig.add_vline(x=1, line=dict(color="#999", dash="dot"))
     page_layout(fig)
     fig.update_xaxes(title="speed-up over the FP32 artifact, same runtime (x)")
     fig.update_yaxes(title="top-1 drop against PyTorch (points; lower is better)")
+    return fig
+
+
+def int8_speed_figure(rows: list[dict[str, Any]]):
+    """Speed-up over the FP32 twin against the conv + linear MACs of one timed
+    call (log scale), one trace per device x runtime: where INT8 pays."""
+    import plotly.graph_objects as go
+
+    pts = [r for r in rows if r.get("speedup") is not None and r.get("speedup_macs")]
+    if not pts:
+        return None
+    fig = go.Figure()
+    _marker_traces(fig, pts, lambda r: f"{r['device']} {r['parity_runtime'] or r['format']}",
+                   lambda r: r["speedup_macs"] / 1e6, lambda r: r["speedup"],
+                   lambda name, r: f"{r['model']} {r['format']} {r['method'] or ''} batch {r['batch']}<br>"
+                                   f"{r['speedup_macs'] / 1e6:.1f} MMACs per call, speed-up {r['speedup']:.2f}x"
+                                   f"<br>record #{r['rec_n']}")
+    fig.add_hline(y=1, line=dict(color="#999", dash="dot"))
+    page_layout(fig)
+    fig.update_xaxes(title="conv + linear MMACs per timed call (counted; log)", type="log")
+    fig.update_yaxes(title="INT8 speed-up over FP32, same runtime (measured; above 1: INT8 faster)")
     return fig
 
 

@@ -157,7 +157,21 @@ def select(records: Records, device: str = "local", *, max_latency_ms: float | N
     name = resolve_device(device, recs, folder)
     sel = rank(build_options(recs, name, dataset), c, name)
     sel.profiles_dir, sel.skipped = folder or "profiles", skipped
+    sel.notes += int8_notes(sel, recs)
     return sel
+
+
+def int8_notes(sel: Selection, records: list[Record]) -> list[str]:
+    """Where an INT8 option is ranked: per runtime, where INT8 paid against
+    FP32 among the device's INT8 exports with a measured speed-up."""
+    from edgecnn.export.int8_pays import summaries
+    from edgecnn.join import newest
+
+    runtimes = {o.runtime for o in sel.ranked if str(o.precision).startswith("int8")}
+    if not runtimes:
+        return []
+    said = summaries(newest(records)[0], sel.device)
+    return [text for rt, text in said.items() if rt in runtimes]
 
 
 def rank(options: list[Option], c: Constraints, device: str) -> Selection:

@@ -15,7 +15,7 @@ pytestmark = [
                                                        "scripts/system-deps.sh does it)"),
 ]
 
-FIGURES = {"fig-pareto", "fig-cost-time", "fig-separable", "fig-layers", "fig-training", "fig-int8"}
+FIGURES = {"fig-pareto", "fig-cost-time", "fig-separable", "fig-layers", "fig-training", "fig-int8", "fig-int8-speed"}
 
 
 @pytest.fixture(scope="module")

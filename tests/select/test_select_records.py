@@ -263,3 +263,25 @@ def test_bad_input_is_one_error_line(select_records, cli_run, tmp_path):
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
         assert says in lines[0], lines[0]
+
+
+def test_an_int8_option_in_the_ranking_brings_where_int8_paid_on_the_device(select_records, cli_run):
+    """The note is the export records' own summary (edgecnn/export/int8_pays.py) for each ranked INT8
+    option's runtime, and there is none where no INT8 option ranks."""
+    from edgecnn.export.int8_pays import summaries
+    from edgecnn.select.api import int8_notes
+
+    recs = RecordStore(select_records.profiles).load()
+    sel = select(select_records.profiles)
+    said = summaries(newest(recs)[0], sel.device)
+    int8 = [o for o in sel.ranked + sel.excluded if o.precision == "int8"]
+    assert {o.runtime for o in int8} == {"onnxruntime", "litert"} and set(said) >= {"onnxruntime", "litert"}
+    for o in int8:
+        sel.ranked = [o]
+        assert int8_notes(sel, recs) == [said[o.runtime]]
+    sel.ranked = [o for o in sel.ranked + sel.excluded if o.precision == "fp32"]
+    assert int8_notes(sel, recs) == []
+    out = cli_run("select", "--device", "local", "--profiles", select_records.profiles)
+    ranked_int8 = {o.runtime for o in select(select_records.profiles).ranked if o.precision == "int8"}
+    for rt in ("onnxruntime", "litert"):
+        assert (f"note: {said[rt]}" in out.stdout) is (rt in ranked_int8)

@@ -22,8 +22,9 @@ setup: $(STAMP)
 # check; export the committed CIFAR-10 reference checkpoint to every format
 # (each checked against PyTorch on real images; TensorRT prepared where it is
 # not installed), time those exports on every installed runtime at its 32x32
-# input (no new conversion: profile reuses them) and measure its top-1; then
-# write reports/index.html. A rerun skips what profiles/local/ holds.
+# input (no new conversion: profile reuses them) and measure its top-1; its
+# INT8 exports to ONNX, TFLite and OpenVINO, each timed against its FP32 twin
+# (where INT8 pays on this machine); then write reports/index.html. A rerun skips what profiles/local/ holds.
 # `make report REPORT_RUNTIMES=` times the default models on every installed
 # runtime, as `edgecnn profile` does (seven conversions a model instead of two).
 REF_CKPT := profiles/checkpoints/mobilenet_v3_small-cifar10.pt
@@ -31,6 +32,8 @@ REPORT_RUNTIMES ?= torch,onnxruntime,litert
 report: setup
 	$(VENV)/bin/edgecnn profile --device local $(if $(REPORT_RUNTIMES),--runtimes $(REPORT_RUNTIMES)) --no-report
 	$(VENV)/bin/edgecnn export mobilenet_v3_small --checkpoint $(REF_CKPT) --to all --n-images 1000 --out export
+	$(VENV)/bin/edgecnn export mobilenet_v3_small --checkpoint $(REF_CKPT) --to onnx,tflite,openvino --precision int8 \
+		--n-images 1000 --out export
 	$(VENV)/bin/edgecnn profile --device local --models mobilenet_v3_small --input-size 32 --no-separable --no-report
 	$(VENV)/bin/edgecnn eval $(REF_CKPT) --profiles profiles
 	$(VENV)/bin/edgecnn report

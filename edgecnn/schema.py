@@ -284,7 +284,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("export_s", "s", NUM, lo=0.0), Field("file_bytes", "bytes", INT, "artifact size", lo=0),
         Field("path", "", STR), Field("opset", "", INT), count("nodes"), Field("exporter", "", STR),
         Field("simplified", "", BOOL), Field("trtexec", "", STR, "the command that builds the engine"),
-        Field("prepared_only", "", BOOL), Field("parity_emulation", "", STR, "how the parity runtime stood in for the target"), count("transpose_ops"), count("conv_ops"), count("ops"),
+        Field("prepared_only", "", BOOL), Field("parity_emulation", "", STR, "how the parity runtime stood in for the target"), count("transpose_ops"), count("layout_transpose_ops"), count("model_transpose_ops"), count("conv_ops"), count("ops"),
         Field("op_counts", "", DICT), count("calibration_images"), count("qdq_nodes"),
         Field("activation_type", "", STR), Field("inference_precision", "", STR, "the precision the runtime "
                                                                                   "computed in: f32, f16, bf16"),

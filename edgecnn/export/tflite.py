@@ -5,8 +5,13 @@
   metadata). Internally the converter runs convolutions in NHWC and places
   one TRANSPOSE at the input (and one before a flatten); it does not wrap
   each convolution in transposes. Every export counts the TRANSPOSE and
-  CONV ops in the flatbuffer (``transpose_ops``, ``conv_ops``) and fails
-  validation if there are more than ``MAX_TRANSPOSES``.
+  CONV ops in the flatbuffer (``transpose_ops``, ``conv_ops``) and splits the
+  transposes into layout conversions (a 4-D NCHW <-> NHWC permutation,
+  ``layout_transpose_ops``) and the model's own (any other permutation,
+  such as ShuffleNet's channel shuffle, ``model_transpose_ops``). Validation
+  fails on more layout conversions than ``MAX_TRANSPOSES`` plus two per
+  transpose of the model's own (the converter runs a permutation written
+  in NCHW between a conversion to NCHW and one back).
 * Precisions, all with ai-edge-quantizer on the float model:
   ``fp16``: float16 weights (``float_casting``; dequantised at load, float
   compute); ``int8``: full-integer static w8a8 (``static_wi8_ai8``,
@@ -33,6 +38,7 @@ from edgecnn.export._base import ExportContext, ExportFormat, ExportOutput, regi
 from edgecnn.records import atomic_write_bytes
 
 MAX_TRANSPOSES = 2  # one at the NCHW input, one before a flatten to NCHW order
+LAYOUT_PERMS = ((0, 2, 3, 1), (0, 3, 1, 2))  # NCHW -> NHWC and back
 CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 
 
@@ -117,20 +123,41 @@ def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] |
         return bytes(qt.quantize(result, enable_progress_report=False).quantized_model)
 
 
-def op_counts(tflite: bytes | Path) -> dict[str, int]:
-    """Operator histogram of the flatbuffer (delegate nodes excluded)."""
+def _interpreter(tflite: bytes | Path) -> Any:
     from ai_edge_litert.interpreter import Interpreter
 
-    if isinstance(tflite, Path):
-        it = Interpreter(model_path=str(tflite))
-    else:
-        it = Interpreter(model_content=tflite)
+    return Interpreter(model_path=str(tflite)) if isinstance(tflite, Path) else Interpreter(model_content=tflite)
+
+
+def op_counts(tflite: bytes | Path) -> dict[str, int]:
+    """Operator histogram of the flatbuffer (delegate nodes excluded)."""
     counts: dict[str, int] = {}
-    for op in it._get_ops_details():  # the only public-enough view of the graph without flatbuffers
+    for op in _interpreter(tflite)._get_ops_details():  # the only public-enough view of the graph
         name = op["op_name"]
         if name != "DELEGATE":
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def transpose_kinds(tflite: bytes | Path) -> tuple[int, int]:
+    """(layout conversions, the model's own transposes) among the TRANSPOSE
+    ops: a layout conversion permutes a 4-D tensor NCHW <-> NHWC
+    (``LAYOUT_PERMS``); any other permutation, or one whose permutation is
+    not a constant, is the model's own."""
+    it = _interpreter(tflite)
+    layout = own = 0
+    for op in it._get_ops_details():
+        if op["op_name"] != "TRANSPOSE":
+            continue
+        try:
+            perm = tuple(int(v) for v in np.asarray(it.get_tensor(int(op["inputs"][1]))).ravel())
+        except (ValueError, IndexError, KeyError):
+            perm = ()
+        if perm in LAYOUT_PERMS:
+            layout += 1
+        else:
+            own += 1
+    return layout, own
 
 
 def full_integer(ctx: ExportContext, flat: bytes) -> tuple[bytes, dict[str, Any]]:
@@ -187,15 +214,28 @@ def build(ctx: ExportContext) -> ExportOutput:
     if qout:
         ctx.metadata["output_quantization"] = {"scale": qout[0], "zero_point": qout[1]}
     transposes = counts.get("TRANSPOSE", 0)
+    layout, own = transpose_kinds(flat) if transposes else (0, 0)
     convs = sum(counts.get(k, 0) for k in CONV_OPS)
     # the input stays NCHW ("layout"); convolutions run NHWC inside, behind one input TRANSPOSE
     ctx.metadata.update({"internal_layout": "NHWC", "transpose_ops": transposes, "conv_ops": convs})
     out = ExportOutput(ctx.out_path, "litert", metrics={
-        "transpose_ops": transposes, "conv_ops": convs, "ops": sum(counts.values()), "op_counts": counts, **quant})
-    if transposes > MAX_TRANSPOSES:
-        out.failures.append(f"{transposes} TRANSPOSE ops for {convs} convolutions (more than {MAX_TRANSPOSES}): "
-                         "layout conversion per layer")
+        "transpose_ops": transposes, "layout_transpose_ops": layout, "model_transpose_ops": own, "conv_ops": convs,
+        "ops": sum(counts.values()), "op_counts": counts, **quant})
+    failure = layout_failure(layout, own, convs)
+    if failure:
+        out.failures.append(failure)
     return out
+
+
+def layout_failure(layout: int, own: int, convs: int) -> str | None:
+    """Why a graph with ``layout`` NCHW/NHWC conversions and ``own`` transposes
+    of the model's own fails validation (None: it does not): more conversions
+    than ``MAX_TRANSPOSES`` plus two per own transpose."""
+    allowed = MAX_TRANSPOSES + 2 * own
+    if layout <= allowed:
+        return None
+    return (f"{layout} NCHW/NHWC TRANSPOSE ops for {convs} convolutions (more than {allowed}: {MAX_TRANSPOSES} "
+            f"plus 2 for each of the model's own {own}): layout conversion per layer")
 
 
 register_format(ExportFormat(

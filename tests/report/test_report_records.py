@@ -206,6 +206,7 @@ NOT_WRITTEN_HERE = {
     "separable": {"df", "macs_separable", "macs_standard", "macs_depthwise", "macs_pointwise", "depth_multiplier",
                   "blocks", "depthwise_layer", "pointwise_layer"},
     "export": {"trtexec", "simplified", "inference_precision", "activation_type", "transpose_ops", "conv_ops",
+               "layout_transpose_ops", "model_transpose_ops",  # tests/export/test_export_tflite.py
                "ops", "op_counts", "checkpoint",
                # pretrained weights and --calibration-dir: written and checked in tests/weights
                "weights_source", "preprocessing", "calibration_source",

@@ -49,12 +49,13 @@ test-all: setup
 	$(PY) -m pytest -q -m "not gpu"
 
 # Every benchmark in benchmarks/ (tests/test_benchmarks_listed.py keeps this list whole): each prints
-# a table, quoted in docs/. About 3 h on a 2-core machine: the six of bench-quick (~12 min), then the
+# a table, quoted in docs/. About 4 h on a 2-core machine: the six of bench-quick (~12 min), then the
 # ones that export and time every runtime (bench_runtimes ~45 min, bench_timing_fidelity ~50 min),
 # validate the predictor (bench_predict ~25 min; it writes prediction_error records to profiles/local,
 # the error bands predictions carry), quantise the reference checkpoint with every method (bench_int8),
-# time its INT8 against FP32 over input size and batch (bench_int8_speed, ~15 min) and make the default
-# models' artifacts 1 and 2 at a time (bench_export_jobs).
+# time its INT8 against FP32 over input size and batch (bench_int8_speed, ~15 min), screen small zoo
+# models for what default PTQ costs them (bench_ptq_screen, ~40 min: four short trainings) and make the
+# default models' artifacts 1 and 2 at a time (bench_export_jobs).
 bench: bench-quick
 	$(PY) benchmarks/bench_export_jobs.py
 	$(PY) benchmarks/bench_runtimes.py
@@ -62,6 +63,7 @@ bench: bench-quick
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_int8.py --checkpoint $(REF_CKPT)
 	$(PY) benchmarks/bench_int8_speed.py --checkpoint $(REF_CKPT)
+	$(PY) benchmarks/bench_ptq_screen.py
 
 # The quick six (~12 min here): the CLI's start-up, cost counting, the profile tables, export parity, training, the report.
 bench-quick: setup

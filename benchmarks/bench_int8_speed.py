@@ -6,9 +6,10 @@
 For each runtime, input side and batch, one ``edgecnn.export.export_model``
 INT8 export of the checkpoint as the CLI runs it (the default method of
 each format, 64 calibration images; ``--force-input-size`` where the side is
-not the one it was trained at: the architectures are size-agnostic, so the
-speed at each side is real while the accuracy stays the trained side's
-figure), timed against its FP32 twin in two isolated worker processes,
+not the one it was trained at: the weights fit the zoo's model at any side,
+though from 64 px on the zoo builds its ImageNet-size stem, so the MACs per
+image change between 32 and 64 px; the speed at each side is real while the
+accuracy stays the trained side's figure), timed against its FP32 twin in two isolated worker processes,
 interleaved (``export/speedup.py``). No parity check: the accuracy of these
 INT8 paths at the trained side is in ``docs/export.md``.
 

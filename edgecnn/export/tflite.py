@@ -123,41 +123,29 @@ def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] |
         return bytes(qt.quantize(result, enable_progress_report=False).quantized_model)
 
 
-def _interpreter(tflite: bytes | Path) -> Any:
+def op_census(tflite: bytes | Path) -> tuple[dict[str, int], int, int]:
+    """(operator histogram, layout conversions, the model's own transposes)
+    of the flatbuffer, read in one pass of one interpreter. The histogram
+    leaves delegate nodes out. A TRANSPOSE is a layout conversion when it
+    permutes a 4-D tensor NCHW <-> NHWC (``LAYOUT_PERMS``); any other
+    permutation, or one that is not a constant, is the model's own."""
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_path=str(tflite)) if isinstance(tflite, Path) else Interpreter(model_content=tflite)
-
-
-def op_counts(tflite: bytes | Path) -> dict[str, int]:
-    """Operator histogram of the flatbuffer (delegate nodes excluded)."""
+    it = Interpreter(model_path=str(tflite)) if isinstance(tflite, Path) else Interpreter(model_content=tflite)
     counts: dict[str, int] = {}
-    for op in _interpreter(tflite)._get_ops_details():  # the only public-enough view of the graph
-        name = op["op_name"]
-        if name != "DELEGATE":
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def transpose_kinds(tflite: bytes | Path) -> tuple[int, int]:
-    """(layout conversions, the model's own transposes) among the TRANSPOSE
-    ops: a layout conversion permutes a 4-D tensor NCHW <-> NHWC
-    (``LAYOUT_PERMS``); any other permutation, or one whose permutation is
-    not a constant, is the model's own."""
-    it = _interpreter(tflite)
     layout = own = 0
-    for op in it._get_ops_details():
-        if op["op_name"] != "TRANSPOSE":
+    for op in it._get_ops_details():  # the only public-enough view of the graph without flatbuffers
+        name = op["op_name"]
+        if name == "DELEGATE":
             continue
-        try:
-            perm = tuple(int(v) for v in np.asarray(it.get_tensor(int(op["inputs"][1]))).ravel())
-        except (ValueError, IndexError, KeyError):
-            perm = ()
-        if perm in LAYOUT_PERMS:
-            layout += 1
-        else:
-            own += 1
-    return layout, own
+        counts[name] = counts.get(name, 0) + 1
+        if name == "TRANSPOSE":
+            try:
+                perm = tuple(int(v) for v in np.asarray(it.get_tensor(int(op["inputs"][1]))).ravel())
+            except (ValueError, IndexError, KeyError):
+                perm = ()
+            layout, own = (layout + 1, own) if perm in LAYOUT_PERMS else (layout, own + 1)
+    return counts, layout, own
 
 
 def full_integer(ctx: ExportContext, flat: bytes) -> tuple[bytes, dict[str, Any]]:
@@ -203,7 +191,7 @@ def build(ctx: ExportContext) -> ExportOutput:
         flat, quant = full_integer(ctx, flat)
     elif ctx.precision not in ("fp32", "int8"):
         flat = quantize(flat, ctx.precision, None)
-    counts = op_counts(flat)
+    counts, layout, own = op_census(flat)
     atomic_write_bytes(ctx.out_path, flat)
     from edgecnn.export._runners import tflite_io_quantization
 
@@ -214,7 +202,6 @@ def build(ctx: ExportContext) -> ExportOutput:
     if qout:
         ctx.metadata["output_quantization"] = {"scale": qout[0], "zero_point": qout[1]}
     transposes = counts.get("TRANSPOSE", 0)
-    layout, own = transpose_kinds(flat) if transposes else (0, 0)
     convs = sum(counts.get(k, 0) for k in CONV_OPS)
     # the input stays NCHW ("layout"); convolutions run NHWC inside, behind one input TRANSPOSE
     ctx.metadata.update({"internal_layout": "NHWC", "transpose_ops": transposes, "conv_ops": convs})

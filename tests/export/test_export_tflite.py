@@ -63,7 +63,7 @@ def test_layout_conversions_are_told_from_the_model_s_own_and_too_many_fail():
     import torch
     from torch import nn
 
-    from edgecnn.export.tflite import convert_fp32, layout_failure, op_counts, transpose_kinds
+    from edgecnn.export.tflite import convert_fp32, layout_failure, op_census
 
     class Wrapped(nn.Module):
         def __init__(self):
@@ -76,8 +76,8 @@ def test_layout_conversions_are_told_from_the_model_s_own_and_too_many_fail():
             return x.mean((2, 3))
 
     flat = convert_fp32(Wrapped().eval(), torch.randn(1, 3, 16, 16))
-    layout, own = transpose_kinds(flat)
-    assert own == 0 and layout == op_counts(flat).get("TRANSPOSE", 0) >= 1
+    counts, layout, own = op_census(flat)
+    assert own == 0 and layout == counts.get("TRANSPOSE", 0) >= 1
     why = layout_failure(8, 0, 4)  # one pair around each of the four convolutions
     assert why and "layout conversion per layer" in why and "more than 2" in why
     assert layout_failure(2, 0, 4) is None and layout_failure(34, 16, 56) is None and layout_failure(35, 16, 56)

@@ -16,6 +16,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # columns, unlike a single-process run (160 when piped, edgecnn/console.py). Tests that want a width set it.
     for _name in ("COLUMNS", "LINES"):
         os.environ.pop(_name, None)
+    # Each worker's own torch computes on one thread. Left at its default (a thread per core), two workers on a
+    # 2-core machine run four OpenMP threads on two cores, and their spin-waits cost more than the work: the zoo-wide
+    # tests (test_models.py, cost/test_cost_crosscheck.py) took 113 s that way and 45 s this way. Only this process
+    # is set: the commands the tests start, and edgecnn's own runners (which set their --threads), keep theirs.
+    import torch
+
+    torch.set_num_threads(1)
 
 from real_records import RealRecords, real_records, start_early  # noqa: F401  (the session fixture: tests/real_records.py)
 

@@ -3,8 +3,12 @@
 - parameter count equals the card's reference (exact for torchvision's counts,
   within the card's tolerance for papers' figures);
 - conv + linear MACs (torch's FlopCounterMode / 2) match the card's reference MACs;
-- a forward pass at the card's input size and at the other size (CIFAR 32 <->
-  ImageNet 224) gives (batch, num_classes).
+- a forward pass at the card's input size gives (1, num_classes): on torch's
+  `meta` device, where modules get shapes but no storage and no initialisation
+  (parameter counts, MACs and output shapes are the same as on the CPU; 61 models
+  in ~9 s instead of ~75 s);
+- a forward pass on real weights at the other size (CIFAR 32 <-> ImageNet 224)
+  gives finite (batch, num_classes).
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ CONV_LINEAR_OPS = {"convolution", "_convolution", "addmm", "mm", "bmm"}
 def conv_linear_macs(model, size):
     """Conv + linear multiply-accumulates from torch's counter (it counts 2 per MAC)."""
     counter = FlopCounterMode(display=False)
+    first = next(iter(model.parameters()))
     with torch.no_grad(), counter:
-        out = model(torch.randn(1, 3, size, size))
+        out = model(torch.randn(1, 3, size, size, device=first.device))
     counts = counter.get_flop_counts()["Global"]
     macs = sum(v for k, v in counts.items() if str(k).split(".")[1] in CONV_LINEAR_OPS)
     return out, macs // 2
@@ -56,7 +61,8 @@ def test_card_reference_params_and_macs(name):
     card = get_card(name)
     ref = card.reference()
     assert ref is not None and ref.params, f"{name} has no reference parameter count"
-    model = create_model(name).eval()
+    with torch.device("meta"):
+        model = create_model(name).eval()
     params = count_params(model)
     if ref.tolerance == 0:
         assert params == ref.params, f"{name}: {params:,} params, reference {ref.params:,} ({ref.source})"

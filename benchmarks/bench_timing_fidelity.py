@@ -37,6 +37,13 @@ A model with a "cannot tell" gets more rounds, up to ``--max-rounds``, until
 its verdicts are decided. The target (issues #14, #31): every ratio within
 +-10 %, on any x86 CPU.
 
+Every finished (round, model) is appended to ``--log`` (one JSON line: the
+plain sides' and edgecnn's figures per runtime, when each phase started and
+ended, the CPU's fingerprint), so an interrupted run loses at most the round
+it was in: run the same command again and it goes on from the log (rounds of
+another configuration, CPU or commit in the same file are ignored, and
+``--fresh`` starts the file again). The table is computed from the log.
+
     .venv/bin/python benchmarks/bench_timing_fidelity.py            # 5 models, 5 rounds (up to 10)
     .venv/bin/python benchmarks/bench_timing_fidelity.py --models mobilenet_v3_small --rounds 2
 """
@@ -248,6 +255,60 @@ def cpu_line() -> str:
             f"fingerprint {fp.get('id', '?')}")
 
 
+def machine_id() -> str:
+    from edgecnn.machine import this_machine
+
+    return str(this_machine().get("id", "?"))
+
+
+def git_commit() -> str | None:
+    from edgecnn.records import git_commit as commit
+
+    return commit()
+
+
+def load_log(path: Path, config: dict, fresh: bool) -> list[dict]:
+    """The rows of ``path`` measured with ``config`` (an unreadable line is named and left out)."""
+    if fresh and path.exists():
+        path.unlink()
+    rows = []
+    if path.exists():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                print(f"{path}:{n}: not a JSON line, left out", file=sys.stderr)
+                continue
+            if row.get("config") == config:
+                rows.append(row)
+    return rows
+
+
+def append_row(path: Path, row: dict) -> None:
+    """One line, flushed to disk before the next round starts (a crash mid-write leaves one bad last line)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def per_pair(rows: list[dict]) -> tuple[dict, dict, dict, dict]:
+    """Per (model, runtime): the per-round ratios, edgecnn's and the plain figures, and the drift B2/B1."""
+    ratios: dict[tuple[str, str], list[float]] = {}
+    a_ms: dict[tuple[str, str], list[float]] = {}
+    b_ms: dict[tuple[str, str], list[float]] = {}
+    drift: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        for rt, v in row["runtimes"].items():
+            k = (row["model"], rt)
+            ratios.setdefault(k, []).append(v["edgecnn_ms"] / v["plain_ms"])
+            a_ms.setdefault(k, []).append(v["edgecnn_ms"])
+            b_ms.setdefault(k, []).append(v["plain_ms"])
+            drift.setdefault(k, []).append(v["b2_ms"] / v["b1_ms"])
+    return ratios, a_ms, b_ms, drift
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
@@ -268,6 +329,9 @@ def main() -> None:
                     help="time edgecnn's side the first-wave way: every runtime in one process (to see the cause)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="set in both sides' environment, e.g. OMP_WAIT_POLICY=PASSIVE (repeatable)")
+    ap.add_argument("--log", type=Path, default=REPO / "benchmarks" / "results" / "fidelity" / "rounds.jsonl",
+                    help="the per-round log this run appends to and resumes from")
+    ap.add_argument("--fresh", action="store_true", help="start --log again instead of resuming from it")
     args = ap.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
     from edgecnn.devices.spec import device_files, read_device_file
@@ -282,46 +346,63 @@ def main() -> None:
     # edgecnn's side always times every local runtime, as its default does (how many runtimes share the
     # rotation changes how long each one waits between its blocks); --runtimes picks the plain scripts
     runtimes = compared if args.edgecnn_runtimes_too else local
+    config = {"models": models, "compared": compared, "edgecnn_runtimes": runtimes, "threads": threads,
+              "in_process": args.in_process, "env": env, "seconds": args.seconds, "block_s": args.block_s,
+              "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": machine_id(),
+              "git_commit": git_commit()}
+    rows = load_log(args.log, config, fresh=args.fresh)
+    if rows:
+        print(f"resuming from {args.log}: {len(rows)} (round, model) already measured", file=sys.stderr)
+    max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
+
+    def todo(rnd: int) -> list[str]:
+        """The models still to measure in round ``rnd``: every model in the first --rounds, then the ones with a
+        ratio that cannot be told yet."""
+        left = [m for m in models if sum(r["model"] == m for r in rows) <= rnd]
+        if rnd < args.rounds:
+            return left
+        ratios = per_pair(rows)[0]
+        return [m for m in left if any(verdict(*ratio_interval(rs)[1:]) == "cannot tell"
+                                       for (mm, _), rs in ratios.items() if mm == m)]
+
     with tempfile.TemporaryDirectory(prefix="edgecnn-fidelity-") as tmp:
         export_dir = Path(tmp) / "export"
-        made = artifacts(models, list(dict.fromkeys(compared + runtimes)), export_dir)  # one model build each
-        arts = {k: v for k, v in made.items() if k[1] in compared}
-        ratios: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
-        drift: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
-        a_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
-        b_ms: dict[tuple[str, str], list[float]] = {k: [] for k in arts}
-        max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
-        rounds_of = {m: 0 for m in models}
+        arts: dict[tuple[str, str], tuple[str, int]] = {}
         for rnd in range(max_rounds):
-            todo = models if rnd < args.rounds else [
-                m for m in models if any(verdict(*ratio_interval(rs)[1:]) == "cannot tell"
-                                         for (mm, _), rs in ratios.items() if mm == m)]
-            if not todo:
-                break
-            for i, m in enumerate(todo):
-                rounds_of[m] += 1
+            ms = todo(rnd)
+            if not ms:
+                continue
+            if not arts:  # one model build each, only when something is left to time
+                made = artifacts(models, list(dict.fromkeys(compared + runtimes)), export_dir)
+                arts = {k: v for k, v in made.items() if k[1] in compared}
+            for i, m in enumerate(ms):
                 mine = {k: v for k, v in arts.items() if k[0] == m}
+                t = {"start": time.time()}
                 plains = {rt: Plain(rt, path, threads, size, env) for (_, rt), (path, size) in mine.items()}
                 try:
                     for p in plains.values():  # all load at once, before anything is timed
                         p.ready()
                     for p in plains.values():
                         p.run("warm", args.warmup_s)
+                    t["b1"] = time.time()
                     b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rnd + i)
+                    t["a"] = time.time()
                     a = edgecnn_round([m], runtimes, export_dir, Path(tmp) / f"r{rnd}-{m}", args.in_process, env)
+                    t["b2"] = time.time()
                     b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rnd + i + 1)
+                    t["end"] = time.time()
                 finally:
                     for p in plains.values():
                         p.close()
-                for (_, rt) in mine:
-                    k = (m, rt)
-                    b = statistics.median(b1[rt] + b2[rt])
-                    a_ms[k].append(a[k])
-                    b_ms[k].append(b)
-                    ratios[k].append(a[k] / b)
-                    drift[k].append(statistics.median(b2[rt]) / statistics.median(b1[rt]))
+                row = {"config": config, "round": rnd, "model": m, "t": t, "runtimes": {
+                    rt: {"edgecnn_ms": a[(m, rt)], "b1_ms": statistics.median(b1[rt]),
+                         "b2_ms": statistics.median(b2[rt]), "plain_ms": statistics.median(b1[rt] + b2[rt]),
+                         "b1_n": len(b1[rt]), "b2_n": len(b2[rt])} for (_, rt) in mine}}
+                append_row(args.log, row)
+                rows.append(row)
                 print(f"round {rnd + 1} {m} done" + (" (more: a ratio could not be told)" if rnd >= args.rounds
                                                      else ""), file=sys.stderr, flush=True)
+    ratios, a_ms, b_ms, drift = per_pair(rows)
     how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
     print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
           f"{args.rounds}-{max_rounds} rounds of plain - edgecnn - plain" +

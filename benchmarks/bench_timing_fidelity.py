@@ -1,7 +1,8 @@
 """Does `edgecnn profile` report what a plain script sees? Ratio per model and runtime.
 
 For each of the default models and every local runtime, for ``--rounds``
-rounds, one model at a time, each round a sandwich B - A - B:
+rounds, one model at a time (their order rotated every round), each round a
+sandwich B - A - B:
 
 - B: a plain script per runtime, each in a fresh process of its own, on the
   *same artifact* with the *same threads*, using only the runtime's own API:
@@ -33,8 +34,16 @@ script's median as the geometric mean over rounds with its 95 % confidence
 interval (Student's t on the log ratios of the rounds), the spread (min-max
 of the per-round ratios) and a verdict: "within 10 %" when the whole interval
 lies in 0.90-1.10, "outside" when none of it does, "cannot tell" otherwise.
-A model with a "cannot tell" gets more rounds, up to ``--max-rounds``, until
-its verdicts are decided. The target (issues #14, #31): every ratio within
+Only **stable rounds** judge: a round counts for a runtime when its plain
+script read the same before and after edgecnn's run, within ``--max-drift``
+(10 %: B2/B1 in 1/1.1..1.1). When the reference itself moved by more than
+the tolerance under test, the machine changed state during the round (on
+this VM, a round's two plain sides differ by up to 2x) and the pooled plain
+figure is a blend of two states; such a round is counted as disturbed, shown
+in the ``rounds`` column (stable / all), and not used. The rule looks at the
+plain side only, so it cannot pick rounds by edgecnn's figure. A model with a
+"cannot tell" (fewer than two stable rounds, or an interval across a bound)
+gets more rounds, up to ``--max-rounds``, until its verdicts are decided. The target (issues #14, #31): every ratio within
 +-10 %, on any x86 CPU.
 
 Every finished (round, model) is appended to ``--log`` (one JSON line: the
@@ -267,8 +276,12 @@ def git_commit() -> str | None:
     return commit()
 
 
-def load_log(path: Path, config: dict, fresh: bool) -> list[dict]:
-    """The rows of ``path`` measured with ``config`` (an unreadable line is named and left out)."""
+def load_log(path: Path, config: dict, fresh: bool, any_commit: bool = False) -> list[dict]:
+    """The rows of ``path`` measured with ``config`` (an unreadable line is named and left out); with
+    ``any_commit``, whatever commit measured them."""
+    def key(c: dict) -> dict:
+        return {k: v for k, v in c.items() if not (any_commit and k == "git_commit")}
+
     if fresh and path.exists():
         path.unlink()
     rows = []
@@ -279,7 +292,7 @@ def load_log(path: Path, config: dict, fresh: bool) -> list[dict]:
             except json.JSONDecodeError:
                 print(f"{path}:{n}: not a JSON line, left out", file=sys.stderr)
                 continue
-            if row.get("config") == config:
+            if isinstance(row.get("config"), dict) and key(row["config"]) == key(config):
                 rows.append(row)
     return rows
 
@@ -293,20 +306,36 @@ def append_row(path: Path, row: dict) -> None:
         os.fsync(f.fileno())
 
 
-def per_pair(rows: list[dict]) -> tuple[dict, dict, dict, dict]:
-    """Per (model, runtime): the per-round ratios, edgecnn's and the plain figures, and the drift B2/B1."""
-    ratios: dict[tuple[str, str], list[float]] = {}
-    a_ms: dict[tuple[str, str], list[float]] = {}
-    b_ms: dict[tuple[str, str], list[float]] = {}
-    drift: dict[tuple[str, str], list[float]] = {}
+def stable(row_runtime: dict, max_drift: float) -> bool:
+    """A round judges a runtime only if its plain script read the same before and after edgecnn's run, within
+    ``max_drift`` (B2/B1 in 1/(1+d)..1+d): when the reference itself moved by more than the tolerance being
+    tested, the machine changed state during the round, and the round cannot tell a 10 % difference. The rule
+    looks at the plain side alone, so it cannot favour edgecnn's figure either way."""
+    d = row_runtime["b2_ms"] / row_runtime["b1_ms"]
+    return 1 / (1 + max_drift) <= d <= 1 + max_drift
+
+
+def per_pair(rows: list[dict], max_drift: float = math.inf) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """Per (model, runtime): over its stable rounds, the ratios, edgecnn's and the plain figures; over all its
+    rounds, the drift B2/B1 and how many there were."""
+    out: dict[tuple[str, str], dict[str, list[float]]] = {}
     for row in rows:
         for rt, v in row["runtimes"].items():
-            k = (row["model"], rt)
-            ratios.setdefault(k, []).append(v["edgecnn_ms"] / v["plain_ms"])
-            a_ms.setdefault(k, []).append(v["edgecnn_ms"])
-            b_ms.setdefault(k, []).append(v["plain_ms"])
-            drift.setdefault(k, []).append(v["b2_ms"] / v["b1_ms"])
-    return ratios, a_ms, b_ms, drift
+            p = out.setdefault((row["model"], rt), {"ratios": [], "edgecnn": [], "plain": [], "drift": []})
+            p["drift"].append(v["b2_ms"] / v["b1_ms"])
+            if stable(v, max_drift):
+                p["ratios"].append(v["edgecnn_ms"] / v["plain_ms"])
+                p["edgecnn"].append(v["edgecnn_ms"])
+                p["plain"].append(v["plain_ms"])
+    return out
+
+
+def judged(ratios: list[float]) -> tuple[float, float, float, str]:
+    """(ratio, low, high, verdict) of a pair's stable rounds; "cannot tell" with fewer than two."""
+    if len(ratios) < 2:
+        return (ratios[0] if ratios else math.nan), 0.0, math.inf, "cannot tell"
+    gm, low, high = ratio_interval(ratios)
+    return gm, low, high, verdict(low, high)
 
 
 def main() -> None:
@@ -332,6 +361,11 @@ def main() -> None:
     ap.add_argument("--log", type=Path, default=REPO / "benchmarks" / "results" / "fidelity" / "rounds.jsonl",
                     help="the per-round log this run appends to and resumes from")
     ap.add_argument("--fresh", action="store_true", help="start --log again instead of resuming from it")
+    ap.add_argument("--max-drift", type=float, default=0.10,
+                    help="a round judges a runtime only when its plain script's two sides agree within this "
+                         "(B2/B1 in 1/(1+d)..1+d); the others are counted as disturbed and more rounds are run")
+    ap.add_argument("--table-only", action="store_true",
+                    help="measure nothing: the table of --log's rows of this configuration, from any commit")
     args = ap.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
     from edgecnn.devices.spec import device_files, read_device_file
@@ -350,10 +384,15 @@ def main() -> None:
               "in_process": args.in_process, "env": env, "seconds": args.seconds, "block_s": args.block_s,
               "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": machine_id(),
               "git_commit": git_commit()}
-    rows = load_log(args.log, config, fresh=args.fresh)
-    if rows:
-        print(f"resuming from {args.log}: {len(rows)} (round, model) already measured", file=sys.stderr)
+    rows = load_log(args.log, config, fresh=args.fresh and not args.table_only, any_commit=args.table_only)
     max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
+    if args.table_only:
+        max_rounds = 0  # nothing measured
+        commits = sorted({r["config"]["git_commit"] or "?" for r in rows})
+        print(f"{len(rows)} (round, model) rows of {args.log}, measured at commit {', '.join(commits) or '-'}",
+              file=sys.stderr)
+    elif rows:
+        print(f"resuming from {args.log}: {len(rows)} (round, model) already measured", file=sys.stderr)
 
     def todo(rnd: int) -> list[str]:
         """The models still to measure in round ``rnd``: every model in the first --rounds, then the ones with a
@@ -361,9 +400,9 @@ def main() -> None:
         left = [m for m in models if sum(r["model"] == m for r in rows) <= rnd]
         if rnd < args.rounds:
             return left
-        ratios = per_pair(rows)[0]
-        return [m for m in left if any(verdict(*ratio_interval(rs)[1:]) == "cannot tell"
-                                       for (mm, _), rs in ratios.items() if mm == m)]
+        pairs = per_pair(rows, args.max_drift)
+        return [m for m in left if any(judged(p["ratios"])[3] == "cannot tell"
+                                       for (mm, _), p in pairs.items() if mm == m)]
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-fidelity-") as tmp:
         export_dir = Path(tmp) / "export"
@@ -372,6 +411,10 @@ def main() -> None:
             ms = todo(rnd)
             if not ms:
                 continue
+            # the models' order rotates every round: this VM has a state change about every 5 minutes (about
+            # one round), which in a fixed order hit the first model of every round (its two plain sides 1.3x
+            # apart in each of 4 rounds); rotated, it falls on a different model each round
+            ms = ms[rnd % len(ms):] + ms[:rnd % len(ms)]
             if not arts:  # one model build each, only when something is left to time
                 made = artifacts(models, list(dict.fromkeys(compared + runtimes)), export_dir)
                 arts = {k: v for k, v in made.items() if k[1] in compared}
@@ -402,28 +445,31 @@ def main() -> None:
                 rows.append(row)
                 print(f"round {rnd + 1} {m} done" + (" (more: a ratio could not be told)" if rnd >= args.rounds
                                                      else ""), file=sys.stderr, flush=True)
-    ratios, a_ms, b_ms, drift = per_pair(rows)
+    pairs = per_pair(rows, args.max_drift)
     how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
     print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
-          f"{args.rounds}-{max_rounds} rounds of plain - edgecnn - plain" +
-          (f", env {' '.join(args.env)}" if args.env else ""))
+          f"rounds of plain - edgecnn - plain; a round judges a runtime when its plain sides agree within "
+          f"{args.max_drift:.0%}" + (f", env {' '.join(args.env)}" if args.env else ""))
     print(cpu_line())
     print(f"{'model':<20} {'runtime':<12} {'edgecnn ms':>10} {'plain ms':>9} {'ratio':>6} {'95% interval':>13} "
-          f"{'spread':>13} {'rounds':>6} {'B2/B1':>6}  verdict")
+          f"{'spread':>13} {'rounds':>7} {'B2/B1':>6}  verdict")
     counts = {"within 10 %": 0, "outside": 0, "cannot tell": 0}
     worst = 0.0
-    for (m, rt), rs in sorted(ratios.items()):
-        gm, low, high = ratio_interval(rs)
-        v = verdict(low, high)
+    for (m, rt), p in sorted(pairs.items()):
+        rs = p["ratios"]
+        gm, low, high, v = judged(rs)
         counts[v] += 1
-        worst = max(worst, abs(gm - 1))
-        print(f"{m:<20} {rt:<12} {statistics.median(a_ms[(m, rt)]):>10.3f} {statistics.median(b_ms[(m, rt)]):>9.3f} "
-              f"{gm:>6.3f} {low:>6.3f}-{high:<6.3f} {min(rs):>6.3f}-{max(rs):<6.3f} {len(rs):>6} "
-              f"{statistics.median(drift[(m, rt)]):>6.3f}  {v}")
-    print(f"{counts['within 10 %']} of {len(ratios)} within +-10 % with their interval, {counts['outside']} outside, "
+        if rs:
+            worst = max(worst, abs(gm - 1))
+        med = (lambda xs: f"{statistics.median(xs):.3f}" if xs else "-")
+        print(f"{m:<20} {rt:<12} {med(p['edgecnn']):>10} {med(p['plain']):>9} {gm:>6.3f} {low:>6.3f}-{high:<6.3f} "
+              f"{(min(rs) if rs else math.nan):>6.3f}-{(max(rs) if rs else math.nan):<6.3f} "
+              f"{len(rs):>3}/{len(p['drift']):<3} {statistics.median(p['drift']):>6.3f}  {v}")
+    print(f"{counts['within 10 %']} of {len(pairs)} within +-10 % with their interval, {counts['outside']} outside, "
           f"{counts['cannot tell']} cannot tell; largest |ratio - 1|: {worst:.3f} (target: every ratio within). "
-          f"ratio: geometric mean over rounds; interval: 95 %, Student's t on the log ratios. B2/B1: the plain "
-          f"script after / before edgecnn in a round (median over rounds): the drift the sandwich evened out")
+          f"ratio: geometric mean over the stable rounds; interval: 95 %, Student's t on their log ratios; rounds: "
+          f"stable / all (a round with the plain script's B2/B1 outside 1/{1 + args.max_drift:g}..{1 + args.max_drift:g} "
+          f"is disturbed and does not judge). B2/B1: the plain script after / before edgecnn (median over all rounds)")
 
 
 if __name__ == "__main__":

@@ -41,3 +41,74 @@ def test_verdicts(rounds, expected):
 def test_the_header_names_the_cpu_features():
     line = bench.cpu_line()
     assert line.startswith("CPU: ") and "features" in line and "fingerprint" in line
+
+
+@pytest.fixture(scope="module")
+def one_round(tmp_path_factory):
+    """A real round of the benchmark, as small as it goes: lenet5, ONNX Runtime on both sides, 0.2 s a side."""
+    import subprocess
+    import sys
+
+    log = tmp_path_factory.mktemp("fidelity") / "rounds.jsonl"
+    args = [sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime", "--edgecnn-runtimes-too",
+            "--rounds", "1", "--max-rounds", "1", "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(log)]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    return log, first, again
+
+
+def test_a_round_is_logged_and_a_rerun_resumes_instead_of_measuring_again(one_round):
+    import json
+
+    log, first, again = one_round
+    [row] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert row["model"] == "lenet5" and row["round"] == 0 and row["config"]["compared"] == ["onnxruntime"]
+    t = row["t"]
+    assert t["start"] <= t["b1"] <= t["a"] <= t["b2"] <= t["end"]
+    v = row["runtimes"]["onnxruntime"]
+    assert 0 < min(v["edgecnn_ms"], v["b1_ms"], v["b2_ms"], v["plain_ms"]) and v["b1_n"] > 0 and v["b2_n"] > 0
+    assert "round 1 lenet5 done" in first.stderr
+    assert "resuming" in again.stderr and "done" not in again.stderr  # nothing measured the second time
+    assert again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]  # the same table, from the log
+    [line] = [ln for ln in first.stdout.splitlines() if ln.startswith("lenet5")]
+    assert ("1/1" if bench.stable(v, 0.10) else "0/1") in line.split()  # stable rounds / all rounds
+
+
+def test_a_round_whose_plain_sides_disagree_does_not_judge(one_round):
+    import copy
+    import json
+
+    log, _, _ = one_round
+    row = json.loads(log.read_text().splitlines()[0])
+    steady = copy.deepcopy(row)
+    steady["runtimes"]["onnxruntime"].update(b1_ms=1.0, b2_ms=1.05, plain_ms=1.02, edgecnn_ms=1.0)
+    moved = copy.deepcopy(row)
+    moved["runtimes"]["onnxruntime"].update(b1_ms=1.0, b2_ms=1.6, plain_ms=1.3, edgecnn_ms=0.7)
+    assert bench.stable(steady["runtimes"]["onnxruntime"], 0.10)
+    assert not bench.stable(moved["runtimes"]["onnxruntime"], 0.10)
+    assert not bench.stable({**moved["runtimes"]["onnxruntime"], "b1_ms": 1.6, "b2_ms": 1.0}, 0.10)  # both ways
+    p = bench.per_pair([steady, moved, steady], 0.10)[("lenet5", "onnxruntime")]
+    assert p["ratios"] == [pytest.approx(1 / 1.02)] * 2 and len(p["drift"]) == 3
+    assert bench.judged(p["ratios"])[3] == "within 10 %"
+    assert bench.judged(bench.per_pair([steady, moved], 0.10)[("lenet5", "onnxruntime")]["ratios"])[3] == \
+        "cannot tell"  # one stable round says nothing
+
+
+def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    log, first, _ = one_round
+    row = json.loads(log.read_text().splitlines()[0])
+    row["config"]["git_commit"] = "0123456789ab"
+    other = tmp_path / "rounds.jsonl"
+    other.write_text(json.dumps(row) + "\n" + "{not json\n")
+    args = [sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime", "--edgecnn-runtimes-too",
+            "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(other)]
+    res = subprocess.run(args + ["--table-only"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "commit 0123456789ab" in res.stderr and f"{other}:2: not a JSON line" in res.stderr
+    assert res.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]

@@ -366,6 +366,8 @@ def main() -> None:
                          "(B2/B1 in 1/(1+d)..1+d); the others are counted as disturbed and more rounds are run")
     ap.add_argument("--table-only", action="store_true",
                     help="measure nothing: the table of --log's rows of this configuration, from any commit")
+    ap.add_argument("--commit", default="", help="with --table-only: only the rows measured at this commit "
+                    "(a prefix of its hash)")
     args = ap.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
     from edgecnn.devices.spec import device_files, read_device_file
@@ -388,6 +390,7 @@ def main() -> None:
     max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
     if args.table_only:
         max_rounds = 0  # nothing measured
+        rows = [r for r in rows if (r["config"]["git_commit"] or "").startswith(args.commit)]
         commits = sorted({r["config"]["git_commit"] or "?" for r in rows})
         print(f"{len(rows)} (round, model) rows of {args.log}, measured at commit {', '.join(commits) or '-'}",
               file=sys.stderr)

@@ -112,3 +112,5 @@ def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round,
     assert res.returncode == 0, res.stderr[-2000:]
     assert "commit 0123456789ab" in res.stderr and f"{other}:2: not a JSON line" in res.stderr
     assert res.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
+    none = subprocess.run(args + ["--table-only", "--commit", "fedcba"], capture_output=True, text=True, timeout=120)
+    assert none.returncode == 0 and "0 (round, model) rows" in none.stderr and "lenet5" not in none.stdout

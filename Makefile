@@ -40,7 +40,8 @@ report: setup
 
 # Two pytest-xdist workers (TEST_WORKERS=1 for one process), each taking whole test files (--dist loadfile: a
 # module's fixtures are built once); the costliest session fixtures are built once per run, not per worker
-# (tests/shared_fixtures.py). The slowest 25 are printed.
+# (tests/shared_fixtures.py); each worker's own torch computes on one thread (tests/conftest.py). The slowest 25
+# are printed.
 TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -q --durations=25 $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)

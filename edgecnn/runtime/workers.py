@@ -187,7 +187,9 @@ def _import_runtime(cls: Any) -> None:
 def _serve(conn: Any, runtime: str, kwargs: dict[str, Any]) -> None:
     """Worker main loop: one request at a time, (op, args) -> ("ok", value) or
     ("error", (exception class, message, traceback))."""
-    served = _Served(runtime, kwargs)
+    # the runner is alone in this process: a runner that holds back for others sharing its process (ONNX
+    # Runtime stopping its pool's spin after each run) can behave as a plain program of its runtime does
+    served = _Served(runtime, {**kwargs, "alone": True})
     while True:
         try:
             op, args = conn.recv()

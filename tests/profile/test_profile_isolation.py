@@ -37,6 +37,8 @@ def test_runtimes_are_timed_in_their_own_processes_and_alternate(tiny_onnx):
         for w in workers.values():
             w.close()
     assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+    # alone in its process, ONNX Runtime keeps its own default spin after a run, as a plain program has it
+    assert all(info["describe"]["force_spinning_stop"] is False for info in infos.values())
     for k, st in stats.items():
         assert st.runs >= 20 and 0 < st.median_ms < 50 and st.warmup_runs >= 2
         assert infos[k]["input_shape"] == [1, 3, 16, 16] and infos[k]["output_shape"] == [1, 10]
@@ -69,3 +71,17 @@ def test_a_dead_worker_is_an_error_not_a_hang(tiny_onnx):
     with pytest.raises(WorkerError, match="worker process died"):
         w.request("load", artifact=str(tiny_onnx), batch=1, size=16)
     w.close()
+
+
+def test_onnxruntime_stops_its_spin_after_each_run_only_when_it_shares_its_process(tiny_onnx):
+    from edgecnn.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
+    shared = OnnxRuntimeRunner(threads=1).load(str(tiny_onnx))
+    alone = OnnxRuntimeRunner(threads=1, alone=True).load(str(tiny_onnx))
+    try:
+        assert shared.describe()["force_spinning_stop"] is True and alone.describe()["force_spinning_stop"] is False
+        assert shared._sess.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
+        assert alone._sess.get_session_options().get_session_config_entry("session.force_spinning_stop") == "0"
+    finally:
+        shared.close()
+        alone.close()

@@ -68,6 +68,8 @@ def test_profile_lenet5_remotely_gives_the_same_kind_of_record(sshd_server, tmp_
     assert set(local.metrics["runner"]) <= set(r.metrics["runner"]) and r.metrics["runner"]["via"] == "device_runner.py"
     assert r.metrics["threads"] == r.metrics["runner"]["threads"] == local.metrics["threads"] == 1
     assert r.metrics["runner"]["providers"] == local.metrics["runner"]["providers"]
+    # alone in its process on the device as in a local worker: ONNX Runtime's own spin default
+    assert r.metrics["runner"]["force_spinning_stop"] is local.metrics["runner"]["force_spinning_stop"] is False
     for rec in recs[1:]:  # LiteRT on the "device": a real version, not the package name
         assert (rec.status, rec.format) == ("ok", "tflite"), rec.error
         assert re.match(r"^\d+\.\d+", rec.metrics["runtime_version"]) and rec.metrics["latency_ms_p50"] > 0

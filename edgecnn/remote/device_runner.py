@@ -147,12 +147,8 @@ def default_threads() -> int:
 
 
 def _onnxruntime(path: str, threads, settings=None):
-    """An ONNX Runtime CPU session set up as edgecnn's local runner does in an
-    isolated worker: ``threads`` intra-op threads, one inter-op thread,
-    sequential, all graph optimizations, and ONNX Runtime's own spin default
-    (this process times one artifact and nothing else: stopping the pool's spin
-    after each run would cost every call a wake-up that a plain program does
-    not pay)."""
+    """An ONNX Runtime CPU session as edgecnn's isolated local worker sets it up: ``threads`` intra-op
+    threads, one inter-op thread, sequential, all graph optimizations, ORT's own spin default (alone here)."""
     try:
         import onnxruntime as ort
     except Exception as exc:

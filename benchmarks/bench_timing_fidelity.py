@@ -43,8 +43,8 @@ figure is a blend of two states; such a round is counted as disturbed, shown
 in the ``rounds`` column (stable / all), and not used. The rule looks at the
 plain side only, so it cannot pick rounds by edgecnn's figure. A model with a
 "cannot tell" (fewer than two stable rounds, or an interval across a bound)
-gets more rounds, up to ``--max-rounds``, until its verdicts are decided. The target (issues #14, #31): every ratio within
-+-10 %, on any x86 CPU.
+gets more rounds, up to ``--max-rounds``, until its verdicts are decided.
+The target (issues #14, #31): every ratio within +-10 %, on any x86 CPU.
 
 Every finished (round, model) is appended to ``--log`` (one JSON line: the
 plain sides' and edgecnn's figures per runtime, when each phase started and
@@ -264,18 +264,6 @@ def cpu_line() -> str:
             f"fingerprint {fp.get('id', '?')}")
 
 
-def machine_id() -> str:
-    from edgecnn.machine import this_machine
-
-    return str(this_machine().get("id", "?"))
-
-
-def git_commit() -> str | None:
-    from edgecnn.records import git_commit as commit
-
-    return commit()
-
-
 def load_log(path: Path, config: dict, fresh: bool, any_commit: bool = False) -> list[dict]:
     """The rows of ``path`` measured with ``config`` (an unreadable line is named and left out); with
     ``any_commit``, whatever commit measured them."""
@@ -338,6 +326,64 @@ def judged(ratios: list[float]) -> tuple[float, float, float, str]:
     return gm, low, high, verdict(low, high)
 
 
+def measure_round(m: str, rnd: int, rotation: int, arts: dict[tuple[str, str], tuple[str, int]],
+                  runtimes: list[str], export_dir: Path, tmp: Path, threads: int, env: dict[str, str],
+                  args: argparse.Namespace) -> dict:
+    """One plain - edgecnn - plain sandwich of model ``m``: its log row (without the config)."""
+    mine = {k: v for k, v in arts.items() if k[0] == m}
+    t = {"start": time.time()}
+    plains = {rt: Plain(rt, path, threads, size, env) for (_, rt), (path, size) in mine.items()}
+    try:
+        for p in plains.values():  # all load at once, before anything is timed
+            p.ready()
+        for p in plains.values():
+            p.run("warm", args.warmup_s)
+        t["b1"] = time.time()
+        b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation)
+        t["a"] = time.time()
+        a = edgecnn_round([m], runtimes, export_dir, tmp / f"r{rnd}-{m}", args.in_process, env)
+        t["b2"] = time.time()
+        b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation + 1)
+        t["end"] = time.time()
+    finally:
+        for p in plains.values():
+            p.close()
+    return {"round": rnd, "model": m, "t": t, "runtimes": {
+        rt: {"edgecnn_ms": a[(m, rt)], "b1_ms": statistics.median(b1[rt]), "b2_ms": statistics.median(b2[rt]),
+             "plain_ms": statistics.median(b1[rt] + b2[rt]), "b1_n": len(b1[rt]), "b2_n": len(b2[rt])}
+        for (_, rt) in mine}}
+
+
+def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argparse.Namespace,
+                threads: int) -> None:
+    """The verdict table of ``per_pair``'s pairs, and the count of each verdict."""
+    how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
+    print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
+          f"rounds of plain - edgecnn - plain; a round judges a runtime when its plain sides agree within "
+          f"{args.max_drift:.0%}" + (f", env {' '.join(args.env)}" if args.env else ""))
+    print(cpu_line())
+    print(f"{'model':<20} {'runtime':<12} {'edgecnn ms':>10} {'plain ms':>9} {'ratio':>6} {'95% interval':>13} "
+          f"{'spread':>13} {'rounds':>7} {'B2/B1':>6}  verdict")
+    counts = {"within 10 %": 0, "outside": 0, "cannot tell": 0}
+    worst = 0.0
+    for (m, rt), p in sorted(pairs.items()):
+        rs = p["ratios"]
+        gm, low, high, v = judged(rs)
+        counts[v] += 1
+        if rs:
+            worst = max(worst, abs(gm - 1))
+        med = (lambda xs: f"{statistics.median(xs):.3f}" if xs else "-")
+        print(f"{m:<20} {rt:<12} {med(p['edgecnn']):>10} {med(p['plain']):>9} {gm:>6.3f} {low:>6.3f}-{high:<6.3f} "
+              f"{(min(rs) if rs else math.nan):>6.3f}-{(max(rs) if rs else math.nan):<6.3f} "
+              f"{len(rs):>3}/{len(p['drift']):<3} {statistics.median(p['drift']):>6.3f}  {v}")
+    print(f"{counts['within 10 %']} of {len(pairs)} within +-10 % with their interval, {counts['outside']} outside, "
+          f"{counts['cannot tell']} cannot tell; largest |ratio - 1|: {worst:.3f} (target: every ratio within). "
+          f"ratio: geometric mean over the stable rounds; interval: 95 %, Student's t on their log ratios; rounds: "
+          f"stable / all (a round with the plain script's B2/B1 outside "
+          f"1/{1 + args.max_drift:g}..{1 + args.max_drift:g} is disturbed and does not judge). "
+          f"B2/B1: the plain script after / before edgecnn (median over all rounds)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
@@ -371,6 +417,8 @@ def main() -> None:
     args = ap.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
     from edgecnn.devices.spec import device_files, read_device_file
+    from edgecnn.machine import this_machine
+    from edgecnn.records import git_commit
     from edgecnn.runtime import RUNNERS, default_threads
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -384,7 +432,7 @@ def main() -> None:
     runtimes = compared if args.edgecnn_runtimes_too else local
     config = {"models": models, "compared": compared, "edgecnn_runtimes": runtimes, "threads": threads,
               "in_process": args.in_process, "env": env, "seconds": args.seconds, "block_s": args.block_s,
-              "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": machine_id(),
+              "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": str(this_machine().get("id", "?")),
               "git_commit": git_commit()}
     rows = load_log(args.log, config, fresh=args.fresh and not args.table_only, any_commit=args.table_only)
     max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
@@ -422,57 +470,13 @@ def main() -> None:
                 made = artifacts(models, list(dict.fromkeys(compared + runtimes)), export_dir)
                 arts = {k: v for k, v in made.items() if k[1] in compared}
             for i, m in enumerate(ms):
-                mine = {k: v for k, v in arts.items() if k[0] == m}
-                t = {"start": time.time()}
-                plains = {rt: Plain(rt, path, threads, size, env) for (_, rt), (path, size) in mine.items()}
-                try:
-                    for p in plains.values():  # all load at once, before anything is timed
-                        p.ready()
-                    for p in plains.values():
-                        p.run("warm", args.warmup_s)
-                    t["b1"] = time.time()
-                    b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rnd + i)
-                    t["a"] = time.time()
-                    a = edgecnn_round([m], runtimes, export_dir, Path(tmp) / f"r{rnd}-{m}", args.in_process, env)
-                    t["b2"] = time.time()
-                    b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rnd + i + 1)
-                    t["end"] = time.time()
-                finally:
-                    for p in plains.values():
-                        p.close()
-                row = {"config": config, "round": rnd, "model": m, "t": t, "runtimes": {
-                    rt: {"edgecnn_ms": a[(m, rt)], "b1_ms": statistics.median(b1[rt]),
-                         "b2_ms": statistics.median(b2[rt]), "plain_ms": statistics.median(b1[rt] + b2[rt]),
-                         "b1_n": len(b1[rt]), "b2_n": len(b2[rt])} for (_, rt) in mine}}
+                row = {"config": config,
+                       **measure_round(m, rnd, rnd + i, arts, runtimes, export_dir, Path(tmp), threads, env, args)}
                 append_row(args.log, row)
                 rows.append(row)
                 print(f"round {rnd + 1} {m} done" + (" (more: a ratio could not be told)" if rnd >= args.rounds
                                                      else ""), file=sys.stderr, flush=True)
-    pairs = per_pair(rows, args.max_drift)
-    how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
-    print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
-          f"rounds of plain - edgecnn - plain; a round judges a runtime when its plain sides agree within "
-          f"{args.max_drift:.0%}" + (f", env {' '.join(args.env)}" if args.env else ""))
-    print(cpu_line())
-    print(f"{'model':<20} {'runtime':<12} {'edgecnn ms':>10} {'plain ms':>9} {'ratio':>6} {'95% interval':>13} "
-          f"{'spread':>13} {'rounds':>7} {'B2/B1':>6}  verdict")
-    counts = {"within 10 %": 0, "outside": 0, "cannot tell": 0}
-    worst = 0.0
-    for (m, rt), p in sorted(pairs.items()):
-        rs = p["ratios"]
-        gm, low, high, v = judged(rs)
-        counts[v] += 1
-        if rs:
-            worst = max(worst, abs(gm - 1))
-        med = (lambda xs: f"{statistics.median(xs):.3f}" if xs else "-")
-        print(f"{m:<20} {rt:<12} {med(p['edgecnn']):>10} {med(p['plain']):>9} {gm:>6.3f} {low:>6.3f}-{high:<6.3f} "
-              f"{(min(rs) if rs else math.nan):>6.3f}-{(max(rs) if rs else math.nan):<6.3f} "
-              f"{len(rs):>3}/{len(p['drift']):<3} {statistics.median(p['drift']):>6.3f}  {v}")
-    print(f"{counts['within 10 %']} of {len(pairs)} within +-10 % with their interval, {counts['outside']} outside, "
-          f"{counts['cannot tell']} cannot tell; largest |ratio - 1|: {worst:.3f} (target: every ratio within). "
-          f"ratio: geometric mean over the stable rounds; interval: 95 %, Student's t on their log ratios; rounds: "
-          f"stable / all (a round with the plain script's B2/B1 outside 1/{1 + args.max_drift:g}..{1 + args.max_drift:g} "
-          f"is disturbed and does not judge). B2/B1: the plain script after / before edgecnn (median over all rounds)")
+    print_table(per_pair(rows, args.max_drift), args, threads)
 
 
 if __name__ == "__main__":

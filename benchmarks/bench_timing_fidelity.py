@@ -384,6 +384,21 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
           f"B2/B1: the plain script after / before edgecnn (median over all rounds)")
 
 
+def option_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options, before anything is exported or timed; None when nothing is."""
+    if args.commit and not args.table_only:
+        return "--commit picks the rows --table-only prints; it means nothing when measuring"
+    if args.max_drift < 0:
+        return f"--max-drift must be 0 or more (got {args.max_drift:g})"
+    if args.log.is_dir():
+        return f"--log {args.log} is a folder; give a file (e.g. {args.log / 'rounds.jsonl'})"
+    if args.table_only and not args.log.is_file():
+        return f"--table-only: no log at {args.log}"
+    if not args.table_only and args.rounds < 1:
+        return f"--rounds must be 1 or more (got {args.rounds})"
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
@@ -415,6 +430,10 @@ def main() -> None:
     ap.add_argument("--commit", default="", help="with --table-only: only the rows measured at this commit "
                     "(a prefix of its hash)")
     args = ap.parse_args()
+    bad = option_error(args)
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
+        raise SystemExit(2)
     env = dict(e.split("=", 1) for e in args.env)
     from edgecnn.devices.spec import device_files, read_device_file
     from edgecnn.machine import this_machine

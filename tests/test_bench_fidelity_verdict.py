@@ -114,3 +114,21 @@ def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round,
     assert res.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
     none = subprocess.run(args + ["--table-only", "--commit", "fedcba"], capture_output=True, text=True, timeout=120)
     assert none.returncode == 0 and "0 (round, model) rows" in none.stderr and "lenet5" not in none.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--commit", "abc"], "--commit picks the rows --table-only prints"),
+    (["--max-drift", "-1"], "--max-drift must be 0 or more"),
+    (["--log", "."], "is a folder"),
+    (["--table-only", "--log", "no-such-folder/rounds.jsonl"], "--table-only: no log at"),
+    (["--rounds", "0"], "--rounds must be 1 or more"),
+])
+def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(PATH), *args], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith("error: ")
+    assert message in res.stderr

@@ -46,6 +46,15 @@ plain side only, so it cannot pick rounds by edgecnn's figure. A model with a
 gets more rounds, up to ``--max-rounds``, until its verdicts are decided.
 The target (issues #14, #31): every ratio within +-10 %, on any x86 CPU.
 
+``--per-runtime`` makes each round one short sandwich per runtime instead of
+one per model: the plain script of that runtime alone, ``edgecnn profile
+--models M --runtimes RT``, the plain script again. A sandwich then spans
+about 10 s instead of about 50 s, so fewer of them contain a state change
+of the machine (on this VM one about every 80 s, often two within a model's
+50 s round: slow - fast - slow, which the plain side reads as stable). It
+compares edgecnn timing one runtime, not the default rotation of all of
+them; its rows are a configuration of their own in the log.
+
 Every finished (round, model) is appended to ``--log`` (one JSON line: the
 plain sides' and edgecnn's figures per runtime, when each phase started and
 ended, the CPU's fingerprint), so an interrupted run loses at most the round
@@ -338,13 +347,27 @@ def measure_round(m: str, rnd: int, rotation: int, arts: dict[tuple[str, str], t
             p.ready()
         for p in plains.values():
             p.run("warm", args.warmup_s)
-        t["b1"] = time.time()
-        b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation)
-        t["a"] = time.time()
-        a = edgecnn_round([m], runtimes, export_dir, tmp / f"r{rnd}-{m}", args.in_process, env)
-        t["b2"] = time.time()
-        b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation + 1)
-        t["end"] = time.time()
+        if args.per_runtime:  # one short sandwich per runtime, in rotated order: B(rt) - edgecnn --runtimes rt - B(rt)
+            b1, a, b2 = {}, {}, {}
+            order = list(plains)[rotation % len(plains):] + list(plains)[:rotation % len(plains)]
+            for rt in order:
+                one = {rt: plains[rt]}
+                plains[rt].run("warm", args.warmup_s)  # it idled while the others ran
+                t[f"b1:{rt}"] = time.time()
+                b1.update(plain_side(one, args.seconds, args.block_s, args.settle_s, rotation))
+                t[f"a:{rt}"] = time.time()
+                a.update(edgecnn_round([m], [rt], export_dir, tmp / f"r{rnd}-{m}-{rt}", args.in_process, env))
+                t[f"b2:{rt}"] = time.time()
+                b2.update(plain_side(one, args.seconds, args.block_s, args.settle_s, rotation + 1))
+            t["end"] = time.time()
+        else:
+            t["b1"] = time.time()
+            b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation)
+            t["a"] = time.time()
+            a = edgecnn_round([m], runtimes, export_dir, tmp / f"r{rnd}-{m}", args.in_process, env)
+            t["b2"] = time.time()
+            b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation + 1)
+            t["end"] = time.time()
     finally:
         for p in plains.values():
             p.close()
@@ -359,7 +382,9 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
     """The verdict table of ``per_pair``'s pairs, and the count of each verdict."""
     how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
     print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
-          f"rounds of plain - edgecnn - plain; a round judges a runtime when its plain sides agree within "
+          f"rounds of plain - edgecnn - plain" + (" per runtime (edgecnn profile --runtimes RT)"
+                                                  if args.per_runtime else "") +
+          f"; a round judges a runtime when its plain sides agree within "
           f"{args.max_drift:.0%}" + (f", env {' '.join(args.env)}" if args.env else ""))
     print(cpu_line())
     print(f"{'model':<20} {'runtime':<12} {'edgecnn ms':>10} {'plain ms':>9} {'ratio':>6} {'95% interval':>13} "
@@ -415,6 +440,10 @@ def main() -> None:
                     "runtime that runs here); edgecnn's side still times all of them, as its default does")
     ap.add_argument("--edgecnn-runtimes-too", action="store_true",
                     help="give --runtimes to edgecnn's side as well (fewer runtimes in its rotation)")
+    ap.add_argument("--per-runtime", action="store_true",
+                    help="one sandwich per runtime (plain rt - `edgecnn profile --runtimes rt` - plain rt) instead of "
+                         "one per model: a round spans about 10 s instead of about 50 s, so a state change of the "
+                         "machine falls inside fewer of them; it times each runtime alone, as --runtimes does")
     ap.add_argument("--in-process", action="store_true",
                     help="time edgecnn's side the first-wave way: every runtime in one process (to see the cause)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -448,11 +477,13 @@ def main() -> None:
     compared = [r.strip() for r in args.runtimes.split(",") if r.strip()] or local
     # edgecnn's side always times every local runtime, as its default does (how many runtimes share the
     # rotation changes how long each one waits between its blocks); --runtimes picks the plain scripts
-    runtimes = compared if args.edgecnn_runtimes_too else local
+    runtimes = compared if args.edgecnn_runtimes_too or args.per_runtime else local
     config = {"models": models, "compared": compared, "edgecnn_runtimes": runtimes, "threads": threads,
               "in_process": args.in_process, "env": env, "seconds": args.seconds, "block_s": args.block_s,
               "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": str(this_machine().get("id", "?")),
               "git_commit": git_commit()}
+    if args.per_runtime:  # only when set, so logs written before the option existed keep their key
+        config["per_runtime"] = True
     rows = load_log(args.log, config, fresh=args.fresh and not args.table_only, any_commit=args.table_only)
     max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
     if args.table_only:

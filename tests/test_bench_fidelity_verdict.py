@@ -132,3 +132,27 @@ def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith("error: ")
     assert message in res.stderr
+
+
+def test_per_runtime_rounds_sandwich_each_runtime_alone_and_keep_their_own_log_key(tmp_path):
+    """--per-runtime: B(rt) - `edgecnn profile --runtimes rt` - B(rt) for each runtime in turn, so each sandwich is
+    seconds long; its rows are a configuration of their own (the default table does not mix them in). One runtime
+    here (each sandwich starts edgecnn's CLI, 6-8 s)."""
+    import json
+    import subprocess
+    import sys
+
+    log = tmp_path / "rounds.jsonl"
+    args = [sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime", "--rounds", "1",
+            "--max-rounds", "1", "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(log)]
+    res = subprocess.run(args + ["--per-runtime"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    [row] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert row["config"]["per_runtime"] is True and row["config"]["edgecnn_runtimes"] == ["onnxruntime"]
+    t = row["t"]
+    assert t["start"] <= t["b1:onnxruntime"] <= t["a:onnxruntime"] <= t["b2:onnxruntime"] <= t["end"]
+    assert "b1" not in t and "a" not in t  # no model-wide sandwich
+    assert row["runtimes"]["onnxruntime"]["edgecnn_ms"] > 0 and row["runtimes"]["onnxruntime"]["b2_n"] > 0
+    assert "per runtime (edgecnn profile --runtimes RT)" in res.stdout.splitlines()[0]
+    default = subprocess.run(args + ["--table-only"], capture_output=True, text=True, timeout=120)
+    assert default.returncode == 0 and "0 (round, model) rows" in default.stderr and "lenet5" not in default.stdout

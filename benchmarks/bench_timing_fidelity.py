@@ -46,14 +46,18 @@ plain side only, so it cannot pick rounds by edgecnn's figure. A model with a
 gets more rounds, up to ``--max-rounds``, until its verdicts are decided.
 The target (issues #14, #31): every ratio within +-10 %, on any x86 CPU.
 
-``--per-runtime`` makes each round one short sandwich per runtime instead of
-one per model: the plain script of that runtime alone, ``edgecnn profile
---models M --runtimes RT``, the plain script again. A sandwich then spans
-about 10 s instead of about 50 s, so fewer of them contain a state change
-of the machine (on this VM one about every 80 s, often two within a model's
-50 s round: slow - fast - slow, which the plain side reads as stable). It
-compares edgecnn timing one runtime, not the default rotation of all of
-them; its rows are a configuration of their own in the log.
+``--interleaved`` drops the sandwich: for each model, edgecnn's worker of
+each runtime, started and loaded as ``profile`` does it (the same
+``runner_kwargs``, the same ``RuntimeWorker``), and that runtime's plain
+script take their turns in one rotation of edgecnn's own
+``interleave_workers`` with profile's default timing, the pair side by
+side. Both sides then see every state of the machine in equal shares, so
+every round judges. It times edgecnn's workers and timing loop, not the
+``profile`` command end to end (its start-up and option handling). On this
+VM the machine's state changes within seconds: one sandwich per runtime
+(about 7 s from one plain side to the other, tried at 388dcfd) still had
+3 of its 35 stable rounds outside 0.9-1.1 (0.71, 0.69, 0.52), as the
+per-model sandwich had 10 of 159.
 
 Every finished (round, model) is appended to ``--log`` (one JSON line: the
 plain sides' and edgecnn's figures per runtime, when each phase started and
@@ -150,7 +154,7 @@ for line in sys.stdin:  # "warm S" / "time S": run for S seconds; print the time
     samples, end = [], time.perf_counter() + float(sec)
     while time.perf_counter() < end:
         t0 = time.perf_counter(); call(); samples.append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps({"samples": samples if op == "time" else []}), flush=True)
+    print(json.dumps({"samples": samples if op == "time" else [], "calls": len(samples)}), flush=True)
 '''
 
 
@@ -216,6 +220,18 @@ class Plain:
         self.proc.stdin.write(f"{op} {seconds}\n")
         self.proc.stdin.flush()
         return self._reply()["samples"]
+
+    def request(self, op: str, **args) -> object:
+        """Answer as an edgecnn worker does (``edgecnn.runtime.workers``), so ``interleave_workers`` can give
+        this script its turns: "warmup" runs for ``seconds`` and returns the calls made; "block" times calls
+        for ``seconds`` and drops the first ``prewarm`` of them (edgecnn's worker makes those untimed)."""
+        if op == "warmup":
+            self.proc.stdin.write(f"warm {args['seconds']}\n")
+            self.proc.stdin.flush()
+            return self._reply()["calls"]
+        if op == "block":
+            return self.run("time", args["seconds"])[args["prewarm"]:]
+        raise ValueError(f"a plain script answers warmup and block, not {op!r}")
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -320,7 +336,8 @@ def per_pair(rows: list[dict], max_drift: float = math.inf) -> dict[tuple[str, s
         for rt, v in row["runtimes"].items():
             p = out.setdefault((row["model"], rt), {"ratios": [], "edgecnn": [], "plain": [], "drift": []})
             p["drift"].append(v["b2_ms"] / v["b1_ms"])
-            if stable(v, max_drift):
+            # an interleaved round judges always: both sides took turns through every state of the machine
+            if row["config"].get("interleaved") or stable(v, max_drift):
                 p["ratios"].append(v["edgecnn_ms"] / v["plain_ms"])
                 p["edgecnn"].append(v["edgecnn_ms"])
                 p["plain"].append(v["plain_ms"])
@@ -335,6 +352,45 @@ def judged(ratios: list[float]) -> tuple[float, float, float, str]:
     return gm, low, high, verdict(low, high)
 
 
+def interleaved_round(m: str, rnd: int, arts: dict[tuple[str, str], tuple[str, int]], runtimes: list[str],
+                      threads: int, env: dict[str, str]) -> dict:
+    """One round of ``--interleaved``: edgecnn's worker of each runtime, started and loaded as ``profile``
+    does it (``runner_kwargs`` of the default options), and the runtime's plain script, take their turns in
+    one ``interleave_workers`` rotation with profile's default timing, each pair side by side; both sides'
+    figures are the p50 of ``compute_stats`` over their blocks. Its log row has the round's plain halves as
+    B1 and B2 (informational: both sides shared every state of the machine)."""
+    from edgecnn.profile.pipeline import ProfileOptions
+    from edgecnn.profile.sessions import runner_kwargs
+    from edgecnn.runtime.workers import RuntimeWorker, interleave_workers
+
+    os.environ.update(env)  # the workers inherit this process's environment (the plain scripts get env too)
+    opts = ProfileOptions(runtimes=runtimes)  # `edgecnn profile`'s defaults
+    mine = {rt: v for (mm, rt), v in arts.items() if mm == m and rt in runtimes}
+    t = {"start": time.time()}
+    parts: dict[str, object] = {}
+    try:
+        for rt, (path, size) in mine.items():
+            parts[f"edgecnn:{rt}"] = RuntimeWorker(rt, runner_kwargs(rt, opts, size)).start()
+            parts[f"plain:{rt}"] = Plain(rt, path, threads, size, env)
+        for rt, (path, size) in mine.items():
+            parts[f"edgecnn:{rt}"].request("load", artifact=path, batch=opts.batch, size=size, split=False)
+            parts[f"plain:{rt}"].ready()
+        t["a"] = time.time()
+        stats = interleave_workers(parts, opts.timing)
+        t["end"] = time.time()
+    finally:
+        for p in parts.values():
+            p.close()
+    out = {}
+    for rt in mine:
+        plain = stats[f"plain:{rt}"].samples_ms
+        half = len(plain) // 2
+        out[rt] = {"edgecnn_ms": stats[f"edgecnn:{rt}"].median_ms, "plain_ms": stats[f"plain:{rt}"].median_ms,
+                   "b1_ms": statistics.median(plain[:half] or plain), "b2_ms": statistics.median(plain[half:]),
+                   "b1_n": half, "b2_n": len(plain) - half, "edgecnn_n": len(stats[f"edgecnn:{rt}"].samples_ms)}
+    return {"round": rnd, "model": m, "t": t, "runtimes": out}
+
+
 def measure_round(m: str, rnd: int, rotation: int, arts: dict[tuple[str, str], tuple[str, int]],
                   runtimes: list[str], export_dir: Path, tmp: Path, threads: int, env: dict[str, str],
                   args: argparse.Namespace) -> dict:
@@ -347,27 +403,13 @@ def measure_round(m: str, rnd: int, rotation: int, arts: dict[tuple[str, str], t
             p.ready()
         for p in plains.values():
             p.run("warm", args.warmup_s)
-        if args.per_runtime:  # one short sandwich per runtime, in rotated order: B(rt) - edgecnn --runtimes rt - B(rt)
-            b1, a, b2 = {}, {}, {}
-            order = list(plains)[rotation % len(plains):] + list(plains)[:rotation % len(plains)]
-            for rt in order:
-                one = {rt: plains[rt]}
-                plains[rt].run("warm", args.warmup_s)  # it idled while the others ran
-                t[f"b1:{rt}"] = time.time()
-                b1.update(plain_side(one, args.seconds, args.block_s, args.settle_s, rotation))
-                t[f"a:{rt}"] = time.time()
-                a.update(edgecnn_round([m], [rt], export_dir, tmp / f"r{rnd}-{m}-{rt}", args.in_process, env))
-                t[f"b2:{rt}"] = time.time()
-                b2.update(plain_side(one, args.seconds, args.block_s, args.settle_s, rotation + 1))
-            t["end"] = time.time()
-        else:
-            t["b1"] = time.time()
-            b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation)
-            t["a"] = time.time()
-            a = edgecnn_round([m], runtimes, export_dir, tmp / f"r{rnd}-{m}", args.in_process, env)
-            t["b2"] = time.time()
-            b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation + 1)
-            t["end"] = time.time()
+        t["b1"] = time.time()
+        b1 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation)
+        t["a"] = time.time()
+        a = edgecnn_round([m], runtimes, export_dir, tmp / f"r{rnd}-{m}", args.in_process, env)
+        t["b2"] = time.time()
+        b2 = plain_side(plains, args.seconds, args.block_s, args.settle_s, rotation + 1)
+        t["end"] = time.time()
     finally:
         for p in plains.values():
             p.close()
@@ -382,10 +424,12 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
     """The verdict table of ``per_pair``'s pairs, and the count of each verdict."""
     how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
     print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
-          f"rounds of plain - edgecnn - plain" + (" per runtime (edgecnn profile --runtimes RT)"
-                                                  if args.per_runtime else "") +
-          f"; a round judges a runtime when its plain sides agree within "
-          f"{args.max_drift:.0%}" + (f", env {' '.join(args.env)}" if args.env else ""))
+          + ("edgecnn's workers as profile starts them and the plain scripts taking turns block by block "
+             "(interleave_workers, profile's default timing); every round judges"
+             if args.interleaved else
+             f"rounds of plain - edgecnn - plain; a round judges a runtime when its plain sides agree within "
+             f"{args.max_drift:.0%}")
+          + (f", env {' '.join(args.env)}" if args.env else ""))
     print(cpu_line())
     print(f"{'model':<20} {'runtime':<12} {'edgecnn ms':>10} {'plain ms':>9} {'ratio':>6} {'95% interval':>13} "
           f"{'spread':>13} {'rounds':>7} {'B2/B1':>6}  verdict")
@@ -404,13 +448,17 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
     print(f"{counts['within 10 %']} of {len(pairs)} within +-10 % with their interval, {counts['outside']} outside, "
           f"{counts['cannot tell']} cannot tell; largest |ratio - 1|: {worst:.3f} (target: every ratio within). "
           f"ratio: geometric mean over the stable rounds; interval: 95 %, Student's t on their log ratios; rounds: "
-          f"stable / all (a round with the plain script's B2/B1 outside "
-          f"1/{1 + args.max_drift:g}..{1 + args.max_drift:g} is disturbed and does not judge). "
-          f"B2/B1: the plain script after / before edgecnn (median over all rounds)")
+          + ("judging / all; B2/B1: the plain script's second half / first half of its blocks (median over all "
+             "rounds)" if args.interleaved else
+             f"stable / all (a round with the plain script's B2/B1 outside "
+             f"1/{1 + args.max_drift:g}..{1 + args.max_drift:g} is disturbed and does not judge). "
+             f"B2/B1: the plain script after / before edgecnn (median over all rounds)"))
 
 
 def option_error(args: argparse.Namespace) -> str | None:
     """What is wrong with the options, before anything is exported or timed; None when nothing is."""
+    if args.interleaved and args.in_process:
+        return "--interleaved and --in-process are two ways to time edgecnn's side: pick one"
     if args.commit and not args.table_only:
         return "--commit picks the rows --table-only prints; it means nothing when measuring"
     if args.max_drift < 0:
@@ -440,10 +488,11 @@ def main() -> None:
                     "runtime that runs here); edgecnn's side still times all of them, as its default does")
     ap.add_argument("--edgecnn-runtimes-too", action="store_true",
                     help="give --runtimes to edgecnn's side as well (fewer runtimes in its rotation)")
-    ap.add_argument("--per-runtime", action="store_true",
-                    help="one sandwich per runtime (plain rt - `edgecnn profile --runtimes rt` - plain rt) instead of "
-                         "one per model: a round spans about 10 s instead of about 50 s, so a state change of the "
-                         "machine falls inside fewer of them; it times each runtime alone, as --runtimes does")
+    ap.add_argument("--interleaved", action="store_true",
+                    help="no sandwich: edgecnn's worker of each runtime, started and loaded as profile does, and "
+                         "the plain script take turns block by block in one rotation (edgecnn's own "
+                         "interleave_workers, profile's default timing), so both see the same machine states; it "
+                         "times edgecnn's workers, not the profile command end to end")
     ap.add_argument("--in-process", action="store_true",
                     help="time edgecnn's side the first-wave way: every runtime in one process (to see the cause)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -477,13 +526,13 @@ def main() -> None:
     compared = [r.strip() for r in args.runtimes.split(",") if r.strip()] or local
     # edgecnn's side always times every local runtime, as its default does (how many runtimes share the
     # rotation changes how long each one waits between its blocks); --runtimes picks the plain scripts
-    runtimes = compared if args.edgecnn_runtimes_too or args.per_runtime else local
+    runtimes = compared if args.edgecnn_runtimes_too or args.interleaved else local
     config = {"models": models, "compared": compared, "edgecnn_runtimes": runtimes, "threads": threads,
               "in_process": args.in_process, "env": env, "seconds": args.seconds, "block_s": args.block_s,
               "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": str(this_machine().get("id", "?")),
               "git_commit": git_commit()}
-    if args.per_runtime:  # only when set, so logs written before the option existed keep their key
-        config["per_runtime"] = True
+    if args.interleaved:  # only when set, so logs written before the option existed keep their key
+        config["interleaved"] = True
     rows = load_log(args.log, config, fresh=args.fresh and not args.table_only, any_commit=args.table_only)
     max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)
     if args.table_only:
@@ -521,7 +570,8 @@ def main() -> None:
                 arts = {k: v for k, v in made.items() if k[1] in compared}
             for i, m in enumerate(ms):
                 row = {"config": config,
-                       **measure_round(m, rnd, rnd + i, arts, runtimes, export_dir, Path(tmp), threads, env, args)}
+                       **(interleaved_round(m, rnd, arts, runtimes, threads, env) if args.interleaved else
+                          measure_round(m, rnd, rnd + i, arts, runtimes, export_dir, Path(tmp), threads, env, args))}
                 append_row(args.log, row)
                 rows.append(row)
                 print(f"round {rnd + 1} {m} done" + (" (more: a ratio could not be told)" if rnd >= args.rounds

@@ -122,6 +122,7 @@ def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round,
     (["--log", "."], "is a folder"),
     (["--table-only", "--log", "no-such-folder/rounds.jsonl"], "--table-only: no log at"),
     (["--rounds", "0"], "--rounds must be 1 or more"),
+    (["--interleaved", "--in-process"], "pick one"),
 ])
 def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
     import subprocess
@@ -134,25 +135,27 @@ def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
     assert message in res.stderr
 
 
-def test_per_runtime_rounds_sandwich_each_runtime_alone_and_keep_their_own_log_key(tmp_path):
-    """--per-runtime: B(rt) - `edgecnn profile --runtimes rt` - B(rt) for each runtime in turn, so each sandwich is
-    seconds long; its rows are a configuration of their own (the default table does not mix them in). One runtime
-    here (each sandwich starts edgecnn's CLI, 6-8 s)."""
+def test_interleaved_rounds_give_edgecnn_workers_and_plain_scripts_turns_in_one_rotation(tmp_path):
+    """--interleaved: edgecnn's worker (started with profile's runner settings) and the plain script take turns in
+    edgecnn's own interleave_workers; every such round judges, whatever its plain halves read."""
     import json
     import subprocess
     import sys
 
     log = tmp_path / "rounds.jsonl"
-    args = [sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime", "--rounds", "1",
-            "--max-rounds", "1", "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(log)]
-    res = subprocess.run(args + ["--per-runtime"], capture_output=True, text=True, timeout=300)
+    res = subprocess.run([sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime",
+                          "--interleaved", "--rounds", "1", "--max-rounds", "1", "--log", str(log)],
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     [row] = [json.loads(line) for line in log.read_text().splitlines()]
-    assert row["config"]["per_runtime"] is True and row["config"]["edgecnn_runtimes"] == ["onnxruntime"]
-    t = row["t"]
-    assert t["start"] <= t["b1:onnxruntime"] <= t["a:onnxruntime"] <= t["b2:onnxruntime"] <= t["end"]
-    assert "b1" not in t and "a" not in t  # no model-wide sandwich
-    assert row["runtimes"]["onnxruntime"]["edgecnn_ms"] > 0 and row["runtimes"]["onnxruntime"]["b2_n"] > 0
-    assert "per runtime (edgecnn profile --runtimes RT)" in res.stdout.splitlines()[0]
-    default = subprocess.run(args + ["--table-only"], capture_output=True, text=True, timeout=120)
-    assert default.returncode == 0 and "0 (round, model) rows" in default.stderr and "lenet5" not in default.stdout
+    assert row["config"]["interleaved"] is True and row["config"]["edgecnn_runtimes"] == ["onnxruntime"]
+    assert row["t"]["start"] <= row["t"]["a"] <= row["t"]["end"]
+    v = row["runtimes"]["onnxruntime"]
+    # profile's default timing: at least 20 timed calls and 1 s of them on each side
+    assert v["edgecnn_n"] >= 20 and v["b1_n"] + v["b2_n"] >= 20
+    assert v["plain_ms"] * (v["b1_n"] + v["b2_n"]) >= 1000 * 0.5  # about 1 s of calls (the median times the count)
+    assert "block by block" in res.stdout.splitlines()[0]
+    [line] = [ln for ln in res.stdout.splitlines() if ln.startswith("lenet5")]
+    assert "1/1" in line.split()  # judged, even with disagreeing halves
+    disturbed = {**row, "runtimes": {"onnxruntime": {**v, "b1_ms": 1.0, "b2_ms": 2.0}}}
+    assert len(bench.per_pair([disturbed], 0.10)[("lenet5", "onnxruntime")]["ratios"]) == 1

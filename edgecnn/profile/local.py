@@ -20,7 +20,7 @@ from edgecnn.export.artifacts import ExportFailed, get_artifact
 from edgecnn.profile.isolated import METHOD as ISOLATED_METHOD
 from edgecnn.profile.records import fail, published_accuracy, template, with_metrics
 from edgecnn.records import Record, RecordStore
-from edgecnn.profile.sessions import InProcessSession, WorkerSession, device_of, new_session
+from edgecnn.profile.sessions import InProcessSession, WorkerSession, device_of, new_session, runner_kwargs
 from edgecnn.runtime import RUNNERS, RunnerUnsupported
 from edgecnn.runtime.workers import artifact_bytes
 
@@ -275,10 +275,7 @@ def _load_all(src, model, model_file, rts, opts, lat_t, todo_lat, session, keep,
             if record:
                 keep(fail(tmpl, "export_failed", str(exc)))
             continue
-        kwargs: dict[str, Any] = {"threads": opts.threads, "device": dev}
-        if cls.format == "pytorch":
-            kwargs.update(precision=opts.precision, input_shape=[opts.batch, 3, size, size],
-                          channels_last=opts.channels_last, cuda_graphs=opts.cuda_graphs, compile=opts.compile)
+        kwargs = runner_kwargs(rt, opts, size)
         target = model_file if cls.format == "pytorch" else art
         if not opts.isolate and cls.format == "pytorch":
             target = model

@@ -31,6 +31,17 @@ def device_of(rt: str, accel: str) -> str:
     return accel if rt in ("torch", "onnxruntime") else ("cuda" if rt == "tensorrt" else "cpu")
 
 
+def runner_kwargs(rt: str, opts: Any, size: int) -> dict[str, Any]:
+    """What ``profile`` gives runtime ``rt``'s Runner (in its worker) for ``opts`` at input side ``size``: the
+    one place these settings are made (``benchmarks/bench_timing_fidelity.py --interleaved`` starts workers
+    with them too)."""
+    kwargs: dict[str, Any] = {"threads": opts.threads, "device": device_of(rt, opts.accel)}
+    if RUNNERS.get(rt).format == "pytorch":
+        kwargs.update(precision=opts.precision, input_shape=[opts.batch, 3, size, size],
+                      channels_last=opts.channels_last, cuda_graphs=opts.cuda_graphs, compile=opts.compile)
+    return kwargs
+
+
 # ---------------------------------------------------------------------------
 # sessions: where the runners live
 # ---------------------------------------------------------------------------

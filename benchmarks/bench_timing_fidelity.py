@@ -51,8 +51,11 @@ each runtime, started and loaded as ``profile`` does it (the same
 ``runner_kwargs``, the same ``RuntimeWorker``), and that runtime's plain
 script take their turns in one rotation of edgecnn's own
 ``interleave_workers`` with profile's default timing, the pair side by
-side. Both sides then see every state of the machine in equal shares, so
-every round judges. It times edgecnn's workers and timing loop, not the
+side. A round's ratio is the median over its rotations of edgecnn's block
+median over the plain script's block median in the same rotation: a state
+change moves both blocks of a rotation alike and cancels in their ratio, so
+every round judges (the log also keeps both sides' p50 over all calls).
+It times edgecnn's workers and timing loop, not the
 ``profile`` command end to end (its start-up and option handling). On this
 VM the machine's state changes within seconds: one sandwich per runtime
 (about 7 s from one plain side to the other, tried at 388dcfd) still had
@@ -338,7 +341,7 @@ def per_pair(rows: list[dict], max_drift: float = math.inf) -> dict[tuple[str, s
             p["drift"].append(v["b2_ms"] / v["b1_ms"])
             # an interleaved round judges always: both sides took turns through every state of the machine
             if row["config"].get("interleaved") or stable(v, max_drift):
-                p["ratios"].append(v["edgecnn_ms"] / v["plain_ms"])
+                p["ratios"].append(v.get("ratio", v["edgecnn_ms"] / v["plain_ms"]))  # interleaved: paired
                 p["edgecnn"].append(v["edgecnn_ms"])
                 p["plain"].append(v["plain_ms"])
     return out
@@ -352,13 +355,37 @@ def judged(ratios: list[float]) -> tuple[float, float, float, str]:
     return gm, low, high, verdict(low, high)
 
 
+class Blocks:
+    """An ``interleave_workers`` participant whose timed blocks are kept, in the order they were taken."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.blocks = inner, []
+
+    def request(self, op: str, **args) -> object:
+        value = self.inner.request(op, **args)
+        if op == "block":
+            self.blocks.append(value)
+        return value
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def paired_ratio(mine: list[list[float]], theirs: list[list[float]]) -> tuple[float, list[float]]:
+    """The median over rotations of (edgecnn's block median / the plain script's block median of the same
+    rotation), and those per-rotation ratios: a state change of the machine moves both blocks of a rotation
+    alike, so it cancels in their ratio (only the rotation it falls in is off, and the median leaves it out)."""
+    per = [statistics.median(a) / statistics.median(b) for a, b in zip(mine, theirs) if a and b]
+    return statistics.median(per), per
+
+
 def interleaved_round(m: str, rnd: int, arts: dict[tuple[str, str], tuple[str, int]], runtimes: list[str],
                       threads: int, env: dict[str, str]) -> dict:
     """One round of ``--interleaved``: edgecnn's worker of each runtime, started and loaded as ``profile``
-    does it (``runner_kwargs`` of the default options), and the runtime's plain script, take their turns in
-    one ``interleave_workers`` rotation with profile's default timing, each pair side by side; both sides'
-    figures are the p50 of ``compute_stats`` over their blocks. Its log row has the round's plain halves as
-    B1 and B2 (informational: both sides shared every state of the machine)."""
+    does it (``runner_kwargs`` of the default options), and the runtime's plain script take their turns in
+    one ``interleave_workers`` rotation with profile's default timing, each pair side by side. The round's
+    ratio is ``paired_ratio`` of their blocks; its log row also has both sides' p50 over all their calls
+    (``compute_stats``, as a record's headline) and the plain script's halves as B1 and B2."""
     from edgecnn.profile.pipeline import ProfileOptions
     from edgecnn.profile.sessions import runner_kwargs
     from edgecnn.runtime.workers import RuntimeWorker, interleave_workers
@@ -367,14 +394,14 @@ def interleaved_round(m: str, rnd: int, arts: dict[tuple[str, str], tuple[str, i
     opts = ProfileOptions(runtimes=runtimes)  # `edgecnn profile`'s defaults
     mine = {rt: v for (mm, rt), v in arts.items() if mm == m and rt in runtimes}
     t = {"start": time.time()}
-    parts: dict[str, object] = {}
+    parts: dict[str, Blocks] = {}
     try:
         for rt, (path, size) in mine.items():
-            parts[f"edgecnn:{rt}"] = RuntimeWorker(rt, runner_kwargs(rt, opts, size)).start()
-            parts[f"plain:{rt}"] = Plain(rt, path, threads, size, env)
+            parts[f"edgecnn:{rt}"] = Blocks(RuntimeWorker(rt, runner_kwargs(rt, opts, size)).start())
+            parts[f"plain:{rt}"] = Blocks(Plain(rt, path, threads, size, env))
         for rt, (path, size) in mine.items():
             parts[f"edgecnn:{rt}"].request("load", artifact=path, batch=opts.batch, size=size, split=False)
-            parts[f"plain:{rt}"].ready()
+            parts[f"plain:{rt}"].inner.ready()
         t["a"] = time.time()
         stats = interleave_workers(parts, opts.timing)
         t["end"] = time.time()
@@ -385,7 +412,9 @@ def interleaved_round(m: str, rnd: int, arts: dict[tuple[str, str], tuple[str, i
     for rt in mine:
         plain = stats[f"plain:{rt}"].samples_ms
         half = len(plain) // 2
-        out[rt] = {"edgecnn_ms": stats[f"edgecnn:{rt}"].median_ms, "plain_ms": stats[f"plain:{rt}"].median_ms,
+        ratio, per = paired_ratio(parts[f"edgecnn:{rt}"].blocks, parts[f"plain:{rt}"].blocks)
+        out[rt] = {"ratio": ratio, "block_ratios": [round(r, 4) for r in per],
+                   "edgecnn_ms": stats[f"edgecnn:{rt}"].median_ms, "plain_ms": stats[f"plain:{rt}"].median_ms,
                    "b1_ms": statistics.median(plain[:half] or plain), "b2_ms": statistics.median(plain[half:]),
                    "b1_n": half, "b2_n": len(plain) - half, "edgecnn_n": len(stats[f"edgecnn:{rt}"].samples_ms)}
     return {"round": rnd, "model": m, "t": t, "runtimes": out}
@@ -448,8 +477,9 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
     print(f"{counts['within 10 %']} of {len(pairs)} within +-10 % with their interval, {counts['outside']} outside, "
           f"{counts['cannot tell']} cannot tell; largest |ratio - 1|: {worst:.3f} (target: every ratio within). "
           f"ratio: geometric mean over the stable rounds; interval: 95 %, Student's t on their log ratios; rounds: "
-          + ("judging / all; B2/B1: the plain script's second half / first half of its blocks (median over all "
-             "rounds)" if args.interleaved else
+          + ("judging / all; a round's ratio: the median over its rotations of edgecnn's block median / the "
+             "plain script's block median in the same rotation; B2/B1: the plain script's second half / first "
+             "half of its calls (median over all rounds)" if args.interleaved else
              f"stable / all (a round with the plain script's B2/B1 outside "
              f"1/{1 + args.max_drift:g}..{1 + args.max_drift:g} is disturbed and does not judge). "
              f"B2/B1: the plain script after / before edgecnn (median over all rounds)"))

@@ -154,8 +154,24 @@ def test_interleaved_rounds_give_edgecnn_workers_and_plain_scripts_turns_in_one_
     # profile's default timing: at least 20 timed calls and 1 s of them on each side
     assert v["edgecnn_n"] >= 20 and v["b1_n"] + v["b2_n"] >= 20
     assert v["plain_ms"] * (v["b1_n"] + v["b2_n"]) >= 1000 * 0.5  # about 1 s of calls (the median times the count)
+    import statistics
+
+    assert v["ratio"] == pytest.approx(statistics.median(v["block_ratios"]), rel=1e-3)  # the per-rotation median
+    assert len(v["block_ratios"]) >= 2
     assert "block by block" in res.stdout.splitlines()[0]
     [line] = [ln for ln in res.stdout.splitlines() if ln.startswith("lenet5")]
     assert "1/1" in line.split()  # judged, even with disagreeing halves
     disturbed = {**row, "runtimes": {"onnxruntime": {**v, "b1_ms": 1.0, "b2_ms": 2.0}}}
     assert len(bench.per_pair([disturbed], 0.10)[("lenet5", "onnxruntime")]["ratios"]) == 1
+
+
+def test_the_paired_ratio_cancels_a_state_change_that_both_sides_of_a_rotation_share():
+    fast, slow = [1.0, 1.0, 1.1], [2.0, 2.0, 2.2]
+    ratio, per = bench.paired_ratio([fast, slow, fast, slow, fast], [fast, slow, fast, slow, fast])
+    assert ratio == pytest.approx(1.0) and per == pytest.approx([1.0] * 5)
+    # a switch between the two blocks of one rotation is one outlier, which the median leaves out
+    ratio, per = bench.paired_ratio([fast, slow, fast, fast, fast], [fast, fast, fast, fast, fast])
+    assert per[1] == pytest.approx(2.0) and ratio == pytest.approx(1.0)
+    # a real 20 % difference shows in every rotation, in either state
+    ratio, _ = bench.paired_ratio([[1.2], [2.4], [1.2]], [[1.0], [2.0], [1.0]])
+    assert ratio == pytest.approx(1.2)

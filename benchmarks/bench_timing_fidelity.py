@@ -452,7 +452,8 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
                 threads: int) -> None:
     """The verdict table of ``per_pair``'s pairs, and the count of each verdict."""
     how = "every runtime in one process (--in-process)" if args.in_process else "default settings (isolated workers)"
-    print(f"edgecnn profile, {how}, vs a plain script per runtime, same artifact, {threads} threads, "
+    who = "edgecnn's isolated workers" if args.interleaved else f"edgecnn profile, {how},"
+    print(f"{who} vs a plain script per runtime, same artifact, {threads} threads, "
           + ("edgecnn's workers as profile starts them and the plain scripts taking turns block by block "
              "(interleave_workers, profile's default timing); every round judges"
              if args.interleaved else

@@ -51,7 +51,7 @@ test-all: setup
 
 # Every benchmark in benchmarks/ (tests/test_benchmarks_listed.py keeps this list whole): each prints
 # a table, quoted in docs/. About 4 h on a 2-core machine: the six of bench-quick (~12 min), then the
-# ones that export and time every runtime (bench_runtimes ~45 min, bench_timing_fidelity ~50 min),
+# ones that export and time every runtime (bench_runtimes ~45 min, bench_timing_fidelity ~35 min interleaved),
 # validate the predictor (bench_predict ~25 min; it writes prediction_error records to profiles/local,
 # the error bands predictions carry), quantise the reference checkpoint with every method (bench_int8),
 # time its INT8 against FP32 over input size and batch (bench_int8_speed, ~15 min), screen small zoo

@@ -1,66 +1,64 @@
-"""Does `edgecnn profile` report what a plain script sees? Ratio per model and runtime.
+"""Does edgecnn time what a plain script sees? Ratio per model and runtime.
 
-For each of the default models and every local runtime, for ``--rounds``
-rounds, one model at a time (their order rotated every round), each round a
-sandwich B - A - B:
+The plain side, in both designs: a plain script per runtime, each in a fresh
+process of its own, on the *same artifact* with the *same threads*, using
+only the runtime's own API: an ONNX Runtime session with default options but
+``intra_op_num_threads``; a LiteRT ``Interpreter(num_threads=...)``; a torch
+module in eval mode under ``torch.inference_mode`` after
+``torch.set_num_threads``; an OpenVINO compiled model (threads, LATENCY hint,
+f32 as edgecnn records); an ExecuTorch method after resizing XNNPACK's thread
+pool; an NCNN net with ``opt.num_threads`` and fp16 storage/arithmetic off
+(fp32, as edgecnn records; NCNN's default turns them on), one extractor per
+call; an MNN session with ``numThread``, ``precision=high`` and the Winograd
+hint the exporter wrote beside the artifact.
 
-- B: a plain script per runtime, each in a fresh process of its own, on the
-  *same artifact* with the *same threads*, using only the runtime's own API:
-  an ONNX Runtime session with default options but ``intra_op_num_threads``;
-  a LiteRT ``Interpreter(num_threads=...)``; a torch module in eval mode under
-  ``torch.inference_mode`` after ``torch.set_num_threads``; an OpenVINO
-  compiled model (threads, LATENCY hint, f32 as edgecnn records); an
-  ExecuTorch method after resizing XNNPACK's thread pool; an NCNN net with
-  ``opt.num_threads`` and fp16 storage/arithmetic off (fp32, as edgecnn
-  records; NCNN's default turns them on), one extractor per call; an MNN session with
-  ``numThread``, ``precision=high`` and the Winograd hint the exporter wrote
-  beside the artifact. All load first; each warms up ``--warmup-s``; then
+**Interleaved (the default).** For each of the default models and every
+local runtime, for ``--rounds`` rounds, one model at a time: edgecnn's worker
+of each runtime, started and loaded as ``profile`` does it (the same
+``runner_kwargs``, the same ``RuntimeWorker``), and that runtime's plain
+script take their turns in one rotation of edgecnn's own
+``interleave_workers`` with profile's default timing, the pair side by side
+(a plain script answers the rotation's "warmup" and "block" requests as a
+worker does). A round's ratio is the median over its rotations of edgecnn's
+block median over the plain script's block median in the same rotation: a
+state change of the machine moves both blocks of a rotation alike and
+cancels in their ratio, so every round judges (the log also keeps both
+sides' p50 over all calls). It times edgecnn's workers, runner settings,
+timing loop and statistics, not the ``profile`` command around them.
+
+**``--sandwich``: the profile command end to end.** Each round a sandwich
+B - A - B per model (models' order rotated every round):
+
+- B: the plain scripts all load first; each warms up ``--warmup-s``; then
   they time calls in blocks of ``--block-s`` taken in turn, until each has
-  ``--seconds`` of timed calls (the first call of a block dropped), so the
-  side spans the machine's state over some seconds as edgecnn's does;
+  ``--seconds`` of timed calls (the first call of a block dropped);
 - A: ``edgecnn profile`` with its default settings (all local runtimes,
   isolated workers, default timing), per-layer and separable steps off, into a
   scratch records folder (the plain processes wait, idle, meanwhile);
 - B again, the same processes.
 
-The plain figure of a round is the median of both B sides' calls, so drift
-that is linear over the round cancels; ``B2/B1`` shows how large it was. On
-this shared 2-core VM the same script's median moves +-20 % within minutes,
-which is why the two sides are interleaved this closely.
+The plain figure of a round is the median of both B sides' calls; ``B2/B1``
+shows how far the reference moved. Only **stable rounds** judge: a round
+counts for a runtime when its plain script read the same before and after
+edgecnn's run, within ``--max-drift`` (10 %: B2/B1 in 1/1.1..1.1); the
+others are counted as disturbed (``rounds``: stable / all). The rule looks at
+the plain side only, so it cannot pick rounds by edgecnn's figure. On this
+shared 2-core VM the machine's state changes within seconds (1.4-2.3x): a
+switch inside edgecnn's run and back is invisible to the plain side, which
+is why the sandwich leaves pairs undecided here (one sandwich per runtime,
+about 7 s from one plain side to the other, tried at 388dcfd, still had 3
+of its 35 stable rounds at 0.52-0.71) and why the default interleaves.
 
 Printed: the CPU (model, instruction-set features, cores: the machine's
-fingerprint) and, per (model, runtime), the ratio edgecnn's p50 / the plain
-script's median as the geometric mean over rounds with its 95 % confidence
-interval (Student's t on the log ratios of the rounds), the spread (min-max
-of the per-round ratios) and a verdict: "within 10 %" when the whole interval
-lies in 0.90-1.10, "outside" when none of it does, "cannot tell" otherwise.
-Only **stable rounds** judge: a round counts for a runtime when its plain
-script read the same before and after edgecnn's run, within ``--max-drift``
-(10 %: B2/B1 in 1/1.1..1.1). When the reference itself moved by more than
-the tolerance under test, the machine changed state during the round (on
-this VM, a round's two plain sides differ by up to 2x) and the pooled plain
-figure is a blend of two states; such a round is counted as disturbed, shown
-in the ``rounds`` column (stable / all), and not used. The rule looks at the
-plain side only, so it cannot pick rounds by edgecnn's figure. A model with a
-"cannot tell" (fewer than two stable rounds, or an interval across a bound)
-gets more rounds, up to ``--max-rounds``, until its verdicts are decided.
-The target (issues #14, #31): every ratio within +-10 %, on any x86 CPU.
-
-``--interleaved`` drops the sandwich: for each model, edgecnn's worker of
-each runtime, started and loaded as ``profile`` does it (the same
-``runner_kwargs``, the same ``RuntimeWorker``), and that runtime's plain
-script take their turns in one rotation of edgecnn's own
-``interleave_workers`` with profile's default timing, the pair side by
-side. A round's ratio is the median over its rotations of edgecnn's block
-median over the plain script's block median in the same rotation: a state
-change moves both blocks of a rotation alike and cancels in their ratio, so
-every round judges (the log also keeps both sides' p50 over all calls).
-It times edgecnn's workers and timing loop, not the
-``profile`` command end to end (its start-up and option handling). On this
-VM the machine's state changes within seconds: one sandwich per runtime
-(about 7 s from one plain side to the other, tried at 388dcfd) still had
-3 of its 35 stable rounds outside 0.9-1.1 (0.71, 0.69, 0.52), as the
-per-model sandwich had 10 of 159.
+fingerprint) and, per (model, runtime), the ratio edgecnn / plain as the
+geometric mean over the judging rounds with its 95 % confidence interval
+(Student's t on the log ratios of the rounds), the spread (min-max of the
+per-round ratios) and a verdict: "within 10 %" when the whole interval lies
+in 0.90-1.10, "outside" when none of it does, "cannot tell" otherwise. A
+model with a "cannot tell" (fewer than two judging rounds, or an interval
+across a bound) gets more rounds, up to ``--max-rounds``, until its verdicts
+are decided. The target (issues #14, #31): every ratio within +-10 %, on any
+x86 CPU.
 
 Every finished (round, model) is appended to ``--log`` (one JSON line: the
 plain sides' and edgecnn's figures per runtime, when each phase started and
@@ -71,6 +69,7 @@ another configuration, CPU or commit in the same file are ignored, and
 
     .venv/bin/python benchmarks/bench_timing_fidelity.py            # 5 models, 5 rounds (up to 10)
     .venv/bin/python benchmarks/bench_timing_fidelity.py --models mobilenet_v3_small --rounds 2
+    .venv/bin/python benchmarks/bench_timing_fidelity.py --sandwich  # the profile command end to end
 """
 
 from __future__ import annotations
@@ -488,8 +487,8 @@ def print_table(pairs: dict[tuple[str, str], dict[str, list[float]]], args: argp
 
 def option_error(args: argparse.Namespace) -> str | None:
     """What is wrong with the options, before anything is exported or timed; None when nothing is."""
-    if args.interleaved and args.in_process:
-        return "--interleaved and --in-process are two ways to time edgecnn's side: pick one"
+    if args.in_process and not args.sandwich:
+        return "--in-process times the profile command's side of a sandwich: add --sandwich"
     if args.commit and not args.table_only:
         return "--commit picks the rows --table-only prints; it means nothing when measuring"
     if args.max_drift < 0:
@@ -510,35 +509,36 @@ def main() -> None:
     ap.add_argument("--max-rounds", type=int, default=None,
                     help="more rounds for a model while one of its ratios is \"cannot tell\" (default 2 x --rounds)")
     ap.add_argument("--seconds", type=float, default=1.0,
-                    help="timed seconds of each plain script before and again after edgecnn's run (edgecnn's "
-                         "default minimum is 1 s)")
-    ap.add_argument("--block-s", type=float, default=0.25, help="seconds of one plain script's block of calls")
-    ap.add_argument("--settle-s", type=float, default=0.02, help="pause between two plain scripts' blocks")
+                    help="--sandwich: timed seconds of each plain script before and again after edgecnn's run "
+                         "(edgecnn's default minimum is 1 s)")
+    ap.add_argument("--block-s", type=float, default=0.25,
+                    help="--sandwich: seconds of one plain script's block of calls")
+    ap.add_argument("--settle-s", type=float, default=0.02, help="--sandwich: pause between two plain scripts' blocks")
     ap.add_argument("--warmup-s", type=float, default=0.5)
     ap.add_argument("--runtimes", default="", help="the runtimes compared, comma-separated (default: every local "
                     "runtime that runs here); edgecnn's side still times all of them, as its default does")
     ap.add_argument("--edgecnn-runtimes-too", action="store_true",
-                    help="give --runtimes to edgecnn's side as well (fewer runtimes in its rotation)")
-    ap.add_argument("--interleaved", action="store_true",
-                    help="no sandwich: edgecnn's worker of each runtime, started and loaded as profile does, and "
-                         "the plain script take turns block by block in one rotation (edgecnn's own "
-                         "interleave_workers, profile's default timing), so both see the same machine states; it "
-                         "times edgecnn's workers, not the profile command end to end")
+                    help="--sandwich: give --runtimes to edgecnn's side as well (fewer runtimes in its rotation)")
+    ap.add_argument("--sandwich", action="store_true",
+                    help="time the `edgecnn profile` command end to end, in plain - edgecnn - plain sandwiches, "
+                         "instead of edgecnn's workers and the plain scripts block by block in one rotation")
     ap.add_argument("--in-process", action="store_true",
-                    help="time edgecnn's side the first-wave way: every runtime in one process (to see the cause)")
+                    help="--sandwich: time edgecnn's side the first-wave way: every runtime in one process (to see "
+                         "the cause)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="set in both sides' environment, e.g. OMP_WAIT_POLICY=PASSIVE (repeatable)")
     ap.add_argument("--log", type=Path, default=REPO / "benchmarks" / "results" / "fidelity" / "rounds.jsonl",
                     help="the per-round log this run appends to and resumes from")
     ap.add_argument("--fresh", action="store_true", help="start --log again instead of resuming from it")
     ap.add_argument("--max-drift", type=float, default=0.10,
-                    help="a round judges a runtime only when its plain script's two sides agree within this "
-                         "(B2/B1 in 1/(1+d)..1+d); the others are counted as disturbed and more rounds are run")
+                    help="--sandwich: a round judges a runtime only when its plain script's two sides agree within "
+                         "this (B2/B1 in 1/(1+d)..1+d); the others are counted as disturbed and more rounds are run")
     ap.add_argument("--table-only", action="store_true",
                     help="measure nothing: the table of --log's rows of this configuration, from any commit")
     ap.add_argument("--commit", default="", help="with --table-only: only the rows measured at this commit "
                     "(a prefix of its hash)")
     args = ap.parse_args()
+    args.interleaved = not args.sandwich
     bad = option_error(args)
     if bad:
         print(f"error: {bad}", file=sys.stderr)
@@ -562,7 +562,7 @@ def main() -> None:
               "in_process": args.in_process, "env": env, "seconds": args.seconds, "block_s": args.block_s,
               "settle_s": args.settle_s, "warmup_s": args.warmup_s, "machine": str(this_machine().get("id", "?")),
               "git_commit": git_commit()}
-    if args.interleaved:  # only when set, so logs written before the option existed keep their key
+    if args.interleaved:  # only then, so the sandwich rows of logs written before it existed keep their key
         config["interleaved"] = True
     rows = load_log(args.log, config, fresh=args.fresh and not args.table_only, any_commit=args.table_only)
     max_rounds = max(args.rounds, args.max_rounds if args.max_rounds is not None else 2 * args.rounds)

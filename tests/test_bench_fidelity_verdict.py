@@ -50,8 +50,9 @@ def one_round(tmp_path_factory):
     import sys
 
     log = tmp_path_factory.mktemp("fidelity") / "rounds.jsonl"
-    args = [sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime", "--edgecnn-runtimes-too",
-            "--rounds", "1", "--max-rounds", "1", "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(log)]
+    args = [sys.executable, str(PATH), "--sandwich", "--models", "lenet5", "--runtimes", "onnxruntime",
+            "--edgecnn-runtimes-too", "--rounds", "1", "--max-rounds", "1", "--seconds", "0.2", "--warmup-s", "0.1",
+            "--log", str(log)]
     first = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -106,8 +107,8 @@ def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round,
     row["config"]["git_commit"] = "0123456789ab"
     other = tmp_path / "rounds.jsonl"
     other.write_text(json.dumps(row) + "\n" + "{not json\n")
-    args = [sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime", "--edgecnn-runtimes-too",
-            "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(other)]
+    args = [sys.executable, str(PATH), "--sandwich", "--models", "lenet5", "--runtimes", "onnxruntime",
+            "--edgecnn-runtimes-too", "--seconds", "0.2", "--warmup-s", "0.1", "--log", str(other)]
     res = subprocess.run(args + ["--table-only"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "commit 0123456789ab" in res.stderr and f"{other}:2: not a JSON line" in res.stderr
@@ -122,7 +123,7 @@ def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round,
     (["--log", "."], "is a folder"),
     (["--table-only", "--log", "no-such-folder/rounds.jsonl"], "--table-only: no log at"),
     (["--rounds", "0"], "--rounds must be 1 or more"),
-    (["--interleaved", "--in-process"], "pick one"),
+    (["--in-process"], "add --sandwich"),
 ])
 def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
     import subprocess
@@ -135,25 +136,24 @@ def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
     assert message in res.stderr
 
 
-def test_interleaved_rounds_give_edgecnn_workers_and_plain_scripts_turns_in_one_rotation(tmp_path):
-    """--interleaved: edgecnn's worker (started with profile's runner settings) and the plain script take turns in
-    edgecnn's own interleave_workers; every such round judges, whatever its plain halves read."""
+def test_default_interleaved_rounds_give_edgecnn_workers_and_plain_scripts_turns_in_one_rotation(tmp_path):
+    """The default, interleaved: edgecnn's worker (started with profile's runner settings) and the plain script
+    take turns in edgecnn's own interleave_workers; every such round judges, whatever its plain halves read."""
     import json
     import subprocess
     import sys
 
     log = tmp_path / "rounds.jsonl"
     res = subprocess.run([sys.executable, str(PATH), "--models", "lenet5", "--runtimes", "onnxruntime",
-                          "--interleaved", "--rounds", "1", "--max-rounds", "1", "--log", str(log)],
+                          "--rounds", "1", "--max-rounds", "1", "--log", str(log)],  # interleaved: the default
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     [row] = [json.loads(line) for line in log.read_text().splitlines()]
     assert row["config"]["interleaved"] is True and row["config"]["edgecnn_runtimes"] == ["onnxruntime"]
     assert row["t"]["start"] <= row["t"]["a"] <= row["t"]["end"]
     v = row["runtimes"]["onnxruntime"]
-    # profile's default timing: at least 20 timed calls and 1 s of them on each side
+    # profile's default timing: at least 20 timed calls on each side (and 1 s of them, which the log does not keep)
     assert v["edgecnn_n"] >= 20 and v["b1_n"] + v["b2_n"] >= 20
-    assert v["plain_ms"] * (v["b1_n"] + v["b2_n"]) >= 1000 * 0.5  # about 1 s of calls (the median times the count)
     import statistics
 
     assert v["ratio"] == pytest.approx(statistics.median(v["block_ratios"]), rel=1e-3)  # the per-rotation median

@@ -380,7 +380,7 @@ def paired_ratio(mine: list[list[float]], theirs: list[list[float]]) -> tuple[fl
 
 def interleaved_round(m: str, rnd: int, arts: dict[tuple[str, str], tuple[str, int]], runtimes: list[str],
                       threads: int, env: dict[str, str]) -> dict:
-    """One round of ``--interleaved``: edgecnn's worker of each runtime, started and loaded as ``profile``
+    """One interleaved round (the default): edgecnn's worker of each runtime, started and loaded as ``profile``
     does it (``runner_kwargs`` of the default options), and the runtime's plain script take their turns in
     one ``interleave_workers`` rotation with profile's default timing, each pair side by side. The round's
     ratio is ``paired_ratio`` of their blocks; its log row also has both sides' p50 over all their calls

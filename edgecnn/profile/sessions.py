@@ -33,7 +33,7 @@ def device_of(rt: str, accel: str) -> str:
 
 def runner_kwargs(rt: str, opts: Any, size: int) -> dict[str, Any]:
     """What ``profile`` gives runtime ``rt``'s Runner (in its worker) for ``opts`` at input side ``size``: the
-    one place these settings are made (``benchmarks/bench_timing_fidelity.py --interleaved`` starts workers
+    one place these settings are made (``benchmarks/bench_timing_fidelity.py``, interleaved, starts workers
     with them too)."""
     kwargs: dict[str, Any] = {"threads": opts.threads, "device": device_of(rt, opts.accel)}
     if RUNNERS.get(rt).format == "pytorch":

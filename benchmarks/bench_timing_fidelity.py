@@ -546,11 +546,20 @@ def main() -> None:
         raise SystemExit(2)
     env = dict(e.split("=", 1) for e in args.env)
     from edgecnn.devices.spec import device_files, read_device_file
+    from edgecnn.errors import EdgeCNNError
     from edgecnn.machine import this_machine
     from edgecnn.records import git_commit
     from edgecnn.runtime import RUNNERS, default_threads
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    try:  # an unknown model is one error line before anything is exported or timed
+        from edgecnn.models import get_card
+
+        for m in models:
+            get_card(m)
+    except EdgeCNNError as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     threads = default_threads()
     # every local runtime that runs here (the default `edgecnn profile` times these)
     local = [rt for rt in read_device_file(device_files()["local"], detect=False).runtimes

@@ -124,6 +124,7 @@ def test_table_only_reads_rows_of_another_commit_and_measures_nothing(one_round,
     (["--table-only", "--log", "no-such-folder/rounds.jsonl"], "--table-only: no log at"),
     (["--rounds", "0"], "--rounds must be 1 or more"),
     (["--in-process"], "add --sandwich"),
+    (["--models", "mobilenet_v9"], "unknown model 'mobilenet_v9'"),
 ])
 def test_bad_options_are_one_error_line_and_exit_2(args, message, tmp_path):
     import subprocess

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_int8_speed.py [--checkpoint profiles/checkpoints/mobilenet_v3_small-cifar10.pt]
         [--runtimes onnx,tflite] [--sizes 32,64,128,224] [--batches 1,8,32] [--json rows.json]
+    .venv/bin/python benchmarks/bench_int8_speed.py --zoo resnet18,mobilenet_v2 --sizes 224 --batches 1,8
 
 For each runtime, input side and batch, one ``edgecnn.export.export_model``
 INT8 export of the checkpoint as the CLI runs it (the default method of
@@ -20,6 +21,11 @@ noisy. Then, per runtime, the smallest MACs per call from which every larger
 measured call ran faster in INT8: below it per-operator overhead (the
 quantise/dequantise steps, int8 kernels' set-up) outweighs the cheaper
 arithmetic on this CPU.
+
+``--zoo NAMES`` times zoo models at their own (ImageNet) size instead of a
+checkpoint: the zoo's initial weights and 1,000 classes, calibrated on
+CIFAR-10 images resized to the side. Their speed is real; they have no
+accuracy (random weights), so no drop is claimed for them.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=str(DEFAULT_CKPT))
     ap.add_argument("--model", default=None, help="zoo name (default: the checkpoint's)")
+    ap.add_argument("--zoo", default=None, help="zoo models (comma-separated) with their initial weights instead "
+                    "of --checkpoint: speed only, no accuracy")
     ap.add_argument("--runtimes", default="onnx,tflite", help="export formats: " + ", ".join(FORMATS))
     ap.add_argument("--sizes", default="32,64,128,224")
     ap.add_argument("--batches", default="1,8,32")
@@ -57,15 +65,30 @@ def main() -> None:
     from edgecnn.machine import this_machine
     from edgecnn.models.checkpoint import read_checkpoint, trained_input_size
 
-    info = read_checkpoint(args.checkpoint)
-    model = args.model or info.get("model") or (info.get("config") or {}).get("name")
-    trained = trained_input_size(info)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     batches = [int(b) for b in args.batches.split(",") if b]
+    if args.zoo:
+        from edgecnn.errors import EdgeCNNError
+        from edgecnn.models.names import model_card
+
+        try:  # an unknown name: one line with the closest zoo names
+            names = [model_card(n).name for n in args.zoo.split(",") if n]
+        except EdgeCNNError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        # (model, checkpoint, trained side, classes): the zoo's initial weights, its own classes
+        jobs = [(n, None, None, None) for n in names]
+        what = "zoo models with their initial weights (speed only)"
+    else:
+        info = read_checkpoint(args.checkpoint)
+        model = args.model or info.get("model") or (info.get("config") or {}).get("name")
+        trained = trained_input_size(info)
+        jobs = [(model, args.checkpoint, trained, (info.get("config") or {}).get("num_classes"))]
+        what = f"{model} ({args.checkpoint}, trained at {trained} px)"
     fp = this_machine()
-    print(f"INT8 vs FP32 speed: {model} ({args.checkpoint}, trained at {trained} px), batch and side as given; "
+    print(f"INT8 vs FP32 speed: {what}, batch and side as given; "
           f"CPU {fp.get('cpu')} ({' '.join(fp.get('isa') or [])}), {fp.get('cores')} cores", flush=True)
-    print(f"{'runtime':<12} {'side':>4} {'batch':>5} {'MMACs/call':>10} {'FP32 ms':>9} {'INT8 ms':>9} "
+    print(f"{'model':<20} {'runtime':<12} {'side':>4} {'batch':>5} {'MMACs/call':>10} {'FP32 ms':>9} {'INT8 ms':>9} "
           f"{'speed-up':>8}  method", flush=True)
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -78,32 +101,37 @@ def main() -> None:
             except MissingDependencyError as exc:
                 print(f"{FORMATS.get(fmt, fmt):<12} skipped: {exc}", flush=True)
                 continue
-            for size in sizes:
-                classes = (info.get("config") or {}).get("num_classes")
+            for (model, ckpt, trained, classes), size, batch in (
+                    (j, size, batch) for j in jobs for size in sizes for batch in batches):
                 macs1 = count_zoo(model, size, num_classes=classes).totals["conv_linear_macs"]
-                for batch in batches:
-                    res = export_model(model, to=fmt, precision="int8", checkpoint=args.checkpoint, input_size=size,
-                                       force_input_size=size != trained, batch=batch, validate=False, speedup=True,
-                                       calibration_images=args.calibration_images, data_dir=args.data_dir,
-                                       out_dir=Path(tmp) / f"{fmt}-{size}-{batch}", profiles=args.profiles,
-                                       warn=lambda _m: None)
-                    m = res.record.metrics
-                    r = {"runtime": FORMATS.get(fmt, fmt), "format": fmt, "size": size, "batch": batch,
-                         "macs": macs1 * batch, "fp32_ms": m.get("fp32_latency_ms_p50"),
-                         "int8_ms": m.get("latency_ms_p50"), "speedup": m.get("speedup"),
-                         "noisy": m.get("speedup_noisy"), "method": m.get("quant_method"), "status": res.status,
-                         "error": res.error}
-                    rows.append(r)
-                    sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
-                    print(f"{r['runtime']:<12} {size:>4} {batch:>5} {r['macs'] / 1e6:>10.1f} "
-                          f"{r['fp32_ms'] or 0:>9.3f} {r['int8_ms'] or 0:>9.3f} {sp:>8}{'*' if r['noisy'] else ' '} "
-                          f"{r['method'] or res.error or ''}", flush=True)
+                res = export_model(model, to=fmt, precision="int8", checkpoint=ckpt, input_size=size,
+                                   force_input_size=trained is not None and size != trained, batch=batch,
+                                   validate=False, speedup=True, calibration_images=args.calibration_images,
+                                   data_dir=args.data_dir, out_dir=Path(tmp) / f"{fmt}-{model}-{size}-{batch}",
+                                   profiles=args.profiles, warn=lambda _m: None)
+                m = res.record.metrics
+                r = {"model": model, "checkpoint": ckpt, "runtime": FORMATS.get(fmt, fmt), "format": fmt,
+                     "size": size, "batch": batch, "macs": macs1 * batch, "fp32_ms": m.get("fp32_latency_ms_p50"),
+                     "int8_ms": m.get("latency_ms_p50"), "speedup": m.get("speedup"),
+                     "noisy": m.get("speedup_noisy"), "method": m.get("quant_method"), "status": res.status,
+                     "error": res.error}
+                rows.append(r)
+                sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
+                print(f"{model:<20} {r['runtime']:<12} {size:>4} {batch:>5} {r['macs'] / 1e6:>10.1f} "
+                      f"{r['fp32_ms'] or 0:>9.3f} {r['int8_ms'] or 0:>9.3f} {sp:>8}{'*' if r['noisy'] else ' '} "
+                      f"{r['method'] or res.error or ''}", flush=True)
     print(f"speed-up = FP32 p50 / INT8 p50, isolated workers, interleaved; * = a noisy series; "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
-    for rt in dict.fromkeys(r["runtime"] for r in rows):
-        even = break_even([(r["macs"], r["speedup"]) for r in rows if r["runtime"] == rt])
-        print(f"{rt}: " + (f"INT8 faster from {even / 1e6:.0f} MMACs per call on (every larger call measured)"
-                           if even else "INT8 not faster at the largest call measured"), flush=True)
+    # one break-even per runtime, and per model where there are several: across architectures the MACs of a
+    # call do not decide it (docs/export.md, "When INT8 pays")
+    groups = [(rt, m) for rt in dict.fromkeys(r["runtime"] for r in rows)
+              for m in ([None] if len(jobs) == 1 else dict.fromkeys(r["model"] for r in rows))]
+    for rt, model in groups:
+        even = break_even([(r["macs"], r["speedup"]) for r in rows
+                           if r["runtime"] == rt and model in (None, r["model"])])
+        print(f"{rt}{' ' + model if model else ''}: "
+              + (f"INT8 faster from {even / 1e6:.0f} MMACs per call on (every larger call measured)"
+                 if even else "INT8 not faster at the largest call measured"), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     if any(r["status"] not in ("ok", "prepared") for r in rows):

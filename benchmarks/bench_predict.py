@@ -22,6 +22,12 @@ and predicted records carry it as their error band.
     .venv/bin/python benchmarks/bench_predict.py                 # measures this machine first (~20-30 min here)
     .venv/bin/python benchmarks/bench_predict.py --reuse         # the measurements of the last run
     .venv/bin/python benchmarks/bench_predict.py --reuse --no-measured   # the repository's records only
+    .venv/bin/python benchmarks/bench_predict.py --rounds 3      # three rounds; each latency its median round
+
+With ``--rounds N`` every latency is measured N times, a round after the
+other (the models' order rotated, each runtime's worker a new process), and
+the validation reads, per latency, the record of its median round (see
+``median_of_rounds``).
 """
 
 from __future__ import annotations
@@ -38,16 +44,46 @@ RUNTIMES = ["torch", "onnxruntime", "litert"]
 KS = (0, 5, 10)
 
 
-def measure(models: list[str], runtimes: list[str], threads: int, root: Path) -> None:
-    """This machine's zoo latencies at ``threads`` into ``root``/threads<N> (resumes)."""
+def measure(models: list[str], runtimes: list[str], threads: int, store: Path, export_dir: Path) -> None:
+    """This machine's zoo latencies at ``threads`` into the records folder ``store`` (resumes)."""
     from edgecnn.devices.spec import load_device
     from edgecnn.profile.pipeline import ProfileOptions, profile_local
     from edgecnn.records import RecordStore
 
     opts = ProfileOptions(runtimes=runtimes, threads=threads, separable=False, layers=False,
-                          export_dir=str(root / "export"))
-    profile_local(models, load_device("local"), opts, RecordStore(root / f"threads{threads}"),
+                          export_dir=str(export_dir))
+    profile_local(models, load_device("local"), opts, RecordStore(store),
                   progress=lambda message=None, advance=0: message and print(f"  {message}", file=sys.stderr))
+
+
+def median_of_rounds(rounds: list[Path], out: Path) -> int:
+    """Per measured latency (model, runtime, precision, batch, threads), the
+    record of the round whose p50 is the median of the rounds' (the lower
+    middle one for an even count), copied unchanged into the records folder
+    ``out``, which is rewritten whole (via a temporary folder). A machine that
+    switches between a fast and a slow state for minutes, or a process that
+    keeps one of two speeds for its life (torch), moves one round, not the
+    median of three. Returns how many records were written."""
+    import shutil
+
+    from edgecnn.records import RecordStore
+
+    by: dict[tuple, list] = {}
+    for folder in rounds:
+        for r in RecordStore(folder).load(kind="latency") if folder.is_dir() else []:
+            if r.ok and r.source == "measured" and r.metric("latency_ms_p50"):
+                by.setdefault((r.key(), r.metric("threads")), []).append(r)
+    chosen = []
+    for recs in by.values():
+        recs.sort(key=lambda r: r.metric("latency_ms_p50"))
+        chosen.append(recs[(len(recs) - 1) // 2])
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    RecordStore(tmp).extend(chosen)
+    shutil.rmtree(out, ignore_errors=True)
+    if tmp.exists():
+        tmp.rename(out)
+    return len(chosen)
 
 
 def load(folders: list[Path]) -> list:
@@ -126,6 +162,9 @@ def main() -> None:
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "results" / "predict"),
                     help="where this machine's measurements go (one records folder per thread count)")
     ap.add_argument("--reuse", action="store_true", help="measure nothing; validate what --work holds")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure this many times (--work/round<i>/, models rotated) and validate each latency's "
+                         "median round (--work/threads<N>/)")
     ap.add_argument("--no-measured", dest="measured", action="store_false",
                     help="leave --work out: the --records folders only")
     ap.add_argument("--k", default=",".join(map(str, KS)), help="calibration measurements of the held-out device")
@@ -140,10 +179,24 @@ def main() -> None:
     runtimes = [r for r in args.runtimes.split(",") if r]
     cores = default_threads()
     root = Path(args.work)
+    thread_counts = sorted({1, cores})
+    if args.rounds < 1:
+        print("error: --rounds must be 1 or more", file=sys.stderr)
+        sys.exit(2)
     if args.measured and not args.reuse:
-        for t in sorted({1, cores}):
-            print(f"measuring {len(models)} models on {', '.join(runtimes)} at {t} thread(s) ...", file=sys.stderr)
-            measure(models, runtimes, t, root)
+        for i in range(args.rounds):  # round-major, the models' order rotated each round
+            order = models[i % len(models):] + models[:i % len(models)]
+            for t in thread_counts:
+                print(f"measuring {len(models)} models on {', '.join(runtimes)} at {t} thread(s)"
+                      + (f", round {i + 1} of {args.rounds}" if args.rounds > 1 else "") + " ...", file=sys.stderr)
+                dest = root / f"threads{t}" if args.rounds == 1 else root / f"round{i + 1}" / f"threads{t}"
+                measure(order, runtimes, t, dest, root / "export")
+    if args.measured and args.rounds > 1:
+        for t in thread_counts:
+            n = median_of_rounds([root / f"round{i + 1}" / f"threads{t}" for i in range(args.rounds)],
+                                 root / f"threads{t}")
+            print(f"{t} thread(s): {n} median-of-{args.rounds}-rounds records in {root / f'threads{t}'}",
+                  file=sys.stderr)
     folders = [Path(f) for f in args.records.split(",") if f]
     if args.measured:
         folders += sorted(root.glob("threads*"))

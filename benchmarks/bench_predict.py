@@ -27,7 +27,9 @@ and predicted records carry it as their error band.
 With ``--rounds N`` every latency is measured N times, a round after the
 other (the models' order rotated, each runtime's worker a new process), and
 the validation reads, per latency, the record of its median round (see
-``median_of_rounds``).
+``median_of_rounds``). It first prints, per thread count and runtime, how far
+the rounds of one latency lie apart (``round_spread``): the measurements' own
+noise, which no prediction of them can beat.
 """
 
 from __future__ import annotations
@@ -56,6 +58,40 @@ def measure(models: list[str], runtimes: list[str], threads: int, store: Path, e
                   progress=lambda message=None, advance=0: message and print(f"  {message}", file=sys.stderr))
 
 
+def _by_latency(rounds: list[Path]) -> dict[tuple, list]:
+    """(record key, threads) -> that latency's ok measured records, one per round that has it."""
+    from edgecnn.records import RecordStore
+
+    by: dict[tuple, list] = {}
+    for folder in rounds:
+        for r in RecordStore(folder).load(kind="latency") if folder.is_dir() else []:
+            if r.ok and r.source == "measured" and r.metric("latency_ms_p50"):
+                by.setdefault((r.key(), r.metric("threads")), []).append(r)
+    return by
+
+
+def round_spread(rounds: list[Path]) -> dict[str, list[float]]:
+    """Per runtime, each latency's spread between the rounds: its largest p50
+    over its smallest, minus 1 (latencies measured in at least two rounds).
+    The noise floor a prediction of these measurements is judged against."""
+    out: dict[str, list[float]] = {}
+    for recs in _by_latency(rounds).values():
+        p50 = [r.metric("latency_ms_p50") for r in recs]
+        if len(p50) >= 2:
+            out.setdefault(recs[0].runtime, []).append(max(p50) / min(p50) - 1.0)
+    return out
+
+
+def print_spread(threads: int, spread: dict[str, list[float]]) -> None:
+    import statistics
+
+    for rt, v in sorted(spread.items()):
+        v = sorted(v)
+        print(f"{threads} thread(s) {rt:<12} round-to-round spread (max/min - 1) over {len(v)} latencies: "
+              f"median {100 * statistics.median(v):.1f} %, p90 {100 * v[min(len(v) - 1, int(0.9 * len(v)))]:.1f} %, "
+              f"max {100 * v[-1]:.1f} %; {sum(x <= 0.10 for x in v)} of {len(v)} within 10 %")
+
+
 def median_of_rounds(rounds: list[Path], out: Path) -> int:
     """Per measured latency (model, runtime, precision, batch, threads), the
     record of the round whose p50 is the median of the rounds' (the lower
@@ -68,13 +104,8 @@ def median_of_rounds(rounds: list[Path], out: Path) -> int:
 
     from edgecnn.records import RecordStore
 
-    by: dict[tuple, list] = {}
-    for folder in rounds:
-        for r in RecordStore(folder).load(kind="latency") if folder.is_dir() else []:
-            if r.ok and r.source == "measured" and r.metric("latency_ms_p50"):
-                by.setdefault((r.key(), r.metric("threads")), []).append(r)
     chosen = []
-    for recs in by.values():
+    for recs in _by_latency(rounds).values():
         recs.sort(key=lambda r: r.metric("latency_ms_p50"))
         chosen.append(recs[(len(recs) - 1) // 2])
     tmp = out.with_name(out.name + ".tmp")
@@ -193,10 +224,11 @@ def main() -> None:
                 measure(order, runtimes, t, dest, root / "export")
     if args.measured and args.rounds > 1:
         for t in thread_counts:
-            n = median_of_rounds([root / f"round{i + 1}" / f"threads{t}" for i in range(args.rounds)],
-                                 root / f"threads{t}")
+            rounds = [root / f"round{i + 1}" / f"threads{t}" for i in range(args.rounds)]
+            n = median_of_rounds(rounds, root / f"threads{t}")
             print(f"{t} thread(s): {n} median-of-{args.rounds}-rounds records in {root / f'threads{t}'}",
                   file=sys.stderr)
+            print_spread(t, round_spread(rounds))
     folders = [Path(f) for f in args.records.split(",") if f]
     if args.measured:
         folders += sorted(root.glob("threads*"))

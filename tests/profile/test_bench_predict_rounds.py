@@ -63,3 +63,16 @@ def test_rounds_below_one_is_one_error_line_and_exit_2(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip() == "error: --rounds must be 1 or more"
     assert not any(tmp_path.iterdir())
+
+
+def test_the_spread_between_rounds_is_read_from_the_round_records(three_rounds, capsys):
+    bench, _root, rounds = three_rounds
+    p50s = [RecordStore(d).load(kind="latency")[0].metric("latency_ms_p50") for d in rounds]
+    spread = bench.round_spread(rounds)
+    assert list(spread) == ["onnxruntime"]
+    assert spread["onnxruntime"] == [pytest.approx(max(p50s) / min(p50s) - 1.0)]
+    assert bench.round_spread(rounds[:1]) == {}  # one round: nothing to compare
+    bench.print_spread(1, spread)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("1 thread(s) onnxruntime  round-to-round spread (max/min - 1) over 1 latencies: median ")
+    assert line.endswith(f"{int(max(p50s) / min(p50s) - 1.0 <= 0.10)} of 1 within 10 %")

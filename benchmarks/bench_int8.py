@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -86,11 +87,15 @@ def main() -> None:
     if args.max_drop is not None and args.max_drop < 0:
         args.max_drop = None
 
-    from edgecnn.errors import MissingDependencyError
+    from edgecnn.errors import EdgeCNNError, MissingDependencyError
     from edgecnn.export import EXPORTERS, export_model
     from edgecnn.models.checkpoint import read_checkpoint
 
-    model = args.model or read_checkpoint(args.checkpoint).get("model")
+    try:  # a missing or corrupt checkpoint: one line, before anything is exported
+        model = args.model or read_checkpoint(args.checkpoint).get("model")
+    except EdgeCNNError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     tmp = tempfile.TemporaryDirectory(prefix="bench-int8-")
     out = Path(args.out or tmp.name)
     profiles = args.profiles or str(Path(tmp.name) / "profiles")

@@ -31,6 +31,7 @@ accuracy (random weights), so no drop is claimed for them.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -45,7 +46,7 @@ FORMATS = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino", "e
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", default=str(DEFAULT_CKPT))
+    ap.add_argument("--checkpoint", default=None, help=f"default: {DEFAULT_CKPT.relative_to(REPO)}")
     ap.add_argument("--model", default=None, help="zoo name (default: the checkpoint's)")
     ap.add_argument("--zoo", default=None, help="zoo models (comma-separated) with their initial weights instead "
                     "of --checkpoint: speed only, no accuracy")
@@ -59,32 +60,53 @@ def main() -> None:
     args = ap.parse_args()
 
     from edgecnn.cost.zoo_table import count_zoo
-    from edgecnn.errors import MissingDependencyError
+    from edgecnn.errors import EdgeCNNError, MissingDependencyError
     from edgecnn.export import EXPORTERS, export_model
     from edgecnn.export.int8_pays import break_even
     from edgecnn.machine import this_machine
     from edgecnn.models.checkpoint import read_checkpoint, trained_input_size
+    from edgecnn.models.names import model_names
 
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    batches = [int(b) for b in args.batches.split(",") if b]
-    if args.zoo:
-        from edgecnn.errors import EdgeCNNError
-        from edgecnn.models.names import model_card
+    def fail(message: str) -> None:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
 
-        try:  # an unknown name: one line with the closest zoo names
-            names = [model_card(n).name for n in args.zoo.split(",") if n]
-        except EdgeCNNError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
-        # (model, checkpoint, trained side, classes): the zoo's initial weights, its own classes
-        jobs = [(n, None, None, None) for n in names]
-        what = "zoo models with their initial weights (speed only)"
-    else:
-        info = read_checkpoint(args.checkpoint)
-        model = args.model or info.get("model") or (info.get("config") or {}).get("name")
-        trained = trained_input_size(info)
-        jobs = [(model, args.checkpoint, trained, (info.get("config") or {}).get("num_classes"))]
-        what = f"{model} ({args.checkpoint}, trained at {trained} px)"
+    def whole_numbers(text: str, option: str) -> list[int]:
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or min(values) < 1:
+            fail(f"{option} takes comma-separated whole numbers of 1 or more, not {text!r}")
+        return values
+
+    sizes = whole_numbers(args.sizes, "--sizes")
+    batches = whole_numbers(args.batches, "--batches")
+    formats = [f for f in args.runtimes.split(",") if f]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        fail(f"--runtimes takes export formats among {', '.join(FORMATS)}, not {args.runtimes!r}")
+    if args.zoo and (args.checkpoint or args.model):
+        fail("--zoo times zoo models with their initial weights: it takes no --checkpoint or --model")
+    try:  # an unknown model or a missing or corrupt checkpoint: one line
+        if args.zoo:
+            names = [n for n in args.zoo.split(",") if n]
+            for n in names:
+                model_names().get(n)  # suggests the closest zoo names
+            # (model, checkpoint, trained side, classes): the zoo's initial weights, its own classes
+            jobs = [(n, None, None, None) for n in names]
+            what = "zoo models with their initial weights (speed only)"
+        else:
+            ckpt = args.checkpoint or str(DEFAULT_CKPT)
+            info = read_checkpoint(ckpt)
+            model = args.model or info.get("model") or (info.get("config") or {}).get("name")
+            if args.model:
+                model_names().get(model)
+            trained = trained_input_size(info)
+            jobs = [(model, ckpt, trained, (info.get("config") or {}).get("num_classes"))]
+            what = f"{model} ({ckpt}, trained at {trained} px)"
+    except EdgeCNNError as exc:
+        fail(str(exc))
     fp = this_machine()
     print(f"INT8 vs FP32 speed: {what}, batch and side as given; "
           f"CPU {fp.get('cpu')} ({' '.join(fp.get('isa') or [])}), {fp.get('cores')} cores", flush=True)
@@ -93,7 +115,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-int8-speed-") as tmp:
-        for fmt in [f for f in args.runtimes.split(",") if f]:
+        for fmt in formats:
             entry = EXPORTERS.get(fmt)
             try:
                 if entry.precheck:
@@ -101,8 +123,7 @@ def main() -> None:
             except MissingDependencyError as exc:
                 print(f"{FORMATS.get(fmt, fmt):<12} skipped: {exc}", flush=True)
                 continue
-            for (model, ckpt, trained, classes), size, batch in (
-                    (j, size, batch) for j in jobs for size in sizes for batch in batches):
+            for (model, ckpt, trained, classes), size, batch in itertools.product(jobs, sizes, batches):
                 macs1 = count_zoo(model, size, num_classes=classes).totals["conv_linear_macs"]
                 res = export_model(model, to=fmt, precision="int8", checkpoint=ckpt, input_size=size,
                                    force_input_size=trained is not None and size != trained, batch=batch,

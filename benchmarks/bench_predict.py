@@ -214,6 +214,13 @@ def main() -> None:
     if args.rounds < 1:
         print("error: --rounds must be 1 or more", file=sys.stderr)
         sys.exit(2)
+    try:
+        ks = [int(k) for k in args.k.split(",") if k.strip()]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 0:
+        print(f"error: --k takes comma-separated whole numbers of 0 or more, not {args.k!r}", file=sys.stderr)
+        sys.exit(2)
     if args.measured and not args.reuse:
         for i in range(args.rounds):  # round-major, the models' order rotated each round
             order = models[i % len(models):] + models[:i % len(models)]
@@ -233,7 +240,7 @@ def main() -> None:
     if args.measured:
         folders += sorted(root.glob("threads*"))
     ms = measurements(load(folders))
-    preds = leave_one_device_out(ms, ks=[int(k) for k in args.k.split(",")])
+    preds = leave_one_device_out(ms, ks=ks)
     if not preds:
         raise SystemExit(f"error: no device with 3 or more measured models in {', '.join(map(str, folders))}")
     print(f"leave-one-device-out over {len({m.situation.machine for m in ms})} devices, {len(ms)} measurements "

@@ -1,5 +1,6 @@
 """benchmarks/bench_int8_speed.py as a user runs it: the zoo mode (speed only,
-the zoo's initial weights) on the smallest model, and a wrong name."""
+the zoo's initial weights) on the smallest model, a wrong name and
+bad input, and bench_int8.py with a missing checkpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from edgecnn.export.quantize import resolve_method
 
@@ -36,3 +39,27 @@ def test_an_unknown_zoo_name_is_one_error_line_and_exit_2():
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error: unknown model 'resnet1'")
     assert "resnet18" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--checkpoint", "{tmp}/missing.pt"], "does not exist"),
+    (["--checkpoint", "{tmp}/corrupt.pt"], "cannot read checkpoint"),
+    (["--zoo", "lenet5", "--sizes", "x"], "--sizes takes comma-separated whole numbers"),
+    (["--zoo", "lenet5", "--batches", "0"], "--batches takes comma-separated whole numbers"),
+    (["--zoo", "lenet5", "--runtimes", "onx"], "--runtimes takes export formats"),
+    (["--zoo", "lenet5", "--model", "lenet5"], "it takes no --checkpoint or --model"),
+])
+def test_bad_input_is_one_error_line_and_exit_2(args, message, tmp_path):
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    res = subprocess.run([sys.executable, str(PATH), *[a.format(tmp=tmp_path) for a in args]],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error: ") and message in res.stderr
+    assert res.stdout == ""  # nothing measured
+
+
+def test_bench_int8_with_a_missing_checkpoint_is_one_error_line_and_exit_2(tmp_path):
+    res = subprocess.run([sys.executable, str(PATH.with_name("bench_int8.py")), "--checkpoint",
+                          str(tmp_path / "missing.pt"), "--no-speedup"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.strip() == f"error: checkpoint {tmp_path / 'missing.pt'} does not exist"

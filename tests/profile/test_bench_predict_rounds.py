@@ -57,11 +57,15 @@ def test_the_combined_folder_is_rewritten_not_appended(three_rounds):
     assert chosen.metric("latency_ms_p50") == min(first_two)
 
 
-def test_rounds_below_one_is_one_error_line_and_exit_2(tmp_path):
-    res = subprocess.run([sys.executable, str(PATH), "--rounds", "0", "--work", str(tmp_path), "--no-record"],
+@pytest.mark.parametrize("args, message", [
+    (["--rounds", "0"], "error: --rounds must be 1 or more"),
+    (["--k", "x"], "error: --k takes comma-separated whole numbers of 0 or more, not 'x'"),
+])
+def test_bad_rounds_or_k_is_one_error_line_and_exit_2(args, message, tmp_path):
+    res = subprocess.run([sys.executable, str(PATH), *args, "--work", str(tmp_path), "--no-record"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
-    assert res.stderr.strip() == "error: --rounds must be 1 or more"
+    assert res.stderr.strip() == message
     assert not any(tmp_path.iterdir())
 
 

@@ -553,12 +553,12 @@ def main() -> None:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     try:  # an unknown model is one error line before anything is exported or timed
-        from edgecnn.models import get_card
+        from edgecnn.models.names import model_names
 
         for m in models:
-            get_card(m)
+            model_names().get(m)  # suggests the closest zoo names
     except EdgeCNNError as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     threads = default_threads()
     # every local runtime that runs here (the default `edgecnn profile` times these)

@@ -12,10 +12,19 @@ models (chosen to spread over op mixes and sizes, as ``edgecnn calibrate``
 chooses them) and predicts the rest; K = 0 is the prior alone
 (``edgecnn.predict.validate``).
 
+Calibrated twice where the held-out device has per-layer times of its
+calibration models (``layer_latency`` records: this script measures them, as
+``edgecnn calibrate`` does): from their whole-model latencies (the op-class
+model, kind ``calibrated``), and with their per-layer times too (kind
+``calibrated-layers``: their kernel table, ``edgecnn.predict.kernels``, or the
+op-class fit, whichever predicts the calibration models better
+leave-one-model-out; the method column says which), so the two are compared
+on the same models. ``--no-kernels`` leaves the second out.
+
 Printed per held-out device and runtime, for each K: the share of predictions
 within +-10 % and +-25 %, the median and p90 |error|, and Spearman's rank
 correlation of predicted and measured latency. With ``--record`` (default)
-one ``prediction_error`` record per (compute unit, runtime, calibrated or not)
+one ``prediction_error`` record per (compute unit, runtime, kind)
 goes to ``--profiles``/local: it says which devices the validation covered,
 and predicted records carry it as their error band.
 
@@ -47,12 +56,12 @@ KS = (0, 5, 10)
 
 
 def measure(models: list[str], runtimes: list[str], threads: int, store: Path, export_dir: Path) -> None:
-    """This machine's zoo latencies at ``threads`` into the records folder ``store`` (resumes)."""
+    """This machine's zoo latencies and per-layer times at ``threads`` into the records folder ``store`` (resumes)."""
     from edgecnn.devices.spec import load_device
     from edgecnn.profile.pipeline import ProfileOptions, profile_local
     from edgecnn.records import RecordStore
 
-    opts = ProfileOptions(runtimes=runtimes, threads=threads, separable=False, layers=False,
+    opts = ProfileOptions(runtimes=runtimes, threads=threads, separable=False, layers=True,
                           export_dir=str(export_dir))
     profile_local(models, load_device("local"), opts, RecordStore(store),
                   progress=lambda message=None, advance=0: message and print(f"  {message}", file=sys.stderr))
@@ -137,29 +146,38 @@ def table(preds: list) -> dict:
     """Print the per-device table; returns {(unit, runtime, kind): [predictions]} for the records."""
     from edgecnn.predict.validate import summary
 
-    print(f"{'held-out device':<44} {'runtime':<12} {'K':>3} {'models':>6} {'<=10%':>6} {'<=25%':>6} "
+    print(f"{'held-out device':<44} {'runtime':<12} {'K':>3} {'method':<8} {'models':>6} {'<=10%':>6} {'<=25%':>6} "
           f"{'med|e|':>8} {'p90|e|':>8} {'Spearman':>8}")
     groups: dict = {}
-    keys = sorted({(p.situation, p.calibrated_on > 0, k) for p in preds for k in [p.calibrated_on]},
-                  key=lambda t: (t[0].label(), t[2]))
-    for s, calibrated, k in keys:
-        sub = [p for p in preds if p.situation == s and p.calibrated_on == k]
+    keys = sorted({(p.situation, p.calibrated_on, p.with_layers) for p in preds},
+                  key=lambda t: (t[0].label(), t[1], t[2]))
+    for s, k, timed in keys:
+        sub = [p for p in preds if p.situation == s and p.calibrated_on == k and p.with_layers == timed]
+        methods = sorted({p.method for p in sub})
+        method = methods[0] if len(methods) == 1 else "mixed"
         where = f"{s.device} {s.unit} {s.config} {s.precision} b{s.batch}"
-        print(f"{where:<44} {s.runtime:<12} {k:>3} {fmt(summary(sub))}")
-        kind = "calibrated" if calibrated else "uncalibrated"
+        print(f"{where:<44} {s.runtime:<12} {k:>3} {method:<8} {fmt(summary(sub))}")
+        kind = kind_of(k, timed)
         groups.setdefault((s.unit, s.runtime, kind), []).extend(sub)
         groups.setdefault((s.unit, "all", kind), []).extend(sub)
     print()
-    print(f"{'unit':<5} {'runtime':<12} {'kind':<13} {'devices':>7} {'models':>6} {'<=10%':>6} {'<=25%':>6} "
+    print(f"{'unit':<5} {'runtime':<12} {'kind':<18} {'devices':>7} {'models':>6} {'<=10%':>6} {'<=25%':>6} "
           f"{'med|e|':>8} {'p90|e|':>8} {'Spearman':>8}")
     for (unit, rt, kind), sub in sorted(groups.items()):
         n_dev = len({p.situation.machine for p in sub})
-        print(f"{unit:<5} {rt:<12} {kind:<13} {n_dev:>7} {fmt(summary(sub))}")
+        print(f"{unit:<5} {rt:<12} {kind:<18} {n_dev:>7} {fmt(summary(sub))}")
     return groups
 
 
+def kind_of(k: int, with_layers: bool) -> str:
+    """A validation's kind, as error bands look it up (``predict.calibrate.band_kind``)."""
+    from edgecnn.predict.calibrate import band_kind
+
+    return band_kind(k, with_layers)
+
+
 def record(groups: dict, profiles: str) -> None:
-    from edgecnn.predict.calibrate import METHOD
+    from edgecnn.predict.calibrate import KERNEL_METHOD, METHOD
     from edgecnn.predict.validate import summary
     from edgecnn.records import Record, RecordStore, environment
 
@@ -170,11 +188,12 @@ def record(groups: dict, profiles: str) -> None:
         rows = [{"model": p.model, "device": p.situation.device, "config": p.situation.config,
                  "runtime": p.situation.runtime, "precision": p.situation.precision, "batch": p.situation.batch,
                  "measured_ms": p.measured_ms, "predicted_ms": p.predicted_ms, "error": p.error,
-                 "calibrated_on": p.calibrated_on} for p in sub]
+                 "calibrated_on": p.calibrated_on, "method": p.method} for p in sub]
         store.append(Record(
             kind="prediction_error", model=f"{s['models']} zoo models", runtime=rt, device="local",
             source="measured", variant=kind,
-            metrics={"method": METHOD, "models": s["models"], "within_10_pct": s["within_10_pct"],
+            metrics={"method": KERNEL_METHOD if kind == "calibrated-layers" else METHOD, "models": s["models"],
+                     "within_10_pct": s["within_10_pct"],
                      "within_25_pct": s["within_25_pct"], "median_abs_error": s["median_abs_error"],
                      "p90_abs_error": s["p90_abs_error"], "spearman": s["spearman"], "compute_unit": unit,
                      "calibration_kind": kind, "devices": devices,
@@ -201,8 +220,10 @@ def main() -> None:
     ap.add_argument("--k", default=",".join(map(str, KS)), help="calibration measurements of the held-out device")
     ap.add_argument("--profiles", default="profiles", help="where the prediction_error records go")
     ap.add_argument("--no-record", dest="record", action="store_false")
+    ap.add_argument("--no-kernels", dest="kernels", action="store_false",
+                    help="calibrate from whole-model latencies only (leave out the kernel-table predictions)")
     args = ap.parse_args()
-    from edgecnn.predict.dataset import measurements
+    from edgecnn.predict.dataset import layer_times, measurements
     from edgecnn.predict.validate import leave_one_device_out
     from edgecnn.runtime import default_threads
 
@@ -239,8 +260,12 @@ def main() -> None:
     folders = [Path(f) for f in args.records.split(",") if f]
     if args.measured:
         folders += sorted(root.glob("threads*"))
-    ms = measurements(load(folders))
+    recs = load(folders)
+    ms = measurements(recs)
     preds = leave_one_device_out(ms, ks=ks)
+    if args.kernels:  # the same calibration models again, now with their per-layer times where they have some
+        preds += [p for p in leave_one_device_out(ms, ks=[k for k in ks if k > 0], layers=layer_times(recs))
+                  if p.with_layers]
     if not preds:
         raise SystemExit(f"error: no device with 3 or more measured models in {', '.join(map(str, folders))}")
     print(f"leave-one-device-out over {len({m.situation.machine for m in ms})} devices, {len(ms)} measurements "

@@ -72,7 +72,10 @@ PREDICTION = (
     Field("calibration_device", "", STR, "the device whose own measurements refit the parameters (None: a prior "
           "from other devices only)"),
     Field("latency_params", "", DICT, "the latency model's parameters used (edgecnn/predict/latency_model.py): "
-          "slowdown and per-kernel overhead per op class, per-call cost, the models and devices behind them"),
+          "slowdown and per-kernel overhead per op class, per-call cost, the models and devices behind them; "
+          "for a kernel table (edgecnn/predict/kernels.py) its models, kernels, ratio and timed ops"),
+    Field("prediction_method", "", STR, "classes: the op-class latency model | kernels: the device's own kernel "
+          "table from per-layer times"),
     Field("params_source", "", STR, "where the parameters came from: this device's calibration record, its own "
           "measurements, or the prior of other devices"),
     count("calibrated_on", "measurements of this device behind the parameters (0: prior only)"),
@@ -364,7 +367,8 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("spearman", "ratio", NUM, "rank correlation of predicted and measured latency", lo=-1.0, hi=1.0),
         Field("compute_unit", "", STR, "the unit kind the validation covers", ok),
         Field("rows", "", LIST, "one row per prediction: model, config, measured_ms, predicted_ms, error"),
-        Field("calibration_kind", "", STR, "calibrated (K >= 1 measurements of the held-out device) | uncalibrated"),
+        Field("calibration_kind", "", STR, "calibrated (K >= 1 whole-model measurements of the held-out device) | "
+              "calibrated-kernels (the per-layer times of K >= 3 of its models) | uncalibrated"),
         Field("devices", "", LIST, "the held-out devices the validation covered (device unit configuration)"),
         Field("calibration_measurements", "", LIST, "the numbers of the held-out device's measurements used"),
     ),

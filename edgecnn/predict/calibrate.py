@@ -1,5 +1,11 @@
 """Parameters and error bands for a prediction, from the records.
 
+- ``kernel_table_for(records, situation)``: where the device has per-layer
+  times (``layer_latency`` records) of its measured models in that situation
+  (``edgecnn calibrate`` measures them), their kernel table
+  (``edgecnn.predict.kernels``) when it predicts those models better than
+  the op-class fit, leave-one-model-out (``validate.choose_method``; four
+  models or more); it then predicts instead of the parameters below;
 - ``params_for(records, situation)``: the device's own ``calibration``
   record (written by ``edgecnn calibrate``) when it has one for that
   runtime; else its own measurements when it has some (a device predicted
@@ -8,8 +14,9 @@
 - ``error_band(records, situation, calibrated_on)``: the latest validation
   (``prediction_error`` records of ``benchmarks/bench_predict.py``) of the
   same situation kind: unit (cpu | gpu), runtime where validated, and
-  whether the device was calibrated (0 measurements, or some), with the
-  devices that validation covered.
+  how the device was calibrated (``band_kind``: not at all, from whole-model
+  latencies, or from a kernel table), with the devices that validation
+  covered.
 - ``calibration_record``: what ``edgecnn calibrate`` writes.
 """
 
@@ -18,9 +25,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from edgecnn.predict.dataset import Situation, features, group, measurements
+from edgecnn.predict.dataset import Situation, features, group, layer_times, measurements
+from edgecnn.predict.kernels import KernelTable, kernel_table
 from edgecnn.predict.latency_model import LatencyParams, fit_params
-from edgecnn.predict.validate import own_fits, prior_for
+from edgecnn.predict.validate import choose_method, own_fits, prior_for
 from edgecnn.records import Record, environment
 
 # measured latencies that ship with a checkout (quiet machines, each under its own fingerprint): the prior of every
@@ -30,6 +38,21 @@ REFERENCE_RECORDS = (_CHECKOUT / "docs" / "records", _CHECKOUT / "benchmarks" / 
 
 METHOD = ("leave-one-device-out (benchmarks/bench_predict.py): prior from the other devices' fits, refitted on at "
           "most 10 of the held-out device's models chosen to spread over op mixes, the rest predicted")
+KERNEL_METHOD = ("leave-one-device-out (benchmarks/bench_predict.py): at most 10 of the held-out device's models "
+                 "chosen to spread over op mixes, with their per-layer times; their kernel table "
+                 "(edgecnn/predict/kernels.py) or the prior refitted on their whole-model latencies, whichever "
+                 "predicts them better leave-one-model-out, predicts the rest")
+
+
+def band_kind(calibrated_on: int, with_layers: bool = False) -> str:
+    """The kind of a prediction, as validations are recorded and bands looked
+    up: ``uncalibrated`` (the prior of other devices alone), ``calibrated``
+    (refitted on the device's whole-model latencies), ``calibrated-layers``
+    (the device's measurements include per-layer times: its kernel table or
+    the op-class fit, whichever predicts its calibration models better)."""
+    if calibrated_on <= 0:
+        return "uncalibrated"
+    return "calibrated-layers" if with_layers else "calibrated"
 
 
 class Knowledge:
@@ -40,6 +63,7 @@ class Knowledge:
         self.records = list(records)
         self._by: Optional[dict[Situation, list]] = None
         self._fits: Optional[dict[Situation, LatencyParams]] = None
+        self._layers: Optional[dict[Situation, dict]] = None
 
     @property
     def by(self) -> dict[Situation, list]:
@@ -52,6 +76,12 @@ class Knowledge:
         if self._fits is None:
             self._fits = own_fits(self.by)
         return self._fits
+
+    @property
+    def layers(self) -> dict[Situation, dict]:
+        if self._layers is None:
+            self._layers = layer_times(self.records)
+        return self._layers
 
     @classmethod
     def with_reference(cls, records: Iterable[Record]) -> "Knowledge":
@@ -88,9 +118,23 @@ def params_for(known: Knowledge, s: Situation) -> tuple[LatencyParams, int, str]
     return prior, 0, f"prior from {where}"
 
 
-def error_band(known: Knowledge, s: Situation, calibrated_on: int) -> dict[str, Any]:
+def kernel_table_for(known: Knowledge, s: Situation) -> tuple[Optional[KernelTable], bool]:
+    """(the device's kernel table for ``s`` where ``validate.choose_method``
+    picks it over the op-class fit on the device's models with per-layer
+    times, else None; whether the device has per-layer times for ``s``)."""
+    layers = known.layers.get(s) or {}
+    timed = [m for m in known.by.get(s, []) if (m.model, m.input_size) in layers]
+    if not timed:
+        return None, False
+    method, with_layers = choose_method(s, timed, prior_for(s, known.fits, exclude_machine=s.machine), layers)
+    if method != "kernels":
+        return None, with_layers
+    return kernel_table(s.runtime, [layers[m.model, m.input_size] for m in timed]), True
+
+
+def error_band(known: Knowledge, s: Situation, calibrated_on: int, with_layers: bool = False) -> dict[str, Any]:
     """The band of the latest matching validation (see the module doc)."""
-    k_kind = "calibrated" if calibrated_on > 0 else "uncalibrated"
+    k_kind = band_kind(calibrated_on, with_layers)
     checks = [r for r in known.records if r.kind == "prediction_error" and r.ok and r.metric("compute_unit") == s.unit
               and r.metric("calibration_kind") == k_kind]
     same_rt = [r for r in checks if r.runtime == s.runtime]

@@ -190,15 +190,42 @@ def cost_rows(model: str, input_size: int) -> tuple[Any, ...]:
     return _KNOWN_ROWS[key]
 
 
+def precision_rows(m: Measurement, rows: Optional[Any] = None) -> Any:
+    """The cost rows of a measurement's model, their bytes at its precision (half for fp16 and bf16)."""
+    bytes_scale = 0.5 if m.situation.precision in ("fp16", "bf16") else 1.0
+    rows = rows if rows is not None else cost_rows(m.model, m.input_size)
+    return [_scaled(r, bytes_scale) for r in rows] if bytes_scale != 1.0 else rows
+
+
 def features(m: Measurement, rows: Optional[Any] = None) -> Any:
     """The latency model's features of one measurement (``latency_model.model_features``)."""
     from edgecnn.predict.latency_model import model_features
 
-    bytes_scale = 0.5 if m.situation.precision in ("fp16", "bf16") else 1.0
-    rows = rows if rows is not None else cost_rows(m.model, m.input_size)
-    scaled = [_scaled(r, bytes_scale) for r in rows] if bytes_scale != 1.0 else rows
-    return model_features(scaled, m.peak_gmacs_per_s, m.bandwidth_gb_per_s, runtime=m.situation.runtime,
-                          batch=m.situation.batch)
+    return model_features(precision_rows(m, rows), m.peak_gmacs_per_s, m.bandwidth_gb_per_s,
+                          runtime=m.situation.runtime, batch=m.situation.batch)
+
+
+def layer_times(records: Iterable[Record]) -> dict[Situation, dict[tuple[str, int], Any]]:
+    """Situation -> (model, input side) -> ``kernels.LayerTimes``: every measured
+    ``layer_latency`` record (newest per identity and thread count) whose
+    model also has a usable whole-model latency of the same situation (see
+    ``measurements``), the raw material of a kernel table."""
+    from edgecnn.predict.kernels import LayerTimes
+
+    records = _newest_per_config(records)
+    whole = {(m.situation, m.model, m.input_size): m for m in measurements(records)}
+    out: dict[Situation, dict[tuple[str, int], Any]] = {}
+    for r in records:
+        if r.kind != "layer_latency" or not r.ok or r.source != "measured" or not r.input_shape:
+            continue
+        rows = r.metric("layers")
+        if not isinstance(rows, list):
+            continue
+        m = whole.get((situation_of(r, _unit_of(r)), r.model, int(r.input_shape[-1])))
+        if m is not None:
+            out.setdefault(m.situation, {})[(m.model, m.input_size)] = LayerTimes(
+                r.model, rows, m.ms, m.peak_gmacs_per_s, m.bandwidth_gb_per_s, m.situation.batch)
+    return out
 
 
 def _scaled(row: Any, scale: float) -> dict[str, Any]:

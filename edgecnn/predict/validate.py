@@ -10,6 +10,13 @@ models are predicted; with ``k = 0`` the prior alone predicts every model.
 A device with too few models for a held-out rest is validated
 leave-one-model-out inside it (each model predicted from at most ``k`` of
 the others).
+
+Where the held-out device also has per-layer times of its calibration
+models (``layer_latency`` records, as ``edgecnn calibrate`` measures them),
+at least ``kernels.MIN_MODELS`` of them, their kernel table
+(``kernels.KernelTable``) is a second candidate, and the one of the two that
+predicts the calibration models better leave-one-model-out predicts the rest
+(``choose_predictor``; ``Prediction.method`` "kernels" or "classes").
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
-from edgecnn.predict.dataset import Measurement, Situation, features, group
+from edgecnn.predict.dataset import Measurement, Situation, features, group, precision_rows
+from edgecnn.predict.kernels import LayerTimes, kernel_table
 from edgecnn.predict.latency_model import (LatencyParams, fit_params, prior_from, roofline_prior, spread_choice)
 
 CALIBRATION_MODELS = 10  # edgecnn calibrate measures at most this many models of a device
@@ -32,6 +40,8 @@ class Prediction:
     predicted_ms: float
     calibrated_on: int  # measurements of the held-out device used (0: the prior alone)
     prior_devices: list[str]
+    method: str = "classes"  # classes: the op-class model; kernels: the calibration models' kernel table
+    with_layers: bool = False  # the calibration models' per-layer times were at hand (the kernel table a candidate)
 
     @property
     def error(self) -> float:
@@ -71,29 +81,87 @@ def calibrate(s: Situation, measured: Sequence[Measurement], prior: LatencyParam
                       config=s.config, fitted_on=sorted(m.model for m in measured))
 
 
-def predict_held_out(s: Situation, ms: list[Measurement], prior: LatencyParams, k: int) -> list[Prediction]:
-    """Predictions of ``s``'s models from ``prior`` and at most ``k`` of its own measurements."""
+def _lomo_error(calib: Sequence[Measurement], make: Any) -> float:
+    """Median |relative error| over the calibration models, each predicted by
+    ``make(the others)`` (a predictor or None where it cannot be built)."""
+    errs = []
+    for m in calib:
+        predict = make([x for x in calib if x is not m])
+        if predict is None:
+            return float("inf")
+        errs.append(abs(predict(m) - m.ms) / m.ms)
+    return statistics.median(errs) if errs else float("inf")
+
+
+def _classes(s: Situation, prior: LatencyParams) -> Any:
+    def make(ms: Sequence[Measurement]) -> Any:
+        params = calibrate(s, ms, prior)
+        return lambda m: params.predict(features(m))
+    return make
+
+
+def _kernels(s: Situation, layers: dict[tuple[str, int], LayerTimes]) -> Any:
+    def make(ms: Sequence[Measurement]) -> Any:
+        timed = [layers[key] for key in ((m.model, m.input_size) for m in ms) if key in layers]
+        table = kernel_table(s.runtime, timed)
+        return None if table is None else lambda m: table.predict_rows(precision_rows(m), batch=s.batch)[0]
+    return make
+
+
+def choose_method(s: Situation, calib: Sequence[Measurement], prior: LatencyParams,
+                  layers: dict[tuple[str, int], LayerTimes]) -> tuple[str, bool]:
+    """(method, whether per-layer times were at hand) for a device's own
+    calibration measurements: "classes", the op-class model refitted on
+    their whole-model latencies, or, where enough of them have per-layer
+    times, "kernels", their kernel table, when it predicts the calibration
+    models better leave-one-model-out (a per-layer method can be off for a
+    runtime or a machine: isolated layers of small models, a noisy
+    multi-threaded CPU). A table needs ``kernels.MIN_MODELS`` models, so the
+    choice needs one more."""
+    if _kernels(s, layers)(calib) is None:
+        return "classes", False
+    better = _lomo_error(calib, _kernels(s, layers)) < _lomo_error(calib, _classes(s, prior))
+    return ("kernels" if better else "classes"), True
+
+
+def choose_predictor(s: Situation, calib: Sequence[Measurement], prior: LatencyParams,
+                     layers: dict[tuple[str, int], LayerTimes]) -> tuple[str, Any, bool]:
+    """(method, predict: measurement -> ms, per-layer times at hand) (``choose_method``)."""
+    method, timed = choose_method(s, calib, prior, layers)
+    make = _kernels(s, layers) if method == "kernels" else _classes(s, prior)
+    return method, make(calib), timed
+
+
+def predict_held_out(s: Situation, ms: list[Measurement], prior: LatencyParams, k: int,
+                     layers: Optional[dict[tuple[str, int], LayerTimes]] = None) -> list[Prediction]:
+    """Predictions of ``s``'s models from ``prior`` and at most ``k`` of its
+    own measurements (and their per-layer times, where ``layers`` has them)."""
     feats = {m.model: features(m) for m in ms}
-    out = []
+    layers = layers or {}
     if k <= 0:
         return [Prediction(s, m.model, m.ms, prior.predict(feats[m.model]), 0, prior.prior_devices) for m in ms]
     if len(ms) > k + 2:  # a calibration set and a held-out rest
         chosen = set(spread_choice(feats, k))
-        params = calibrate(s, [m for m in ms if m.model in chosen], prior)
-        return [Prediction(s, m.model, m.ms, params.predict(feats[m.model]), len(chosen), prior.prior_devices)
+        method, predict, timed = choose_predictor(s, [m for m in ms if m.model in chosen], prior, layers)
+        return [Prediction(s, m.model, m.ms, predict(m), len(chosen), prior.prior_devices, method, timed)
                 for m in ms if m.model not in chosen]
+    out = []
     for m in ms:  # too few: each model from at most k of the others
         rest = {n: f for n, f in feats.items() if n != m.model}
         chosen = set(spread_choice(rest, min(k, len(rest))))
-        params = calibrate(s, [x for x in ms if x.model in chosen], prior)
-        out.append(Prediction(s, m.model, m.ms, params.predict(feats[m.model]), len(chosen), prior.prior_devices))
+        method, predict, timed = choose_predictor(s, [x for x in ms if x.model in chosen], prior, layers)
+        out.append(Prediction(s, m.model, m.ms, predict(m), len(chosen), prior.prior_devices, method, timed))
     return out
 
 
+Layers = dict[tuple[str, int], LayerTimes]  # (model, input side) -> its per-layer times, of one situation
+
+
 def leave_one_device_out(measured: Iterable[Measurement], ks: Sequence[int] = (0, CALIBRATION_MODELS),
-                         min_models: int = 3) -> list[Prediction]:
+                         min_models: int = 3, layers: Optional[dict[Situation, Layers]] = None) -> list[Prediction]:
     """Every situation with at least ``min_models`` models, predicted with
-    its device held out, once per ``k`` of ``ks``."""
+    its device held out, once per ``k`` of ``ks``; calibrated from kernel
+    tables where ``layers`` (``dataset.layer_times``) has the per-layer times."""
     by = group(measured)
     fits = own_fits(by)
     out = []
@@ -102,7 +170,7 @@ def leave_one_device_out(measured: Iterable[Measurement], ks: Sequence[int] = (0
             continue
         prior = prior_for(s, fits, exclude_machine=s.machine)
         for k in ks:
-            out += predict_held_out(s, ms, prior, k)
+            out += predict_held_out(s, ms, prior, k, (layers or {}).get(s))
     return out
 
 

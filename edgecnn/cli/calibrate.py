@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         batch: int = typer.Option(1, "--batch", min=1),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per runtime."),
         accel: str = typer.Option("cpu", "--accel", help="cpu | cuda."),
+        layers: bool = typer.Option(True, "--layers/--no-layers", help="Also time each layer of the measured models "
+                                    "(local devices): predictions then come from the device's kernel table."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the models that would be measured; measure "
                                      "nothing."),
         out: str = typer.Option("profiles", "--out", help="Records folder (measurements and calibration records)."),
@@ -31,7 +33,8 @@ def register(app: typer.Typer) -> None:
         The models are chosen to spread over op mixes and sizes; the fit starts
         from the prior of the other devices with records and is written as a
         `calibration` record, which `edgecnn profile --device DEVICE --predict`
-        then uses (its records say so)."""
+        then uses (its records say so). With per-layer times (the default on
+        a local device) predictions come from the device's kernel table."""
         from edgecnn.console import console, err_console
         from edgecnn.devices.spec import load_device
         from edgecnn.errors import InvalidOptionError
@@ -58,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from edgecnn.records import RecordStore
 
         opts = ProfileOptions(runtimes=rts, precision=precision, batch=batch, threads=threads, accel=accel,
-                              layers=False, separable=False, export_dir=export_dir)
+                              layers=layers, separable=False, export_dir=export_dir)
         if dry_run:
             console.print(", ".join(names or choose(spec, rts[0], opts, max_models)))
             return

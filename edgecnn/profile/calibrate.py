@@ -6,7 +6,11 @@ latency-model parameters from them.
    device's roof (``latency_model.spread_choice``: the share of roofline time
    per op class, and the total), so few measurements see every kind of kernel.
 2. They are measured like ``edgecnn profile`` measures them (whole-model
-   latency only: no per-layer or separable timing), locally, over SSH or adb.
+   latency, and per-layer times unless ``--no-layers``; no separable timing),
+   locally, over SSH or adb. Per-layer times of three models or more make the
+   device's kernel table (``edgecnn.predict.kernels``), which then predicts
+   before the parameters below. Over SSH only whole-model latencies come
+   back; over adb ``benchmark_model``'s per-op rows, which carry no MACs.
 3. For each (unit, runtime, configuration) of the device that now has
    measurements, the prior from the *other* devices' records is refitted on
    them (``latency_model.fit_params``) and written as a ``calibration`` record

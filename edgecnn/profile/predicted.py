@@ -5,15 +5,20 @@ ONNX Runtime's CPU provider, LiteRT and torch on the CPU; TensorRT and torch
 CUDA on the GPU). A model's latency there is the latency model's
 (``edgecnn.predict.latency_model``): its kernels, after the runtime's fusions,
 each from its op class and roofline on that unit (the device's TOML peaks),
-with the unit's and runtime's parameters (``edgecnn.predict.calibrate.params_for``):
-the device's own ``calibration`` record (``edgecnn calibrate``), else its own
+with the unit's and runtime's parameters (``edgecnn.predict.calibrate.params_for``).
+Where the device has per-layer times of its measured models in that
+configuration (``edgecnn calibrate`` measures them) and their **kernel table**
+predicts them better than the op-class fit, leave-one-model-out, the table
+predicts instead (``edgecnn.predict.kernels``: each kernel from the nearest
+timed kernels of its op class; ``prediction_method`` "kernels").
+Otherwise the parameters are the device's own ``calibration`` record (``edgecnn calibrate``), else its own
 measurements, else the prior learned from the other devices with records of
 that unit kind. A calibration is never carried from one machine to another:
 another machine's figures only ever enter as part of a prior. Every record
 says where its parameters came from (``params_source``, ``prior_devices``,
 ``calibrated_on``) and carries the error band of the validation that matches
-its situation (``benchmarks/bench_predict.py``: calibrated or not, unit,
-runtime) with the devices it covered.
+its situation (``benchmarks/bench_predict.py``: uncalibrated, calibrated or
+calibrated from kernels; unit, runtime) with the devices it covered.
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ def _config(device: Any, unit: str, rt: str, opts: Any) -> tuple[str, float]:
 def _predicted(name: str, cost: Any, rt: str, device: Any, opts: Any, shape: list[int], reason: str,
                known: Any, extra: dict[str, Any]) -> Record:
     """One predicted latency record of ``name`` on ``rt`` (see the module doc)."""
-    from edgecnn.predict.calibrate import error_band, params_for
+    from edgecnn.predict.calibrate import error_band, kernel_table_for, params_for
     from edgecnn.predict.dataset import Situation
     from edgecnn.predict.latency_model import predict_rows
 
@@ -106,8 +111,15 @@ def _predicted(name: str, cost: Any, rt: str, device: Any, opts: Any, shape: lis
     peak *= share
     bw = unit.memory_bandwidth_gb_per_s
     s = Situation(device.name, unit_name, rt, config, opts.precision, opts.batch)
-    params, calibrated_on, where = params_for(known, s)
-    ms, rows = predict_rows(cost.layers, peak, bw, params, runtime=rt, batch=opts.batch)
+    table, with_layers = kernel_table_for(known, s)
+    if table is not None:  # the device's own kernels, where they predict its measured models better
+        ms, rows = table.predict_rows(cost.layers, batch=opts.batch)
+        used_params, calibrated_on, method, prior_devices = table.describe(), len(table.models), "kernels", []
+        where = f"kernel table of {s.device} (per-layer times of {len(table.models)} measured models)"
+    else:
+        params, calibrated_on, where = params_for(known, s)
+        ms, rows = predict_rows(cost.layers, peak, bw, params, runtime=rt, batch=opts.batch)
+        used_params, method, prior_devices = params.to_dict(), "classes", list(params.prior_devices)
     roof_ms = sum(max(r["compute_ms"], r["memory_ms"]) for r in rows if r["predicted_ms"] > 0)
     compute_bound = sum(r["predicted_ms"] for r in rows if r["bound"] == "compute")
     macs = int(cost.totals["conv_linear_macs"])
@@ -117,7 +129,7 @@ def _predicted(name: str, cost: Any, rt: str, device: Any, opts: Any, shape: lis
         "compute_unit": unit_name, "peak_gmacs_per_s": peak, "peak_precision_used": used,
         "memory_bandwidth_gb_per_s": bw, "peak_kind": dict(unit.kind), "config": config,
         "compute_bound_share": compute_bound / ms if ms else None, "roofline_ms": roof_ms,
-        "latency_params": params.to_dict(), "params_source": where, "calibrated_on": calibrated_on,
-        "prior_devices": list(params.prior_devices),
+        "latency_params": used_params, "prediction_method": method, "params_source": where,
+        "calibrated_on": calibrated_on, "prior_devices": prior_devices,
         "calibration_device": s.device if calibrated_on else None,
-        "error_band": error_band(known, s, calibrated_on), "layers": rows, **extra})
+        "error_band": error_band(known, s, calibrated_on, with_layers), "layers": rows, **extra})

@@ -381,6 +381,11 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("peak_gmacs_per_s", "GMAC/s", NUM, "the roof the features were computed on", lo=0.0),
         Field("memory_bandwidth_gb_per_s", "GB/s", NUM, lo=0.0), Field("method", "", STR),
         Field("rows", "", LIST, "per model: measured_ms, fitted_ms"),
+        Field("prediction_method", "", STR, "what predicts this device: kernels (its kernel table) | classes (these "
+              "parameters)"),
+        Field("leave_one_out_error", "", DICT, "median |relative error| of each method on the models with per-layer "
+              "times, each predicted from the others (None: too few for that method)"),
+        Field("layer_models", "", LIST, "the measured models with per-layer times (the kernel table's)"),
     ),
     "train_epoch": declare_fields(
         count("epoch", required=ok), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),

@@ -79,12 +79,19 @@ def _print(console, recs, device: str, out: str) -> None:
         raise EdgeCNNError(f"no measurement of {device} succeeded: nothing to calibrate (see the latency records "
                            f"under {out}/)")
     t = Table(title=f"latency model calibrated on {device}")
-    for col in ("unit", "runtime", "configuration", "models", "fit median |error|", "prior from"):
+    for col in ("unit", "runtime", "configuration", "models", "fit median |error|",
+                "leave-one-out |error|: kernels / classes", "predicts with", "prior from"):
         t.add_column(col)
+
+    def pct(v):
+        return f"{v * 100:.1f} %" if v is not None else "-"
+
     for r in recs:
         m = r.metrics
-        t.add_row(m["compute_unit"], r.runtime, r.variant or "-", str(m["measurements"]),
-                  f"{m['fit_error'] * 100:.1f} %" if m.get("fit_error") is not None else "-",
+        loo = m.get("leave_one_out_error") or {}
+        t.add_row(m["compute_unit"], r.runtime, r.variant or "-", str(m["measurements"]), pct(m.get("fit_error")),
+                  f"{pct(loo.get('kernels'))} / {pct(loo.get('classes'))}" if loo else "- (no per-layer times)",
+                  m.get("prediction_method") or "classes",
                   ", ".join(m.get("prior_devices") or []) or "the roofline (no other device)")
     console.print(t)
     console.print(f"{len(recs)} calibration records written to {out}/; `edgecnn profile --device {device} --predict` "

@@ -118,11 +118,15 @@ def params_for(known: Knowledge, s: Situation) -> tuple[LatencyParams, int, str]
     return prior, 0, f"prior from {where}"
 
 
-def kernel_table_for(known: Knowledge, s: Situation) -> tuple[Optional[KernelTable], bool]:
+def kernel_table_for(known: Knowledge, s: Situation,
+                     leave_out: Optional[tuple[str, int]] = None) -> tuple[Optional[KernelTable], bool]:
     """(the device's kernel table for ``s`` where ``validate.choose_method``
     picks it over the op-class fit on the device's models with per-layer
-    times, else None; whether the device has per-layer times for ``s``)."""
-    layers = known.layers.get(s) or {}
+    times, else None; whether the device has per-layer times for ``s``).
+    ``leave_out`` (model, input side): the model being predicted, whose own
+    per-layer times, where the device measured it too, stay out of the table
+    and of the choice (a prediction beside its measurement is a prediction)."""
+    layers = {k: v for k, v in (known.layers.get(s) or {}).items() if k != leave_out}
     timed = [m for m in known.by.get(s, []) if (m.model, m.input_size) in layers]
     if not timed:
         return None, False

@@ -30,6 +30,7 @@ from edgecnn.predict.kernels import LayerTimes, kernel_table
 from edgecnn.predict.latency_model import (LatencyParams, fit_params, prior_from, roofline_prior, spread_choice)
 
 CALIBRATION_MODELS = 10  # edgecnn calibrate measures at most this many models of a device
+Layers = dict[tuple[str, int], LayerTimes]  # (model, input side) -> its per-layer times, of one situation
 
 
 @dataclass
@@ -81,26 +82,29 @@ def calibrate(s: Situation, measured: Sequence[Measurement], prior: LatencyParam
                       config=s.config, fitted_on=sorted(m.model for m in measured))
 
 
-def _lomo_error(calib: Sequence[Measurement], make: Any) -> float:
+def leave_one_out_error(calib: Sequence[Measurement], make: Any) -> Optional[float]:
     """Median |relative error| over the calibration models, each predicted by
-    ``make(the others)`` (a predictor or None where it cannot be built)."""
+    ``make(the others)`` (a predictor, or None where it cannot be built:
+    then None)."""
     errs = []
     for m in calib:
         predict = make([x for x in calib if x is not m])
         if predict is None:
-            return float("inf")
+            return None
         errs.append(abs(predict(m) - m.ms) / m.ms)
-    return statistics.median(errs) if errs else float("inf")
+    return statistics.median(errs) if errs else None
 
 
-def _classes(s: Situation, prior: LatencyParams) -> Any:
+def class_predictor(s: Situation, prior: LatencyParams) -> Any:
+    """measurements -> a predictor (measurement -> ms): ``prior`` refitted on their whole-model latencies."""
     def make(ms: Sequence[Measurement]) -> Any:
         params = calibrate(s, ms, prior)
         return lambda m: params.predict(features(m))
     return make
 
 
-def _kernels(s: Situation, layers: dict[tuple[str, int], LayerTimes]) -> Any:
+def kernel_predictor(s: Situation, layers: Layers) -> Any:
+    """measurements -> a predictor from their kernel table, or None where too few have per-layer times."""
     def make(ms: Sequence[Measurement]) -> Any:
         timed = [layers[key] for key in ((m.model, m.input_size) for m in ms) if key in layers]
         table = kernel_table(s.runtime, timed)
@@ -108,8 +112,16 @@ def _kernels(s: Situation, layers: dict[tuple[str, int], LayerTimes]) -> Any:
     return make
 
 
+def method_errors(s: Situation, calib: Sequence[Measurement], prior: LatencyParams,
+                  layers: Layers) -> dict[str, Optional[float]]:
+    """Each method's leave-one-model-out error on the calibration models
+    (``leave_one_out_error``; kernels None where no table can be built)."""
+    return {"kernels": leave_one_out_error(calib, kernel_predictor(s, layers)),
+            "classes": leave_one_out_error(calib, class_predictor(s, prior))}
+
+
 def choose_method(s: Situation, calib: Sequence[Measurement], prior: LatencyParams,
-                  layers: dict[tuple[str, int], LayerTimes]) -> tuple[str, bool]:
+                  layers: Layers) -> tuple[str, bool]:
     """(method, whether per-layer times were at hand) for a device's own
     calibration measurements: "classes", the op-class model refitted on
     their whole-model latencies, or, where enough of them have per-layer
@@ -118,22 +130,23 @@ def choose_method(s: Situation, calib: Sequence[Measurement], prior: LatencyPara
     runtime or a machine: isolated layers of small models, a noisy
     multi-threaded CPU). A table needs ``kernels.MIN_MODELS`` models, so the
     choice needs one more."""
-    if _kernels(s, layers)(calib) is None:
+    if kernel_predictor(s, layers)(calib) is None:
         return "classes", False
-    better = _lomo_error(calib, _kernels(s, layers)) < _lomo_error(calib, _classes(s, prior))
+    err = method_errors(s, calib, prior, layers)
+    better = err["kernels"] is not None and err["classes"] is not None and err["kernels"] < err["classes"]
     return ("kernels" if better else "classes"), True
 
 
 def choose_predictor(s: Situation, calib: Sequence[Measurement], prior: LatencyParams,
-                     layers: dict[tuple[str, int], LayerTimes]) -> tuple[str, Any, bool]:
+                     layers: Layers) -> tuple[str, Any, bool]:
     """(method, predict: measurement -> ms, per-layer times at hand) (``choose_method``)."""
     method, timed = choose_method(s, calib, prior, layers)
-    make = _kernels(s, layers) if method == "kernels" else _classes(s, prior)
+    make = kernel_predictor(s, layers) if method == "kernels" else class_predictor(s, prior)
     return method, make(calib), timed
 
 
 def predict_held_out(s: Situation, ms: list[Measurement], prior: LatencyParams, k: int,
-                     layers: Optional[dict[tuple[str, int], LayerTimes]] = None) -> list[Prediction]:
+                     layers: Optional[Layers] = None) -> list[Prediction]:
     """Predictions of ``s``'s models from ``prior`` and at most ``k`` of its
     own measurements (and their per-layer times, where ``layers`` has them)."""
     feats = {m.model: features(m) for m in ms}
@@ -152,9 +165,6 @@ def predict_held_out(s: Situation, ms: list[Measurement], prior: LatencyParams, 
         method, predict, timed = choose_predictor(s, [x for x in ms if x.model in chosen], prior, layers)
         out.append(Prediction(s, m.model, m.ms, predict(m), len(chosen), prior.prior_devices, method, timed))
     return out
-
-
-Layers = dict[tuple[str, int], LayerTimes]  # (model, input side) -> its per-layer times, of one situation
 
 
 def leave_one_device_out(measured: Iterable[Measurement], ks: Sequence[int] = (0, CALIBRATION_MODELS),

@@ -51,18 +51,23 @@ def choose(device: Any, runtime: str, opts: Any, k: int = MAX_MODELS,
 
 
 def refit(device_name: str, runtimes: Sequence[str], store: RecordStore) -> list[Record]:
-    """A ``calibration`` record per situation of ``device_name`` with measurements in ``store``."""
+    """A ``calibration`` record per situation of ``device_name`` with
+    measurements in ``store``: the prior of the *other* devices (the store's
+    and the checkout's reference records) refitted on them, and, where they
+    have per-layer times, how the kernel table and the op-class fit each
+    predict them leave-one-model-out, and which of the two predictions use."""
     from edgecnn.predict.calibrate import Knowledge, calibration_record
     from edgecnn.predict.dataset import features
     from edgecnn.predict.latency_model import fit_params
-    from edgecnn.predict.validate import prior_for
+    from edgecnn.predict.validate import choose_method, method_errors, prior_for
 
-    known = Knowledge(store.load())
+    records = store.load()
+    known, reference = Knowledge(records), Knowledge.with_reference(records)
     out = []
     for s, ms in sorted(known.by.items(), key=lambda kv: kv[0].label()):
         if s.device != device_name or s.runtime not in runtimes:
             continue
-        prior = prior_for(s, known.fits, exclude_machine=s.machine)
+        prior = prior_for(s, reference.fits, exclude_machine=s.machine)
         samples = [(features(m), m.ms) for m in ms]
         params = fit_params(samples, prior, device=s.device, runtime=s.runtime, config=s.config,
                             fitted_on=sorted(m.model for m in ms))
@@ -70,6 +75,13 @@ def refit(device_name: str, runtimes: Sequence[str], store: RecordStore) -> list
                 for m, (f, _) in zip(ms, samples)]
         rec = calibration_record(s, params, ms[0].peak_gmacs_per_s, ms[0].bandwidth_gb_per_s)
         rec.metrics["rows"] = rows
+        layers = known.layers.get(s) or {}
+        timed = [m for m in ms if (m.model, m.input_size) in layers]
+        method, with_layers = choose_method(s, timed, prior, layers) if timed else ("classes", False)
+        rec.metrics["prediction_method"] = method
+        if with_layers:
+            rec.metrics["leave_one_out_error"] = method_errors(s, timed, prior, layers)
+            rec.metrics["layer_models"] = sorted(m.model for m in timed)
         store.append(rec)
         out.append(rec)
     return out

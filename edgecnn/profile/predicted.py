@@ -111,7 +111,7 @@ def _predicted(name: str, cost: Any, rt: str, device: Any, opts: Any, shape: lis
     peak *= share
     bw = unit.memory_bandwidth_gb_per_s
     s = Situation(device.name, unit_name, rt, config, opts.precision, opts.batch)
-    table, with_layers = kernel_table_for(known, s)
+    table, with_layers = kernel_table_for(known, s, leave_out=(name, int(shape[-1])))
     if table is not None:  # the device's own kernels, where they predict its measured models better
         ms, rows = table.predict_rows(cost.layers, batch=opts.batch)
         used_params, calibrated_on, method, prior_devices = table.describe(), len(table.models), "kernels", []

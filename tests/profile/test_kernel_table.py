@@ -100,44 +100,60 @@ def test_no_table_from_too_few_models_or_from_rows_without_macs(measured):
 def test_the_method_is_chosen_leave_one_out_and_needs_per_layer_times(measured):
     from edgecnn.predict.dataset import group, measurements
     from edgecnn.predict.latency_model import roofline_prior
-    from edgecnn.predict.validate import _classes, _kernels, _lomo_error, choose_method
+    from edgecnn.predict.validate import choose_method, method_errors
 
     records = measured[1]
     s, layers = _layers(records)
     calib = group(measurements(records))[s]
     prior = roofline_prior("cpu")
     method, timed = choose_method(s, calib, prior, layers)
-    k_err = _lomo_error(calib, _kernels(s, layers))
-    c_err = _lomo_error(calib, _classes(s, prior))
-    assert timed and method == ("kernels" if k_err < c_err else "classes")
+    err = method_errors(s, calib, prior, layers)
+    assert timed and err["kernels"] is not None and err["classes"] is not None
+    assert method == ("kernels" if err["kernels"] < err["classes"] else "classes")
     assert choose_method(s, calib, prior, {}) == ("classes", False)
     # three calibration models make a table, but not one per left-out model: the op-class fit is kept
     assert choose_method(s, calib[:3], prior, layers) == ("classes", True)
 
 
-def test_a_prediction_says_which_method_and_carries_the_band_of_its_kind(measured, tmp_path):
+def _predict_v2_050(folder):
     from edgecnn.devices.spec import load_device
-    from edgecnn.predict.calibrate import Knowledge, kernel_table_for
     from edgecnn.profile.pipeline import ProfileOptions
     from edgecnn.profile.predicted import predict_records
     from edgecnn.records import RecordStore
 
+    opts = ProfileOptions(runtimes=["onnxruntime"], input_size=32, threads=1, predict=True)
+    (rec,) = [r for r in predict_records(["mobilenet_v2_050"], load_device("local"), opts, RecordStore(folder),
+                                         reason="test") if r.kind == "latency"]
+    assert rec.source == "predicted" and rec.metrics["latency_ms_p50"] > 0
+    return rec.metrics
+
+
+def test_a_prediction_follows_the_devices_choice_and_leaves_its_own_layers_out(measured):
+    from edgecnn.predict.calibrate import Knowledge, kernel_table_for
+
     folder, records = measured
     s, _ = _layers(records)
-    table, timed = kernel_table_for(Knowledge(records), s)
-    assert timed
-    store = RecordStore(folder)
-    opts = ProfileOptions(runtimes=["onnxruntime"], input_size=32, threads=1, predict=True)
-    (rec,) = [r for r in predict_records(["mobilenet_v2_050"], load_device("local"), opts, store, reason="test")
-              if r.kind == "latency"]
-    m = rec.metrics
-    assert rec.source == "predicted" and m["latency_ms_p50"] > 0
-    if table is not None:
-        assert m["prediction_method"] == "kernels" and m["calibrated_on"] == len(MODELS)
-        assert m["latency_params"]["models"] == sorted(MODELS) and "kernel table of local" in m["params_source"]
+    # mobilenet_v2_050 is measured here too: its own per-layer times stay out of its prediction
+    table, timed = kernel_table_for(Knowledge.with_reference(records), s, leave_out=("mobilenet_v2_050", 32))
+    m = _predict_v2_050(folder)
+    assert timed and m["prediction_method"] == ("kernels" if table is not None else "classes")
+
+
+@pytest.mark.parametrize("method", ["kernels", "classes"])
+def test_a_predicted_record_says_which_method_and_carries_the_band_of_its_kind(measured, monkeypatch, method):
+    import edgecnn.predict.calibrate as cal
+
+    monkeypatch.setattr(cal, "choose_method", lambda *a, **k: (method, True))
+    m = _predict_v2_050(measured[0])
+    assert m["prediction_method"] == method and m["calibrated_on"] >= 1
+    if method == "kernels":
+        others = sorted(set(MODELS) - {"mobilenet_v2_050"})
+        assert m["calibrated_on"] == len(others) and m["latency_params"]["models"] == others
+        assert "kernel table of local" in m["params_source"] and m["prior_devices"] == []
+        assert sum(r["predicted_ms"] for r in m["layers"]) == pytest.approx(m["latency_ms_p50"])
     else:
-        assert m["prediction_method"] == "classes" and m["calibrated_on"] >= 1
-    # no validation of that kind in this folder: the band says so, naming the kind
+        assert "slowdown" in m["latency_params"] and "kernel table" not in m["params_source"]
+    # no validation of that kind in this folder: the band says so, naming the kind (per-layer times at hand)
     assert m["error_band"]["validated"] is False and "calibrated-layers" in m["error_band"]["note"]
 
 
@@ -161,3 +177,24 @@ def test_bench_predict_validates_with_and_without_the_layers(measured, tmp_path)
                           "--records", str(folder), "--k", "4", "--no-kernels", "--no-record"],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert res.returncode == 0 and "calibrated-layers" not in res.stdout, res.stderr[-3000:]
+
+
+def test_calibrate_refit_records_the_method_both_errors_and_a_prior_from_other_devices(measured, tmp_path):
+    import shutil
+
+    from edgecnn.profile.calibrate import refit
+    from edgecnn.records import RecordStore
+
+    folder, _ = measured
+    shutil.copytree(folder, tmp_path / "profiles")
+    store = RecordStore(tmp_path / "profiles")
+    (rec,) = refit("local", ["onnxruntime"], store)
+    m = rec.metrics
+    assert m["layer_models"] == sorted(MODELS) and m["measurements"] == len(MODELS)
+    err = m["leave_one_out_error"]
+    assert err["kernels"] is not None and err["classes"] is not None
+    assert m["prediction_method"] == ("kernels" if err["kernels"] < err["classes"] else "classes")
+    # the prior is the other devices' (the checkout's reference records), never this configuration's own
+    assert m["prior_devices"] and "local:threads=1" not in m["prior_devices"]
+    (back,) = store.load(kind="calibration")
+    assert back.metrics["leave_one_out_error"] == err

@@ -15,7 +15,7 @@
   (``prediction_error`` records of ``benchmarks/bench_predict.py``) of the
   same situation kind: unit (cpu | gpu), runtime where validated, and
   how the device was calibrated (``band_kind``: not at all, from whole-model
-  latencies, or from a kernel table), with the devices that validation
+  latencies, or with per-layer times too), with the devices that validation
   covered.
 - ``calibration_record``: what ``edgecnn calibrate`` writes.
 """

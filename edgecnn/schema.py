@@ -58,6 +58,8 @@ MEMORY = (
 DEVICE_PEAKS = Field("device_peaks", "", DICT, "the measuring device's roof when this was measured: compute unit, "
                      "peak GMAC/s per precision, memory bandwidth GB/s, and the kind of each figure")
 
+PREDICTION_METHOD = Field("prediction_method", "", STR, "kernels: the device's kernel table (predict/kernels.py) | "
+                          "classes: the op-class model")
 PREDICTION = (
     Field("predicted", "", BOOL, "always true on predicted records"),
     Field("prediction_reason", "", STR, "why a prediction was written", required=ok_predicted),
@@ -71,11 +73,8 @@ PREDICTION = (
           "it was fitted on"),
     Field("calibration_device", "", STR, "the device whose own measurements refit the parameters (None: a prior "
           "from other devices only)"),
-    Field("latency_params", "", DICT, "the latency model's parameters used (edgecnn/predict/latency_model.py): "
-          "slowdown and per-kernel overhead per op class, per-call cost, the models and devices behind them; "
-          "for a kernel table (edgecnn/predict/kernels.py) its models, kernels, ratio and timed ops"),
-    Field("prediction_method", "", STR, "classes: the op-class latency model | kernels: the device's own kernel "
-          "table from per-layer times"),
+    Field("latency_params", "", DICT, "the op-class model's parameters (edgecnn/predict/latency_model.py), or the "
+          "kernel table's models, kernels, ratio and timed ops (edgecnn/predict/kernels.py)"), PREDICTION_METHOD,
     Field("params_source", "", STR, "where the parameters came from: this device's calibration record, its own "
           "measurements, or the prior of other devices"),
     count("calibrated_on", "measurements of this device behind the parameters (0: prior only)"),
@@ -367,8 +366,7 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("spearman", "ratio", NUM, "rank correlation of predicted and measured latency", lo=-1.0, hi=1.0),
         Field("compute_unit", "", STR, "the unit kind the validation covers", ok),
         Field("rows", "", LIST, "one row per prediction: model, config, measured_ms, predicted_ms, error"),
-        Field("calibration_kind", "", STR, "calibrated (K >= 1 whole-model measurements of the held-out device) | "
-              "calibrated-kernels (the per-layer times of K >= 3 of its models) | uncalibrated"),
+        Field("calibration_kind", "", STR, "uncalibrated | calibrated | calibrated-layers (calibrate.band_kind)"),
         Field("devices", "", LIST, "the held-out devices the validation covered (device unit configuration)"),
         Field("calibration_measurements", "", LIST, "the numbers of the held-out device's measurements used"),
     ),
@@ -381,11 +379,8 @@ KINDS: dict[str, dict[str, Field]] = {
         Field("peak_gmacs_per_s", "GMAC/s", NUM, "the roof the features were computed on", lo=0.0),
         Field("memory_bandwidth_gb_per_s", "GB/s", NUM, lo=0.0), Field("method", "", STR),
         Field("rows", "", LIST, "per model: measured_ms, fitted_ms"),
-        Field("prediction_method", "", STR, "what predicts this device: kernels (its kernel table) | classes (these "
-              "parameters)"),
-        Field("leave_one_out_error", "", DICT, "median |relative error| of each method on the models with per-layer "
-              "times, each predicted from the others (None: too few for that method)"),
-        Field("layer_models", "", LIST, "the measured models with per-layer times (the kernel table's)"),
+        PREDICTION_METHOD, Field("layer_models", "", LIST, "the measured models with per-layer times"),
+        Field("leave_one_out_error", "", DICT, "per method, its median |error| on layer_models, each from the others"),
     ),
     "train_epoch": declare_fields(
         count("epoch", required=ok), Field("train_loss", "nats", NUM, lo=0.0), pct("train_top1"),

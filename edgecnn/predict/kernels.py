@@ -3,9 +3,9 @@
 The op-class model (``latency_model``) fits one slowdown per op class to
 whole-model latencies. Two models whose depthwise layers differ in shape
 (stride, channels, spatial size) then share one efficiency, and a device's
-ten calibration measurements leave many shapes unseen: that model's
-leave-one-model-out error on a quiet 1-thread CPU is about half the
-predictions within +-10 %. Here, as in nn-Meter, the unit of prediction is
+ten calibration measurements leave many shapes unseen: calibrated that way,
+about half of the predictions in the leave-one-device-out validation fall
+within +-10 % (``benchmarks/bench_predict.py``, docs/profile.md). Here, as in nn-Meter, the unit of prediction is
 the kernel:
 
 - **The table.** The per-layer times that ``edgecnn profile`` and
@@ -44,7 +44,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from edgecnn.cost.layer_class import field_of, layer_class
-from edgecnn.predict.roofline import FUSING_RUNTIMES, fused_rows, roofline_ms
+from edgecnn.predict.roofline import FUSING_RUNTIMES, fused_rows, layer_roof, predicted_row
 
 MIN_MODELS = 3
 NEIGHBOURS = 4
@@ -61,8 +61,13 @@ class Kernel:
     op_class: str
     op: str
     shape: tuple[float, ...]
-    roof_ms: float
+    compute_ms: float
+    memory_ms: float
     ms: Optional[float] = None
+
+    @property
+    def roof_ms(self) -> float:
+        return max(self.compute_ms, self.memory_ms)
 
 
 def _first(v: Any, default: int = 1) -> int:
@@ -75,18 +80,20 @@ def kernel_of(row: Any, peak_gmacs_per_s: float, bandwidth_gb_per_s: float, *, b
               ms: Optional[float] = None) -> Optional[Kernel]:
     """The kernel of a cost row or a joined layer row (its MACs and bytes
     times ``batch``), None for a view that moves no bytes."""
-    macs = float(field_of(row, "macs") or 0) * batch
-    nbytes = float((field_of(row, "bytes_read") or 0) + (field_of(row, "bytes_written") or 0)) * batch
+    return _kernel(row, *layer_roof(row, peak_gmacs_per_s, bandwidth_gb_per_s, batch), ms=ms)
+
+
+def _kernel(row: Any, macs: float, nbytes: float, comp: float, mem: float, *,
+            ms: Optional[float] = None) -> Optional[Kernel]:
     if macs == 0 and nbytes == 0:
         return None
-    comp, mem = roofline_ms(macs, nbytes, peak_gmacs_per_s, bandwidth_gb_per_s)
     out = field_of(row, "output_shape") or []
     side = out[-1] if len(out) >= 3 else 1
     shape = (math.log1p(macs), math.log1p(nbytes), math.log(max(1, field_of(row, "in_channels") or 1)),
              math.log(max(1, field_of(row, "out_channels") or 1)), math.log(max(1, side)),
              float(_first(field_of(row, "kernel"))), float(_first(field_of(row, "stride"))))
     op = str(field_of(row, "op") or field_of(row, "type") or "")
-    return Kernel(layer_class(row), op, shape, max(comp, mem), ms)
+    return Kernel(layer_class(row), op, shape, comp, mem, ms)
 
 
 def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
@@ -181,24 +188,19 @@ class KernelTable:
         skip = fused_rows(cost_rows) if self.runtime in FUSING_RUNTIMES else set()
         rows, total = [], 0.0
         for i, r in enumerate(cost_rows):
-            macs = float(field_of(r, "macs") or 0) * batch
-            nbytes = float((field_of(r, "bytes_read") or 0) + (field_of(r, "bytes_written") or 0)) * batch
-            comp, mem = roofline_ms(macs, nbytes, self.peak_gmacs_per_s, self.bandwidth_gb_per_s)
-            k = kernel_of(r, self.peak_gmacs_per_s, self.bandwidth_gb_per_s, batch=batch)
+            macs, nbytes, comp, mem = layer_roof(r, self.peak_gmacs_per_s, self.bandwidth_gb_per_s, batch)
+            k = _kernel(r, macs, nbytes, comp, mem)
             # a convolution always runs (under an op name the table never saw, too); other ops where it timed them
             runs = i not in skip and k is not None and (k.op_class in COMPUTE_CLASSES or k.op in self.timed_ops)
             t = self.ratio * self.kernel_ms(k) if runs else 0.0
             total += t
-            rows.append({"name": field_of(r, "name"), "type": field_of(r, "type"), "op_class": layer_class(r),
-                         "macs": int(macs), "bytes": int(nbytes), "compute_ms": comp, "memory_ms": mem,
-                         "bound": "compute" if comp >= mem else "memory", "fused": i in skip, "predicted_ms": t})
+            rows.append(predicted_row(r, macs, nbytes, comp, mem, fused=i in skip, predicted_ms=t))
         return total, rows
 
     def describe(self) -> dict[str, Any]:
         return {"method": "kernels", "models": self.models, "kernels": len(self.samples), "ratio": self.ratio,
                 "timed_ops": sorted(self.timed_ops), "peak_gmacs_per_s": self.peak_gmacs_per_s,
                 "memory_bandwidth_gb_per_s": self.bandwidth_gb_per_s}
-
 
 
 def kernel_table(runtime: str, models: Sequence[LayerTimes]) -> Optional[KernelTable]:

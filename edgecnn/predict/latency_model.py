@@ -37,8 +37,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from edgecnn.cost.layer_class import OP_CLASSES, field_of, layer_class
-from edgecnn.predict.roofline import FUSING_RUNTIMES, fused_rows, roofline_ms
+from edgecnn.cost.layer_class import OP_CLASSES, layer_class
+from edgecnn.predict.roofline import FUSING_RUNTIMES, fused_rows, layer_roof, predicted_row
 
 # a kernel's fixed cost before anything is known of a device (ms): a CPU op dispatch of a few microseconds;
 # on a GPU what the H200 run of 2026-12-04 showed at batch 1 (docs/gpu-runs/2026-12-04-*): torch eager
@@ -75,11 +75,9 @@ def model_features(cost_rows: Sequence[Any], peak_gmacs_per_s: float, bandwidth_
         if i in skip:
             continue
         cls = layer_class(r)
-        m = float(field_of(r, "macs") or 0) * batch
-        nbytes = float((field_of(r, "bytes_read") or 0) + (field_of(r, "bytes_written") or 0)) * batch
+        m, nbytes, comp, mem = layer_roof(r, peak_gmacs_per_s, bandwidth_gb_per_s, batch)
         if m == 0 and nbytes == 0:
             continue  # views and no-ops launch nothing
-        comp, mem = roofline_ms(m, nbytes, peak_gmacs_per_s, bandwidth_gb_per_s)
         roof[cls] += max(comp, mem)
         kernels[cls] += 1
         macs += int(m) if cls != "elementwise" else 0
@@ -253,13 +251,9 @@ def predict_rows(cost_rows: Sequence[Any], peak_gmacs_per_s: float, bandwidth_gb
     rows, total = [], params.call_ms
     for i, r in enumerate(cost_rows):
         cls = layer_class(r)
-        m = float(field_of(r, "macs") or 0) * batch
-        nbytes = float((field_of(r, "bytes_read") or 0) + (field_of(r, "bytes_written") or 0)) * batch
-        comp, mem = roofline_ms(m, nbytes, peak_gmacs_per_s, bandwidth_gb_per_s)
+        m, nbytes, comp, mem = layer_roof(r, peak_gmacs_per_s, bandwidth_gb_per_s, batch)
         runs = i not in skip and (m > 0 or nbytes > 0)
         t = params.slowdown[cls] * max(comp, mem) + params.overhead_ms[cls] if runs else 0.0
         total += t
-        rows.append({"name": field_of(r, "name"), "type": field_of(r, "type"), "op_class": cls, "macs": int(m),
-                     "bytes": int(nbytes), "compute_ms": comp, "memory_ms": mem,
-                     "bound": "compute" if comp >= mem else "memory", "fused": i in skip, "predicted_ms": t})
+        rows.append(predicted_row(r, m, nbytes, comp, mem, fused=i in skip, predicted_ms=t))
     return total, rows

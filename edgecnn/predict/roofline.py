@@ -50,3 +50,21 @@ def fused_rows(rows: Sequence[Any]) -> set[int]:
 def roofline_ms(macs: float, nbytes: float, peak_gmacs_per_s: float, bandwidth_gb_per_s: float) -> tuple[float, float]:
     """(compute_ms, memory_ms) on the roof."""
     return macs / (peak_gmacs_per_s * 1e6), nbytes / (bandwidth_gb_per_s * 1e6)
+
+
+def layer_roof(row: Any, peak_gmacs_per_s: float, bandwidth_gb_per_s: float,
+               batch: int = 1) -> tuple[float, float, float, float]:
+    """(MACs, bytes, compute_ms, memory_ms) of one cost row at ``batch``."""
+    macs = float(field_of(row, "macs") or 0) * batch
+    nbytes = float((field_of(row, "bytes_read") or 0) + (field_of(row, "bytes_written") or 0)) * batch
+    return (macs, nbytes, *roofline_ms(macs, nbytes, peak_gmacs_per_s, bandwidth_gb_per_s))
+
+
+def predicted_row(row: Any, macs: float, nbytes: float, compute_ms: float, memory_ms: float, *, fused: bool,
+                  predicted_ms: float) -> dict[str, Any]:
+    """One row of a predicted record's ``layers``: the cost row's name, type
+    and op class, its roof and the time predicted for it."""
+    return {"name": field_of(row, "name"), "type": field_of(row, "type"), "op_class": layer_class(row),
+            "macs": int(macs), "bytes": int(nbytes), "compute_ms": compute_ms, "memory_ms": memory_ms,
+            "bound": "compute" if compute_ms >= memory_ms else "memory", "fused": fused,
+            "predicted_ms": predicted_ms}

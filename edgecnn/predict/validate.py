@@ -132,9 +132,13 @@ def choose_method(s: Situation, calib: Sequence[Measurement], prior: LatencyPara
     choice needs one more."""
     if kernel_predictor(s, layers)(calib) is None:
         return "classes", False
-    err = method_errors(s, calib, prior, layers)
-    better = err["kernels"] is not None and err["classes"] is not None and err["kernels"] < err["classes"]
-    return ("kernels" if better else "classes"), True
+    return better_method(method_errors(s, calib, prior, layers)), True
+
+
+def better_method(errors: dict[str, Optional[float]]) -> str:
+    """"kernels" where its leave-one-model-out error (``method_errors``) is the smaller, else "classes"."""
+    k, c = errors["kernels"], errors["classes"]
+    return "kernels" if k is not None and c is not None and k < c else "classes"
 
 
 def choose_predictor(s: Situation, calib: Sequence[Measurement], prior: LatencyParams,

@@ -59,7 +59,7 @@ def refit(device_name: str, runtimes: Sequence[str], store: RecordStore) -> list
     from edgecnn.predict.calibrate import Knowledge, calibration_record
     from edgecnn.predict.dataset import features
     from edgecnn.predict.latency_model import fit_params
-    from edgecnn.predict.validate import choose_method, method_errors, prior_for
+    from edgecnn.predict.validate import better_method, kernel_predictor, method_errors, prior_for
 
     records = store.load()
     known, reference = Knowledge(records), Knowledge.with_reference(records)
@@ -77,10 +77,11 @@ def refit(device_name: str, runtimes: Sequence[str], store: RecordStore) -> list
         rec.metrics["rows"] = rows
         layers = known.layers.get(s) or {}
         timed = [m for m in ms if (m.model, m.input_size) in layers]
-        method, with_layers = choose_method(s, timed, prior, layers) if timed else ("classes", False)
-        rec.metrics["prediction_method"] = method
+        with_layers = bool(timed) and kernel_predictor(s, layers)(timed) is not None
+        errors = method_errors(s, timed, prior, layers) if with_layers else {}
+        rec.metrics["prediction_method"] = better_method(errors) if with_layers else "classes"
         if with_layers:
-            rec.metrics["leave_one_out_error"] = method_errors(s, timed, prior, layers)
+            rec.metrics["leave_one_out_error"] = errors
             rec.metrics["layer_models"] = sorted(m.model for m in timed)
         store.append(rec)
         out.append(rec)

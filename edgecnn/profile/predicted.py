@@ -17,8 +17,8 @@ that unit kind. A calibration is never carried from one machine to another:
 another machine's figures only ever enter as part of a prior. Every record
 says where its parameters came from (``params_source``, ``prior_devices``,
 ``calibrated_on``) and carries the error band of the validation that matches
-its situation (``benchmarks/bench_predict.py``: uncalibrated, calibrated or
-calibrated from kernels; unit, runtime) with the devices it covered.
+its situation (``benchmarks/bench_predict.py``: uncalibrated, calibrated, or
+calibrated with per-layer times; unit, runtime) with the devices it covered.
 """
 
 from __future__ import annotations

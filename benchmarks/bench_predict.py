@@ -242,6 +242,10 @@ def main() -> None:
     if not ks or min(ks) < 0:
         print(f"error: --k takes comma-separated whole numbers of 0 or more, not {args.k!r}", file=sys.stderr)
         sys.exit(2)
+    missing = [f for f in args.records.split(",") if f and not Path(f).is_dir()]
+    if missing:
+        print(f"error: --records: no such folder: {', '.join(missing)}", file=sys.stderr)
+        sys.exit(2)
     if args.measured and not args.reuse:
         for i in range(args.rounds):  # round-major, the models' order rotated each round
             order = models[i % len(models):] + models[:i % len(models)]
@@ -267,7 +271,8 @@ def main() -> None:
         preds += [p for p in leave_one_device_out(ms, ks=[k for k in ks if k > 0], layers=layer_times(recs))
                   if p.with_layers]
     if not preds:
-        raise SystemExit(f"error: no device with 3 or more measured models in {', '.join(map(str, folders))}")
+        print(f"error: no device with 3 or more measured models in {', '.join(map(str, folders))}", file=sys.stderr)
+        sys.exit(2)
     print(f"leave-one-device-out over {len({m.situation.machine for m in ms})} devices, {len(ms)} measurements "
           f"({', '.join(map(str, folders))})")
     groups = table(preds)

@@ -69,6 +69,19 @@ def test_bad_rounds_or_k_is_one_error_line_and_exit_2(args, message, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_a_missing_or_empty_records_folder_is_one_error_line_and_exit_2(tmp_path):
+    def run(records):
+        return subprocess.run([sys.executable, str(PATH), "--reuse", "--no-measured", "--no-record", "--records",
+                               records], capture_output=True, text=True, timeout=120)
+
+    res = run(str(tmp_path / "nope"))
+    assert res.returncode == 2 and res.stderr.strip() == f"error: --records: no such folder: {tmp_path / 'nope'}"
+    (tmp_path / "empty").mkdir()
+    res = run(str(tmp_path / "empty"))
+    assert res.returncode == 2 and res.stderr.strip() == (f"error: no device with 3 or more measured models in "
+                                                          f"{tmp_path / 'empty'}")
+
+
 def test_the_spread_between_rounds_is_read_from_the_round_records(three_rounds, capsys):
     bench, _root, rounds = three_rounds
     p50s = [RecordStore(d).load(kind="latency")[0].metric("latency_ms_p50") for d in rounds]
